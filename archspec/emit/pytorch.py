@@ -1,0 +1,148 @@
+"""ArchGraph -> a standalone PyTorch module file (Jinja templates lay out prepared values)."""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from archspec.emit.source import doc_text, statement
+from archspec.ir.graph import ArchGraph, BlockClass, Call, Member, Seq
+from archspec.ir.ops import Op
+
+# Names the generated module itself uses; a spec-derived class name may not take them.
+RESERVED = {"torch", "nn", "Tensor", "x", "self", *keyword.kwlist, *dir(builtins)}
+
+
+def template_dir() -> Path:
+    """templates/ ships inside the wheel as archspec/templates; a checkout has it at the top."""
+    packaged = Path(__file__).resolve().parent.parent / "templates"
+    return packaged if packaged.is_dir() else packaged.parent.parent / "templates"
+
+
+@cache
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template_dir()),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+    )
+
+
+@dataclass(frozen=True)
+class ClassView:
+    name: str
+    doc: str
+    last_norm: str | None
+    source: str = ""
+
+
+class Namespace:
+    """Owns every class identifier in the generated file: legal, unique, never a builtin."""
+
+    def __init__(self, reserved: set[str]) -> None:
+        self.used = set(reserved)
+        self.names: dict[BlockClass, str] = {}
+
+    def name(self, cls: BlockClass) -> str:
+        if cls not in self.names:
+            base, n = cls.base_name, 2
+            candidate = base
+            while candidate in self.used:
+                candidate, n = f"{base}{n}", n + 1
+            self.used.add(candidate)
+            self.names[cls] = candidate
+        return self.names[cls]
+
+
+def emit_pytorch(arch: ArchGraph, source: str, header: dict[str, str]) -> str:
+    """The model file's text; `source` is the spec path shown in the header."""
+    names = Namespace(RESERVED | {arch.class_name})
+    classes = list(_classes(arch.model.members))
+    for cls in classes:
+        names.name(cls)
+    views = [_class_view(cls, names.name(cls)) for cls in classes]
+    model = _model_view(arch, names)
+    header = {**header, "source": doc_text(source)}
+    return environment().get_template("model.py.jinja").render(
+        header=header, classes=views, model=model)
+
+
+def _class_view(cls: BlockClass, name: str) -> ClassView:
+    view = ClassView(name, doc_text(cls.doc), cls.last_norm)
+    text = environment().get_template(f"blocks/{cls.template}.py.jinja").render(
+        cls=view, o=_Options(cls))
+    return ClassView(name, view.doc, cls.last_norm, text.rstrip("\n"))
+
+
+class _Options:
+    """Block options as template attributes; literal Python for booleans."""
+
+    def __init__(self, cls: BlockClass) -> None:
+        self._options = dict(cls.options)
+
+    def __getattr__(self, key: str) -> Any:
+        value = self._options.get(key)
+        return repr(value) if isinstance(value, bool) and key == "bias" else value
+
+
+def _classes(values: Any) -> Iterator[BlockClass]:
+    """Block classes in order of first use, helpers (SE, ...) before the blocks using them."""
+    seen: list[BlockClass] = []
+
+    def visit(value: Any) -> None:
+        if isinstance(value, Member):
+            visit(value.value)
+        elif isinstance(value, Seq):
+            for item in value.items:
+                visit(item)
+        elif isinstance(value, Call):
+            for arg in (*value.args, *(v for _, v in value.kwargs)):
+                visit(arg)
+            if isinstance(value.target, BlockClass) and value.target not in seen:
+                seen.append(value.target)
+        elif isinstance(value, list):
+            for item in value:
+                visit(item)
+
+    visit(values)
+    yield from seen
+
+
+def _model_view(arch: ArchGraph, names: Namespace) -> dict[str, Any]:
+    model = arch.model
+    members = [statement(f"self.{m.attr} = ", m.value, names.name, 8) for m in model.members]
+    residual = [
+        ClassView(names.name(cls), "", cls.last_norm)
+        for cls in _classes(model.members) if cls.last_norm
+    ]
+    title = doc_text(arch.title) or arch.name
+    return {
+        "name": arch.class_name,
+        "doc": f"{title}." if not title.endswith(".") else title,
+        "params": [f"{n}: {t} = {d!r}" for n, t, d in model.ctor_params],
+        "members": members,
+        "features": [_step_view(step) for step in model.features],
+        "head": model.head,
+        "has_head": bool(model.head),
+        "taps": model.taps,
+        "tap_list": ", ".join(model.taps),
+        "residual_blocks": residual,
+        "zero_init": bool(model.zero_init),
+    }
+
+
+def _step_view(step: Any) -> dict[str, str]:
+    return {"kind": step.kind, "target": step.target, "key": repr(step.target)}
+
+
+__all__ = ["Op", "emit_pytorch", "template_dir"]

@@ -1,0 +1,132 @@
+"""Python source rendering: literals, escaped text and calls wrapped the way `ruff format` does.
+
+Calls that fit on their line stay on it; longer ones are exploded one argument per line with a
+magic trailing comma, so the output is a fixed point of the formatter without running it.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from typing import Any
+
+from archspec.ir.graph import BlockClass, Call, Name, Seq
+from archspec.ir.ops import (
+    AvgPool2d,
+    BatchNorm2d,
+    Conv2d,
+    GlobalAvgPool,
+    Identity,
+    Linear,
+    MaxPool2d,
+    Op,
+    ReLU,
+    Sigmoid,
+)
+
+LINE_LENGTH = 100
+INDENT = "    "
+
+
+def doc_text(text: str) -> str:
+    """Make any text safe inside a one-line docstring: no quotes, backslashes or control chars."""
+    cleaned = "".join(" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in text)
+    cleaned = " ".join(cleaned.split())
+    return cleaned.replace("\\", "/").replace('"', "'")
+
+
+def literal(value: Any, names: Callable[[BlockClass], str]) -> str:
+    """Python source for a value: ints, bools, None, identifiers, ops, calls, sequentials."""
+    return _render(value, names, 0, 0, 0)
+
+
+def _render(value: Any, names: Callable[[BlockClass], str], indent: int, column: int,
+            trail: int) -> str:
+    """Render at `column` on a line indented by `indent`; `trail` chars follow on the line."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Name):
+        return value.text
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_render(v, names, 0, 0, 0) for v in value) + ")"
+    call = _as_call(value)
+    target = call.target if isinstance(call.target, str) else names(call.target)
+    parts = [_Arg(None, v) for v in call.args] + [_Arg(k, v) for k, v in call.kwargs]
+    return _wrap(target, parts, names, (indent, column, trail))
+
+
+class _Arg:
+    def __init__(self, key: str | None, value: Any) -> None:
+        self.key = key
+        self.value = value
+
+    def prefix(self) -> str:
+        return f"{self.key}=" if self.key else ""
+
+
+def _wrap(target: str, parts: list[_Arg], names: Callable[[BlockClass], str],
+          where: tuple[int, int, int]) -> str:
+    indent, column, trail = where
+    flat = target + "(" + ", ".join(
+        a.prefix() + _render(a.value, names, 0, 0, 0) for a in parts) + ")"
+    if column + len(flat) + trail <= LINE_LENGTH:
+        return flat
+    inner = indent + len(INDENT)
+    lines = [
+        " " * inner + a.prefix()
+        + _render(a.value, names, inner, inner + len(a.prefix()), 1) + ","
+        for a in parts
+    ]
+    return target + "(\n" + "\n".join(lines) + "\n" + " " * indent + ")"
+
+
+def _as_call(value: Any) -> Call:
+    if isinstance(value, Call):
+        return value
+    if isinstance(value, Seq):
+        return Call("nn.Sequential", value.items)
+    if isinstance(value, Op):
+        return torch_call(value)
+    raise TypeError(f"cannot render {value!r} as Python source")
+
+
+def torch_call(op: Op) -> Call:
+    """The torch.nn constructor for a primitive op, defaults left out."""
+    if isinstance(op, Conv2d):
+        optional = (("stride", op.stride, 1), ("padding", op.padding, 0),
+                    ("dilation", op.dilation, 1), ("groups", op.groups, 1), ("bias", op.bias, True))
+        kwargs = (("kernel_size", op.kernel_size),) + tuple(
+            (key, value) for key, value, default in optional if value != default)
+        return Call("nn.Conv2d", (op.in_channels, op.out_channels), kwargs)
+    if isinstance(op, (MaxPool2d, AvgPool2d)):
+        return _pool_call(op)
+    if isinstance(op, Linear):
+        return Call("nn.Linear", (op.in_features, op.out_features),
+                    () if op.bias else (("bias", False),))
+    simple = {
+        BatchNorm2d: lambda o: Call("nn.BatchNorm2d", (o.num_features,)),
+        ReLU: lambda o: Call("nn.ReLU", (), (("inplace", True),)),
+        Sigmoid: lambda o: Call("nn.Sigmoid"),
+        Identity: lambda o: Call("nn.Identity"),
+        GlobalAvgPool: lambda o: Call("nn.AdaptiveAvgPool2d", ((1, 1),)),
+    }
+    return simple[type(op)](op)  # type: ignore[no-untyped-call]
+
+
+def _pool_call(op: MaxPool2d | AvgPool2d) -> Call:
+    name = "nn.MaxPool2d" if isinstance(op, MaxPool2d) else "nn.AvgPool2d"
+    kwargs: list[tuple[str, Any]] = [("kernel_size", op.kernel_size), ("stride", op.stride)]
+    if op.padding:
+        kwargs.append(("padding", op.padding))
+    if op.ceil_mode:
+        kwargs.append(("ceil_mode", True))
+    if isinstance(op, AvgPool2d) and not op.count_include_pad:
+        kwargs.append(("count_include_pad", False))
+    return Call(name, (), tuple(kwargs))
+
+
+def statement(prefix: str, value: Any, names: Callable[[BlockClass], str], indent: int) -> str:
+    """`prefix + value` at an indent, wrapped; continuation lines carry their own indent."""
+    return prefix + _render(value, names, indent, indent + len(prefix), 0)

@@ -1,0 +1,162 @@
+"""ArchGraph: the op graph (networkx) plus the module tree the code emitter lays out.
+
+Every node holds one typed op, its module path (the state_dict prefix), and the stage and
+block it belongs to. The module tree (`Member`s of `Call`s) mirrors the same ops as
+constructor calls, so the emitted file and the analytic numbers come from one lowering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from archspec.ir.ops import Op, Shape, TensorInfo
+
+
+@dataclass(frozen=True)
+class Name:
+    """An identifier in generated code (a constructor parameter such as num_classes)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class BlockClass:
+    """A generated nn.Module class: a template specialised by literal options."""
+
+    template: str
+    base_name: str
+    options: tuple[tuple[str, Any], ...] = ()
+    # Attribute of the norm that zero_init_residual zeroes (bn2 / bn3).
+    last_norm: str | None = None
+    doc: str = ""
+
+    def option(self, key: str) -> Any:
+        return dict(self.options).get(key)
+
+
+@dataclass(frozen=True)
+class Call:
+    """A constructor call in generated code: nn.Conv2d(...), Bottleneck(...), helper(...)."""
+
+    target: BlockClass | str
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Seq:
+    """nn.Sequential of unnamed (index-named) or named children."""
+
+    items: tuple[Any, ...]
+    names: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Member:
+    """`self.<attr> = <value>` in the model's constructor."""
+
+    attr: str
+    value: Op | Call | Seq
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of the model's forward: call a member, flatten, or record a feature tap."""
+
+    kind: str  # "call" | "flatten" | "tap"
+    target: str
+
+
+@dataclass
+class ModelDecl:
+    """What the model class looks like in code."""
+
+    members: list[Member] = field(default_factory=list)
+    features: list[Step] = field(default_factory=list)
+    head: list[Step] = field(default_factory=list)
+    taps: list[str] = field(default_factory=list)
+    ctor_params: list[tuple[str, str, Any]] = field(default_factory=list)  # name, type, default
+    zero_init: list[BlockClass] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    key: str  # "stem", "stage1", ..., "head"
+    module: str  # module path of the stage ("layer1"); "" when spread over members
+    block_type: str
+    depth: int
+
+
+@dataclass
+class ArchGraph:
+    name: str
+    class_name: str
+    title: str
+    reference: str
+    input_shape: Shape
+    graph: Any = field(default_factory=nx.DiGraph)
+    model: ModelDecl = field(default_factory=ModelDecl)
+    stages: list[StageInfo] = field(default_factory=list)
+    taps: dict[str, str] = field(default_factory=dict)  # tap name -> node id
+    output: str = ""
+
+    def nodes(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Nodes in execution (insertion == topological) order."""
+        yield from self.graph.nodes(data=True)
+
+    def inputs(self, node: str) -> list[str]:
+        return list(self.graph.nodes[node]["inputs"])
+
+    def state_dict(self) -> dict[str, TensorInfo]:
+        """Every state_dict entry, keyed by its full name, in module order."""
+        out: dict[str, TensorInfo] = {}
+        for _, data in self.nodes():
+            for tensor in data["op"].tensors():
+                out[f"{data['path']}.{tensor.name}"] = tensor
+        return out
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where ops being added belong: module path prefix, stage and block."""
+
+    prefix: str
+    stage: str
+    block: str = ""
+
+    def path(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def child(self, name: str, *, block: bool = False) -> Scope:
+        path = self.path(name)
+        return Scope(path, self.stage, path if block else self.block)
+
+
+class Builder:
+    """Adds ops to an ArchGraph, giving each node a unique id derived from its module path."""
+
+    def __init__(self, arch: ArchGraph) -> None:
+        self.arch = arch
+        self._seen: dict[str, int] = {}
+
+    def add(self, op: Op, inputs: list[str], scope: Scope, name: str, *,
+            module: bool = True) -> str:
+        """Add op as `name` inside scope; module=False marks functional ops (add, cat)."""
+        path = scope.path(name)
+        count = self._seen.get(path, 0) + 1
+        self._seen[path] = count
+        node = path if count == 1 else f"{path}#{count}"
+        self.arch.graph.add_node(node, op=op, path=path, module=module, inputs=tuple(inputs),
+                                 stage=scope.stage, block=scope.block)
+        for source in inputs:
+            self.arch.graph.add_edge(source, node)
+        return node
+
+    def chain(self, ops: list[tuple[str, Op]], x: str, scope: Scope) -> str:
+        for name, op in ops:
+            x = self.add(op, [x], scope, name)
+        return x

@@ -1,0 +1,38 @@
+"""What a stage lowering receives and returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from archspec.ir.graph import Builder, Scope
+from archspec.spec.models import Spec, StageRow
+
+
+@dataclass
+class StageInput:
+    """A stage to lower: its row, where it goes, and the tensor it starts from."""
+
+    spec: Spec
+    row: StageRow
+    index: int  # 0-based stage index
+    builder: Builder
+    x: str  # node id of the stage input
+    channels: int
+    last: bool  # the final stage (DenseNet: no transition after it)
+
+    @property
+    def loc(self) -> tuple[str | int, ...]:
+        return ("stages", self.index)
+
+    @property
+    def key(self) -> str:
+        return f"stage{self.index + 1}"
+
+    def scope(self, module: str) -> Scope:
+        return Scope(module, self.key)
+
+
+@dataclass
+class StageOutput:
+    x: str
+    channels: int

@@ -1,0 +1,51 @@
+"""Stems: conv7x7 (+ max-pool), conv3x3 (CIFAR), deep (three 3x3 convs, ResNet-C/D).
+
+Module names follow torchvision (`conv1 bn1 relu maxpool`); the deep stem is timm's
+`conv1 = Sequential(conv, bn, relu, conv, bn, relu, conv)` with widths mid, mid, width.
+"""
+
+from __future__ import annotations
+
+from archspec.ir.graph import Builder, Member, Scope, Seq
+from archspec.ir.ops import BatchNorm2d, Conv2d, MaxPool2d, Op, ReLU
+from archspec.lower.context import StageOutput
+from archspec.spec.models import Spec
+
+
+def stem_convs(spec: Spec) -> list[Op]:
+    stem, bias, c_in = spec.stem, spec.conv_bias, spec.input[0]
+    if stem.type == "conv7x7":
+        return [Conv2d(c_in, stem.width, 7, 2, 3, bias=bias)]
+    if stem.type == "conv3x3":
+        return [Conv2d(c_in, stem.width, 3, 1, 1, bias=bias)]
+    mid = stem.mid_width or max(1, stem.width // 2)
+    return [
+        Conv2d(c_in, mid, 3, 2, 1, bias=bias), BatchNorm2d(mid), ReLU(),
+        Conv2d(mid, mid, 3, 1, 1, bias=bias), BatchNorm2d(mid), ReLU(),
+        Conv2d(mid, stem.width, 3, 1, 1, bias=bias),
+    ]
+
+
+def has_pool(spec: Spec) -> bool:
+    return spec.stem.pool if spec.stem.pool is not None else spec.stem.type != "conv3x3"
+
+
+def lower_stem(b: Builder, spec: Spec, x: str) -> tuple[StageOutput, list[Member]]:
+    """The residual-family stem, as members of the model: conv1, bn1, relu, maxpool."""
+    scope = Scope("", "stem")
+    convs = stem_convs(spec)
+    members: list[Member] = []
+    if len(convs) == 1:
+        x = b.add(convs[0], [x], scope, "conv1")
+        members.append(Member("conv1", convs[0]))
+    else:
+        x = b.chain([(f"conv1.{i}", op) for i, op in enumerate(convs)], x, scope)
+        members.append(Member("conv1", Seq(tuple(convs))))
+    tail: list[tuple[str, Op]] = []
+    if spec.stem.norm:
+        tail += [("bn1", BatchNorm2d(spec.stem.width)), ("relu", ReLU())]
+    if has_pool(spec):
+        tail.append(("maxpool", MaxPool2d(3, 2, 1)))
+    x = b.chain(tail, x, scope)
+    members += [Member(name, op) for name, op in tail]
+    return StageOutput(x, spec.stem.width), members

@@ -1,0 +1,262 @@
+"""File -> validated Spec, with every error located at file:line:col.
+
+The columnar stage table is rewritten into rows here (one dict per stage) and a table remembers
+where each row field came from, so errors found later (pydantic, lowering) point at the YAML.
+"""
+
+from __future__ import annotations
+
+import difflib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pydantic
+from pydantic import BaseModel
+
+from archspec.errors import Issue, Loc, SpecError, format_loc
+from archspec.spec.models import Spec, StageRow
+from archspec.spec.yamlsource import Source, YamlError, load_yaml
+
+MAX_FILE_BYTES = 1_000_000
+_NONE_WORDS = ("none", "None", "null")
+
+
+@dataclass
+class LoadedSpec:
+    """A validated spec with the means to locate any of its fields in the source file."""
+
+    spec: Spec
+    source: Source
+    # Row-form location -> location in the YAML as written (columnar tables differ).
+    remap: dict[Loc, Loc] = field(default_factory=dict)
+
+    @property
+    def file(self) -> str:
+        return self.source.file
+
+    def yaml_loc(self, loc: Loc) -> Loc:
+        for end in range(len(loc), 0, -1):
+            if loc[:end] in self.remap:
+                return self.remap[loc[:end]] + loc[end:]
+        return loc
+
+    def issue(self, loc: Loc, message: str, hint: str = "") -> Issue:
+        yaml_loc = self.yaml_loc(loc)
+        return self.source.issue(yaml_loc, format_loc(yaml_loc), message, hint)
+
+
+def read_spec(path: str | Path) -> LoadedSpec:
+    """Read and validate a spec file."""
+    file = str(path)
+    target = Path(path)
+    if target.is_dir():
+        raise SpecError([Issue(file, None, "", "is a directory, not a spec file",
+                               "pass a .yaml file, e.g. specs/resnet50.yaml")])
+    try:
+        raw = target.read_bytes()
+    except OSError as exc:
+        raise SpecError([Issue(file, None, "", f"cannot read: {exc.strerror}",
+                               "check the path and its permissions")]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise SpecError([Issue(file, None, "", f"is {len(raw):,} bytes; specs are small",
+                               f"keep a spec under {MAX_FILE_BYTES:,} bytes")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SpecError([Issue(file, None, "", f"is not UTF-8 text (bad byte on line {line})",
+                               "save the file as UTF-8")]) from None
+    return parse_spec(text, file)
+
+
+def parse_spec(text: str, file: str = "<string>") -> LoadedSpec:
+    """Validate spec text; raise SpecError listing every located issue."""
+    try:
+        source = load_yaml(text, file)
+    except YamlError as exc:
+        raise SpecError([exc.issue]) from None
+    if not isinstance(source.data, dict):
+        raise SpecError([source.issue((), "", "a spec is a mapping of fields",
+                                      "start from a spec in specs/, e.g. specs/resnet50.yaml")])
+    data, remap, issues = _normalize(source)
+    if issues:
+        raise SpecError(issues)
+    loaded = LoadedSpec(Spec.model_construct(), source, remap)
+    try:
+        loaded.spec = Spec.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise SpecError([_pydantic_issue(loaded, err) for err in exc.errors()]) from None
+    return loaded
+
+
+def _normalize(source: Source) -> tuple[dict[str, Any], dict[Loc, Loc], list[Issue]]:
+    data = dict(source.data)
+    for key in ("head",):
+        if data.get(key) in _NONE_WORDS:
+            data[key] = None
+    stages = data.get("stages")
+    if isinstance(stages, dict):
+        rows, remap, issues = _columns_to_rows(source, stages)
+        data["stages"] = rows
+        return data, remap, issues
+    if isinstance(stages, list):
+        data["stages"] = [_none_attention(row) for row in stages]
+    return data, {}, []
+
+
+def _none_attention(row: Any) -> Any:
+    if isinstance(row, dict) and row.get("attention") in _NONE_WORDS:
+        return {**row, "attention": None}
+    return row
+
+
+def _columns_to_rows(
+    source: Source, table: dict[str, Any]
+) -> tuple[list[Any], dict[Loc, Loc], list[Issue]]:
+    lengths = {key: len(value) for key, value in table.items() if isinstance(value, list)}
+    count = lengths.get("depth") or next(iter(lengths.values()), 1)
+    reference = "depth" if "depth" in lengths else next(iter(lengths), "depth")
+    issues = [
+        source.issue(("stages", key), f"stages.{key}",
+                     f"has {n} entries but {reference} has {count}",
+                     f"give one entry per stage ({count}), or a single value for all stages")
+        for key, n in lengths.items() if n != count
+    ]
+    rows: list[Any] = []
+    remap: dict[Loc, Loc] = {}
+    for i in range(count):
+        row: dict[str, Any] = {}
+        for key, value in table.items():
+            per_stage = key in lengths
+            row[key] = value[i] if per_stage and i < len(value) else value
+            remap[("stages", i, key)] = ("stages", key, i) if per_stage else ("stages", key)
+        remap[("stages", i)] = ("stages",)
+        rows.append(_none_attention(row))
+    return rows, remap, issues
+
+
+def _pydantic_issue(loaded: LoadedSpec, err: Any) -> Issue:
+    loc = _strip_tags(tuple(err["loc"]))
+    yaml_loc = loaded.yaml_loc(loc)
+    where_key = err["type"] == "extra_forbidden"
+    message, hint = _describe(err, loc)
+    return loaded.source.issue(yaml_loc, format_loc(yaml_loc), message, hint, key=where_key)
+
+
+def _strip_tags(loc: Loc) -> Loc:
+    """Drop the discriminator tag pydantic puts after `attention` ('se', 'sk', 'split')."""
+    return tuple(
+        part for i, part in enumerate(loc)
+        if not (i > 0 and loc[i - 1] == "attention" and part in _ATTENTION_TAGS)
+    )
+
+
+_ATTENTION_TAGS = ("se", "sk", "split")
+
+
+def _child_model(model: Any, part: str | int) -> Any:
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return None
+    if isinstance(part, int):
+        return model
+    info = model.model_fields.get(part)
+    return _unwrap(info.annotation) if info else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The BaseModel class inside Optional[...] / list[...] / Annotated[...], if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _unwrap(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _fields_at(loc: Loc) -> list[str]:
+    """Field names allowed in the mapping that contains loc[-1]."""
+    if loc[:1] == ("stages",):
+        return list(StageRow.model_fields) if len(loc) == 3 else _attention_fields(loc)
+    model: Any = Spec
+    for part in loc[:-1]:
+        model = _child_model(model, part)
+    return list(model.model_fields) if model is not None else []
+
+
+def _attention_fields(loc: Loc) -> list[str]:
+    from archspec.spec.models import SelectiveKernel, SplitAttention, SqueezeExcite
+
+    names: list[str] = []
+    for model in (SqueezeExcite, SelectiveKernel, SplitAttention):
+        names += [name for name in model.model_fields if name not in names]
+    return names
+
+
+def _describe(err: Any, loc: Loc) -> tuple[str, str]:
+    kind = err["type"]
+    value = err.get("input")
+    got = _shown(value)
+    if kind == "extra_forbidden":
+        name = str(loc[-1])
+        allowed = _fields_at(loc)
+        close = difflib.get_close_matches(name, allowed, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "allowed: " + ", ".join(allowed)
+        return f"unknown field {name!r}", hint
+    if kind == "missing":
+        return "is required", f"add `{loc[-1]}:` here"
+    if kind == "literal_error":
+        expected = err["ctx"]["expected"]
+        close = difflib.get_close_matches(str(value), _literal_words(expected), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"use one of {expected}"
+        return f"got {got}; expected {expected}", hint
+    if kind in _TYPE_WORDS:
+        return f"expected {_TYPE_WORDS[kind]}, got {got}", f"write {_TYPE_WORDS[kind]} here"
+    if kind.startswith(("greater_than", "less_than")) or kind in ("too_long", "too_short"):
+        return f"{err['msg'].lower().replace('input', 'value')}; got {got}", _range_hint(kind)
+    if kind == "string_pattern_mismatch":
+        return f"{got} is not a valid name", _pattern_hint(err["ctx"]["pattern"])
+    if kind == "union_tag_invalid":
+        return f"unknown type {_shown(err['ctx']['tag'])}", (
+            f"use one of {err['ctx']['expected_tags']}, or `none`")
+    if kind == "union_tag_not_found":
+        return "needs a `type:` field", "e.g. {type: se, reduction: 16}"
+    return err["msg"], "see DESIGN.md 'Spec language v1'"
+
+
+_TYPE_WORDS = {
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "string_type": "text",
+    "list_type": "a list",
+    "model_type": "a mapping of fields",
+    "dict_type": "a mapping of fields",
+    "literal_type": "a word",
+}
+
+
+def _literal_words(expected: str) -> list[str]:
+    return [word.strip(" '") for word in expected.replace(" or ", ",").split(",")]
+
+
+def _range_hint(kind: str) -> str:
+    if kind in ("too_long", "too_short"):
+        return "give the number of entries asked for"
+    return "choose a value inside the allowed range"
+
+
+def _pattern_hint(pattern: str) -> str:
+    if pattern.startswith("^[a-z]"):
+        return "use lowercase letters, digits and _, starting with a letter (e.g. resnet50)"
+    return "use letters and digits, starting with an uppercase letter (e.g. ResNet50)"
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{text} ({type(value).__name__})"

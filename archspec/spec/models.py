@@ -1,0 +1,113 @@
+"""The spec language v1 as pydantic models: a mirror of the YAML, no graph or torch knowledge.
+
+Stage tables arrive here already in row form (see `archspec.spec.load.normalize_stages`).
+Field names are the public contract; see DESIGN.md "Spec language v1".
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+ClassName = Annotated[str, Field(pattern=r"^[A-Z][A-Za-z0-9]*$", max_length=64)]
+Text = Annotated[str, Field(max_length=500)]
+# Generous but finite: beyond these, analytic numbers stop meaning anything and torch can't allocate.
+Count = Annotated[int, Field(ge=1, le=100_000)]
+Channels = Annotated[int, Field(ge=1, le=1_000_000)]
+Small = Annotated[int, Field(ge=1, le=64)]
+
+BlockType = Literal[
+    "basic", "bottleneck", "preact_basic", "preact_bottleneck", "dense"
+]
+TAP_NAMES = ("stem", "stage1", "stage2", "stage3", "stage4", "stage5", "stage6")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Stem(Strict):
+    """The network's entry: conv7x7 (+maxpool), conv3x3 (CIFAR), or deep (three 3x3 convs)."""
+
+    type: Literal["conv7x7", "conv3x3", "deep"] = "conv7x7"
+    width: Channels = 64
+    # Output channels of the deep stem's first two convs; default width / 2 (timm stem_width).
+    mid_width: Channels | None = None
+    # Max-pool after the stem; default: yes for conv7x7 and deep, no for conv3x3.
+    pool: bool | None = None
+    # Norm + ReLU after the stem conv; `false` for DenseNet-BC's CIFAR stem.
+    norm: bool = True
+
+
+class SqueezeExcite(Strict):
+    type: Literal["se"]
+    reduction: Small = 16
+    divisor: Small = 8
+
+
+class SelectiveKernel(Strict):
+    type: Literal["sk"]
+    branches: Annotated[int, Field(ge=2, le=8)] = 2
+    kernels: list[Annotated[int, Field(ge=1, le=15)]] | None = None
+    reduction: Small = 16
+    divisor: Small = 8
+    min_channels: Channels = 32
+
+
+class SplitAttention(Strict):
+    type: Literal["split"]
+    radix: Annotated[int, Field(ge=1, le=8)] = 2
+    reduction: Small = 4
+    divisor: Small = 8
+    min_channels: Channels = 32
+    avd: bool = True
+    avd_first: bool = False
+
+
+Attention = Annotated[
+    SqueezeExcite | SelectiveKernel | SplitAttention, Field(discriminator="type")
+]
+
+
+class StageRow(Strict):
+    """One stage of the table (one row as a paper prints it)."""
+
+    block: BlockType
+    depth: Count
+    width: Channels | None = None
+    stride: Small | None = None
+    groups: Channels = 1
+    base_width: Channels = 64
+    expansion: Small | None = None
+    dilation: Small = 1
+    downsample: Literal["conv", "avg"] = "conv"
+    stride_at: Literal["3x3", "1x1"] = "3x3"
+    attention: Attention | None = None
+    growth_rate: Channels | None = None
+    bn_size: Small | None = None
+    compression: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+
+
+class Head(Strict):
+    type: Literal["classifier"] = "classifier"
+    num_classes: Channels = 1000
+
+
+class Spec(Strict):
+    """A whole architecture."""
+
+    archspec: Literal[1]
+    name: Name
+    class_name: ClassName | None = None
+    title: Text = ""
+    reference: Text = ""
+    input: Annotated[list[Annotated[int, Field(ge=1, le=16_384)]], Field(min_length=3,
+                                                                          max_length=3)]
+    stem: Stem = Stem()
+    stages: Annotated[list[StageRow], Field(min_length=1, max_length=6)]
+    head: Head | None = Head()
+    outputs: list[Literal[TAP_NAMES]] | None = None  # type: ignore[valid-type]
+    conv_bias: bool = False
+    zero_init_residual: bool = False

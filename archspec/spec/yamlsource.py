@@ -1,0 +1,150 @@
+"""YAML text -> plain data plus a table of where every key and value stands.
+
+Built on PyYAML's composer so that nothing but plain YAML types can come out: tags that construct
+Python objects are refused, duplicate keys are errors, and alias expansion is bounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from archspec.errors import Issue, Loc, Position
+
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+
+_PLAIN_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+}
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+
+
+@dataclass
+class Source:
+    """A loaded YAML document: its data and the position of every key and value."""
+
+    file: str
+    text: str
+    data: Any = None
+    values: dict[Loc, Position] = field(default_factory=dict)
+    keys: dict[Loc, Position] = field(default_factory=dict)
+
+    def position(self, loc: Loc, *, key: bool = False) -> Position | None:
+        """Position of the value (or key) at loc, else of the nearest enclosing value."""
+        table = self.keys if key else self.values
+        if loc in table:
+            return table[loc]
+        for end in range(len(loc) - 1, -1, -1):
+            if loc[:end] in self.values:
+                return self.values[loc[:end]]
+        return None
+
+    def line(self, position: Position | None) -> str:
+        if position is None:
+            return ""
+        lines = self.text.splitlines()
+        return lines[position.line - 1] if 0 < position.line <= len(lines) else ""
+
+    def issue(self, loc: Loc, field_name: str, message: str, hint: str = "", *,
+              key: bool = False) -> Issue:
+        where = self.position(loc, key=key)
+        return Issue(self.file, where, field_name, message, hint, self.line(where))
+
+
+class YamlError(Exception):
+    def __init__(self, issue: Issue) -> None:
+        super().__init__(issue.render())
+        self.issue = issue
+
+
+def _pos(node: Node) -> Position:
+    return Position(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Walker:
+    def __init__(self, source: Source, loader: yaml.SafeLoader) -> None:
+        self.source = source
+        self.loader = loader
+        self.count = 0
+
+    def fail(self, node: Node, message: str, hint: str) -> YamlError:
+        where = _pos(node)
+        return YamlError(Issue(self.source.file, where, "", message, hint,
+                               self.source.line(where)))
+
+    def walk(self, node: Node, loc: Loc) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self.fail(node, f"the document has more than {MAX_NODES:,} YAML nodes",
+                            "remove anchors/aliases that expand recursively; specs are small")
+        if len(loc) > MAX_DEPTH:
+            raise self.fail(node, f"nesting deeper than {MAX_DEPTH} levels",
+                            "a spec nests at most a few levels")
+        self.source.values[loc] = _pos(node)
+        if isinstance(node, MappingNode):
+            return self.mapping(node, loc)
+        if isinstance(node, SequenceNode):
+            if node.tag != _SEQ_TAG:
+                raise self._tag_error(node)
+            return [self.walk(item, (*loc, i)) for i, item in enumerate(node.value)]
+        return self.scalar(node)
+
+    def mapping(self, node: MappingNode, loc: Loc) -> dict[str, Any]:
+        if node.tag != _MAP_TAG:
+            raise self._tag_error(node)
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.scalar(key_node) if isinstance(key_node, ScalarNode) else None
+            if not isinstance(key, str):
+                raise self.fail(key_node, "mapping keys must be plain names",
+                                "write the key as a word, e.g. `depth:`")
+            if key in out:
+                first = self.source.keys[(*loc, key)]
+                raise self.fail(key_node, f"duplicate key {key!r} (first at line {first.line})",
+                                "keep one of the two entries")
+            self.source.keys[(*loc, key)] = _pos(key_node)
+            out[key] = self.walk(value_node, (*loc, key))
+        return out
+
+    def scalar(self, node: Node) -> Any:
+        if node.tag not in _PLAIN_TAGS:
+            raise self._tag_error(node)
+        return self.loader.construct_object(node)  # type: ignore[no-untyped-call]
+
+    def _tag_error(self, node: Node) -> YamlError:
+        return self.fail(node, f"YAML tag {node.tag!r} is not allowed",
+                         "specs hold plain YAML: mappings, lists, strings, numbers, booleans")
+
+
+def load_yaml(text: str, file: str) -> Source:
+    """Parse YAML text into a Source; raise YamlError with a located Issue on failure."""
+    source = Source(file, text)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()  # type: ignore[no-untyped-call]
+        if node is None:
+            raise YamlError(Issue(file, Position(1, 1), "", "the file is empty",
+                                  "start from a spec in specs/, e.g. specs/resnet50.yaml"))
+        source.data = _Walker(source, loader).walk(node, ())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Position(mark.line + 1, mark.column + 1) if mark else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise YamlError(Issue(file, where, "", f"invalid YAML: {problem}",
+                              "check indentation, colons and brackets near this place",
+                              source.line(where))) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(Issue(file, None, "", f"invalid YAML: {exc}",
+                              "save the spec as plain UTF-8 YAML text")) from None
+    finally:
+        loader.dispose()  # type: ignore[no-untyped-call]
+    return source
