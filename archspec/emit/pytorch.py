@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import json
 import keyword
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import Any
 
 import jinja2
 
-from archspec.emit.source import doc_text, statement
+from archspec.emit.source import doc_text, docstring, statement, wrapped
 from archspec.ir.graph import ArchGraph, BlockClass, Call, Member, Seq
 from archspec.ir.ops import Op
 
@@ -72,13 +73,15 @@ def emit_pytorch(arch: ArchGraph, source: str, header: dict[str, str]) -> str:
         names.name(cls)
     views = [_class_view(cls, names.name(cls)) for cls in classes]
     model = _model_view(arch, names)
-    header = {**header, "source": doc_text(source)}
+    header = {**header, "source": doc_text(source), "title": "\n".join(wrapped(doc_text(header["title"]), 97)),
+              "reference": wrapped("Reference: " + doc_text(header["reference"]))
+              if header["reference"] else []}
     return environment().get_template("model.py.jinja").render(
         header=header, classes=views, model=model)
 
 
 def _class_view(cls: BlockClass, name: str) -> ClassView:
-    view = ClassView(name, doc_text(cls.doc), cls.last_norm)
+    view = ClassView(name, docstring(doc_text(cls.doc), 4), cls.last_norm)
     text = environment().get_template(f"blocks/{cls.template}.py.jinja").render(
         cls=view, o=_Options(cls))
     return ClassView(name, view.doc, cls.last_norm, text.rstrip("\n"))
@@ -128,7 +131,7 @@ def _model_view(arch: ArchGraph, names: Namespace) -> dict[str, Any]:
     title = doc_text(arch.title) or arch.name
     return {
         "name": arch.class_name,
-        "doc": f"{title}." if not title.endswith(".") else title,
+        "doc": docstring(title if title.endswith(".") else f"{title}.", 4),
         "params": [f"{n}: {t} = {d!r}" for n, t, d in model.ctor_params],
         "members": members,
         "features": [_step_view(step) for step in model.features],
@@ -142,7 +145,7 @@ def _model_view(arch: ArchGraph, names: Namespace) -> dict[str, Any]:
 
 
 def _step_view(step: Any) -> dict[str, str]:
-    return {"kind": step.kind, "target": step.target, "key": repr(step.target)}
+    return {"kind": step.kind, "target": step.target, "key": json.dumps(step.target)}
 
 
 __all__ = ["Op", "emit_pytorch", "template_dir"]

@@ -6,6 +6,7 @@ magic trailing comma, so the output is a fixed point of the formatter without ru
 
 from __future__ import annotations
 
+import textwrap
 import unicodedata
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +34,20 @@ def doc_text(text: str) -> str:
     cleaned = "".join(" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in text)
     cleaned = " ".join(cleaned.split())
     return cleaned.replace("\\", "/").replace('"', "'")
+
+
+def docstring(text: str, indent: int) -> str:
+    """A docstring (quotes included) for already-cleaned text, wrapped to the line length."""
+    width = LINE_LENGTH - indent
+    if len(text) + 6 <= width:
+        return f'"""{text}"""'
+    pad = " " * indent
+    body = textwrap.fill(text, width, initial_indent=pad, subsequent_indent=pad)
+    return '"""\n' + body + "\n" + pad + '"""'
+
+
+def wrapped(text: str, width: int = LINE_LENGTH) -> list[str]:
+    return textwrap.wrap(text, width) if text else []
 
 
 def literal(value: Any, names: Callable[[BlockClass], str]) -> str:

@@ -252,7 +252,7 @@ def _range_hint(kind: str) -> str:
 def _pattern_hint(pattern: str) -> str:
     if pattern.startswith("^[a-z]"):
         return "use lowercase letters, digits and _, starting with a letter (e.g. resnet50)"
-    return "use letters and digits, starting with an uppercase letter (e.g. ResNet50)"
+    return "use letters, digits and _, starting with an uppercase letter (e.g. ResNet50)"
 
 
 def _shown(value: Any) -> str:

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
-ClassName = Annotated[str, Field(pattern=r"^[A-Z][A-Za-z0-9]*$", max_length=64)]
+ClassName = Annotated[str, Field(pattern=r"^[A-Z][A-Za-z0-9_]*$", max_length=64)]
 Text = Annotated[str, Field(max_length=500)]
 # Generous but finite: beyond these, analytic numbers stop meaning anything and torch can't allocate.
 Count = Annotated[int, Field(ge=1, le=100_000)]

@@ -1,0 +1,101 @@
+"""The Python API: what the CLI does, as functions (no printing, no exit codes)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from archspec.emit.pytorch import emit_pytorch
+from archspec.errors import SpecError
+from archspec.ir.graph import ArchGraph
+from archspec.lower import LowerError, lower
+from archspec.passes import run_passes
+from archspec.passes.shapes import ShapePassError
+from archspec.spec import LoadedSpec, parse_spec, read_spec
+from archspec.stats import Stats, compute_stats
+
+
+@dataclass
+class Compiled:
+    """A spec taken through lowering and every analysis pass."""
+
+    loaded: LoadedSpec
+    arch: ArchGraph
+
+    @property
+    def name(self) -> str:
+        return self.loaded.spec.name
+
+    @property
+    def stats(self) -> Stats:
+        return compute_stats(self.arch)
+
+    def source(self) -> str:
+        """The generated PyTorch module file."""
+        return emit_pytorch(self.arch, display_path(self.loaded.file), self._header())
+
+    def _header(self) -> dict[str, str]:
+        totals = self.stats.totals
+        c, h, w = self.arch.input_shape
+        return {
+            "title": self.arch.title or self.arch.name,
+            "reference": self.arch.reference,
+            "params": f"{totals.params:,}",
+            "buffers": f"{totals.buffers:,}",
+            "macs": f"{totals.macs:,}",
+            "input": f"{c}x{h}x{w}",
+        }
+
+    def to_module(self, **kwargs: Any) -> Any:
+        """Execute the generated source and instantiate the model (needs torch)."""
+        namespace: dict[str, Any] = {"__name__": f"archspec_generated_{self.name}"}
+        exec(compile(self.source(), f"<archspec:{self.name}>", "exec"), namespace)
+        return namespace[self.arch.class_name](**kwargs)
+
+
+def display_path(file: str) -> str:
+    """The spec path shown in generated headers: relative to cwd when inside it, else the name.
+
+    Keeps output free of absolute paths (byte-identical wherever the checkout lives).
+    """
+    path = Path(file)
+    if not path.is_absolute():
+        return path.as_posix()
+    try:
+        return Path(os.path.relpath(path)).as_posix() if path.is_relative_to(Path.cwd()) else (
+            path.name)
+    except ValueError:
+        return path.name
+
+
+def compile_loaded(loaded: LoadedSpec) -> Compiled:
+    try:
+        arch = run_passes(lower(loaded.spec))
+    except LowerError as exc:
+        raise SpecError([loaded.issue(exc.loc, exc.message, exc.hint)]) from None
+    except ShapePassError as exc:
+        raise SpecError([_shape_issue(loaded, exc)]) from None
+    return Compiled(loaded, arch)
+
+
+def _shape_issue(loaded: LoadedSpec, exc: ShapePassError) -> Any:
+    loc: tuple[str | int, ...] = ("input",)
+    if exc.stage.startswith("stage"):
+        loc = ("stages", int(exc.stage.removeprefix("stage")) - 1)
+    return loaded.issue(loc, f"at {exc.node}: {exc.message}",
+                        "use a larger `input` size, or fewer stride-2 stages")
+
+
+def compile_file(path: str | Path) -> Compiled:
+    """Load, validate, lower and analyse a spec file; raise SpecError with located issues."""
+    return compile_loaded(read_spec(path))
+
+
+def compile_text(text: str, file: str = "<string>") -> Compiled:
+    return compile_loaded(parse_spec(text, file))
+
+
+def output_path(compiled: Compiled, out_dir: str | Path, suffix: str) -> Path:
+    return Path(out_dir) / f"{compiled.name}{suffix}"

@@ -1,0 +1,178 @@
+"""The command line: the only place that prints or sets exit codes.
+
+Exit codes: 0 ok, 1 `build --check` found stale files, 2 bad input (spec, option or path).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+
+from archspec.api import Compiled, compile_file, output_path
+from archspec.emit.dot import emit_dot
+from archspec.emit.stats_format import format_stats
+from archspec.errors import ArchspecError, SpecError
+from archspec.files import write_atomic
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="archspec: compile CNN stage tables (YAML) into exact PyTorch models, stats and diagrams.",
+    pretty_exceptions_enable=False,
+)
+
+EXIT_STALE = 1
+EXIT_INPUT = 2
+DEFAULT_OUT = Path("generated")
+
+SpecsArg = Annotated[list[Path], typer.Argument(help="Spec files (YAML).", show_default=False)]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output directory.")]
+
+T = TypeVar("T")
+
+
+class StatsFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+class Level(str, Enum):
+    stage = "stage"
+    block = "block"
+    layer = "layer"
+
+
+class DiagramFormat(str, Enum):
+    svg = "svg"
+    png = "png"
+    dot = "dot"
+
+
+def _err(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+def _fail(exc: ArchspecError) -> NoReturn:
+    _err(str(exc))
+    raise typer.Exit(EXIT_INPUT)
+
+
+def _compile_all(specs: list[Path]) -> list[Compiled]:
+    """Compile every spec; report all their errors before exiting 2."""
+    compiled, failed = [], False
+    for spec in specs:
+        try:
+            compiled.append(compile_file(spec))
+        except SpecError as exc:
+            _err(str(exc))
+            failed = True
+    if failed:
+        raise typer.Exit(EXIT_INPUT)
+    return compiled
+
+
+def _guard(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except ArchspecError as exc:
+        _fail(exc)
+
+
+@app.command()
+def build(
+    specs: SpecsArg,
+    out: OutOpt = DEFAULT_OUT,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Write nothing; exit 1 if any generated file is missing or stale.")] = False,
+) -> None:
+    """Generate a standalone PyTorch model file for each spec."""
+    stale = []
+    for compiled in _compile_all(specs):
+        path = output_path(compiled, out, ".py")
+        text = compiled.source().encode()
+        if check:
+            if not path.is_file() or path.read_bytes() != text:
+                stale.append(path)
+            continue
+        _guard(lambda p=path, t=text: write_atomic(p, t))
+        typer.echo(f"wrote {path}")
+    for path in stale:
+        _err(f"{path}: stale or missing; run: archspec build {' '.join(map(str, specs))}"
+             + (f" --out {out}" if out != DEFAULT_OUT else ""))
+    if stale:
+        raise typer.Exit(EXIT_STALE)
+    if check:
+        typer.echo(f"{len(specs)} file(s) up to date")
+
+
+@app.command()
+def stats(
+    specs: SpecsArg,
+    per_layer: Annotated[bool, typer.Option("--per-layer", help="One row per op.")] = False,
+    fmt: Annotated[StatsFormat, typer.Option("--format", "-f")] = StatsFormat.table,
+) -> None:
+    """Params, MACs, FLOPs and activations, side by side, per stage or per layer."""
+    compiled = _compile_all(specs)
+    text = format_stats([c.stats for c in compiled], fmt.value, per_layer=per_layer)
+    sys.stdout.write(text)
+
+
+@app.command()
+def diagram(
+    specs: SpecsArg,
+    level: Annotated[Level, typer.Option("--level", "-l")] = Level.block,
+    fmt: Annotated[DiagramFormat, typer.Option("--format", "-f")] = DiagramFormat.svg,
+    out: OutOpt = DEFAULT_OUT,
+) -> None:
+    """Draw each spec with Graphviz: always a .dot, plus an SVG or PNG."""
+    from archspec.render import render
+
+    for compiled in _compile_all(specs):
+        source = emit_dot(compiled.arch, level.value)
+        suffix = "" if level == Level.block else f".{level.value}"
+        dot_path = output_path(compiled, out, f"{suffix}.dot")
+        _guard(lambda p=dot_path, s=source: write_atomic(p, s.encode()))
+        typer.echo(f"wrote {dot_path}")
+        if fmt != DiagramFormat.dot:
+            image = _guard(lambda s=source: render(s, fmt.value))
+            path = output_path(compiled, out, f"{suffix}.{fmt.value}")
+            _guard(lambda p=path, data=image: write_atomic(p, data))
+            typer.echo(f"wrote {path}")
+
+
+@app.command()
+def validate(specs: SpecsArg) -> None:
+    """Check specs: every error as file:line:col, field, problem and fix; exit 2 on any."""
+    for compiled in _compile_all(specs):
+        totals = compiled.stats.totals
+        typer.echo(f"ok: {compiled.loaded.file} ({compiled.name}: {totals.params:,} params, "
+                   f"{totals.macs:,} MACs)")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec language (for editor completion)."""
+    from archspec.schema import json_schema
+
+    typer.echo(json.dumps(json_schema(), indent=2))
+
+
+def main() -> None:
+    """Entry point: usage errors exit 2 (click); anything unexpected is reported, not dumped."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        _err("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # last resort: a one-line report, never a traceback
+        _err(f"archspec: internal error: {type(exc).__name__}: {exc}\n"
+             "  this is a bug in archspec; please report it with the spec that caused it")
+        sys.exit(70)
