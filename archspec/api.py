@@ -64,8 +64,11 @@ def display_path(file: str) -> str:
     if not path.is_absolute():
         return path.as_posix()
     try:
-        return Path(os.path.relpath(path)).as_posix() if path.is_relative_to(Path.cwd()) else (
-            path.name)
+        return (
+            Path(os.path.relpath(path)).as_posix()
+            if path.is_relative_to(Path.cwd())
+            else (path.name)
+        )
     except ValueError:
         return path.name
 
@@ -84,8 +87,9 @@ def _shape_issue(loaded: LoadedSpec, exc: ShapePassError) -> Any:
     loc: tuple[str | int, ...] = ("input",)
     if exc.stage.startswith("stage"):
         loc = ("stages", int(exc.stage.removeprefix("stage")) - 1)
-    return loaded.issue(loc, f"at {exc.node}: {exc.message}",
-                        "use a larger `input` size, or fewer stride-2 stages")
+    return loaded.issue(
+        loc, f"at {exc.node}: {exc.message}", "use a larger `input` size, or fewer stride-2 stages"
+    )
 
 
 def compile_file(path: str | Path) -> Compiled:

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
@@ -19,6 +18,8 @@ from archspec.emit.dot import emit_dot
 from archspec.emit.stats_format import format_stats
 from archspec.errors import ArchspecError, SpecError
 from archspec.files import write_atomic
+from archspec.render import render
+from archspec.schema import json_schema
 
 app = typer.Typer(
     add_completion=False,
@@ -37,20 +38,20 @@ OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output directory.")]
 T = TypeVar("T")
 
 
-class StatsFormat(str, Enum):
+class StatsFormat(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
     markdown = "markdown"
 
 
-class Level(str, Enum):
+class Level(StrEnum):
     stage = "stage"
     block = "block"
     layer = "layer"
 
 
-class DiagramFormat(str, Enum):
+class DiagramFormat(StrEnum):
     svg = "svg"
     png = "png"
     dot = "dot"
@@ -79,9 +80,17 @@ def _compile_all(specs: list[Path]) -> list[Compiled]:
     return compiled
 
 
-def _guard(action: Callable[[], T]) -> T:
+def _write(path: Path, data: bytes) -> None:
     try:
-        return action()
+        write_atomic(path, data)
+    except ArchspecError as exc:
+        _fail(exc)
+    typer.echo(f"wrote {path}")
+
+
+def _render(source: str, fmt: str) -> bytes:
+    try:
+        return render(source, fmt)
     except ArchspecError as exc:
         _fail(exc)
 
@@ -90,8 +99,12 @@ def _guard(action: Callable[[], T]) -> T:
 def build(
     specs: SpecsArg,
     out: OutOpt = DEFAULT_OUT,
-    check: Annotated[bool, typer.Option(
-        "--check", help="Write nothing; exit 1 if any generated file is missing or stale.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Write nothing; exit 1 if any generated file is missing or stale."
+        ),
+    ] = False,
 ) -> None:
     """Generate a standalone PyTorch model file for each spec."""
     stale = []
@@ -102,11 +115,12 @@ def build(
             if not path.is_file() or path.read_bytes() != text:
                 stale.append(path)
             continue
-        _guard(lambda p=path, t=text: write_atomic(p, t))
-        typer.echo(f"wrote {path}")
+        _write(path, text)
     for path in stale:
-        _err(f"{path}: stale or missing; run: archspec build {' '.join(map(str, specs))}"
-             + (f" --out {out}" if out != DEFAULT_OUT else ""))
+        _err(
+            f"{path}: stale or missing; run: archspec build {' '.join(map(str, specs))}"
+            + (f" --out {out}" if out != DEFAULT_OUT else "")
+        )
     if stale:
         raise typer.Exit(EXIT_STALE)
     if check:
@@ -133,19 +147,14 @@ def diagram(
     out: OutOpt = DEFAULT_OUT,
 ) -> None:
     """Draw each spec with Graphviz: always a .dot, plus an SVG or PNG."""
-    from archspec.render import render
-
     for compiled in _compile_all(specs):
         source = emit_dot(compiled.arch, level.value)
         suffix = "" if level == Level.block else f".{level.value}"
         dot_path = output_path(compiled, out, f"{suffix}.dot")
-        _guard(lambda p=dot_path, s=source: write_atomic(p, s.encode()))
-        typer.echo(f"wrote {dot_path}")
+        _write(dot_path, source.encode())
         if fmt != DiagramFormat.dot:
-            image = _guard(lambda s=source: render(s, fmt.value))
-            path = output_path(compiled, out, f"{suffix}.{fmt.value}")
-            _guard(lambda p=path, data=image: write_atomic(p, data))
-            typer.echo(f"wrote {path}")
+            image = _render(source, fmt.value)
+            _write(output_path(compiled, out, f"{suffix}.{fmt.value}"), image)
 
 
 @app.command()
@@ -153,15 +162,15 @@ def validate(specs: SpecsArg) -> None:
     """Check specs: every error as file:line:col, field, problem and fix; exit 2 on any."""
     for compiled in _compile_all(specs):
         totals = compiled.stats.totals
-        typer.echo(f"ok: {compiled.loaded.file} ({compiled.name}: {totals.params:,} params, "
-                   f"{totals.macs:,} MACs)")
+        typer.echo(
+            f"ok: {compiled.loaded.file} ({compiled.name}: {totals.params:,} params, "
+            f"{totals.macs:,} MACs)"
+        )
 
 
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the spec language (for editor completion)."""
-    from archspec.schema import json_schema
-
     typer.echo(json.dumps(json_schema(), indent=2))
 
 
@@ -173,6 +182,8 @@ def main() -> None:
         _err("interrupted")
         sys.exit(130)
     except Exception as exc:  # last resort: a one-line report, never a traceback
-        _err(f"archspec: internal error: {type(exc).__name__}: {exc}\n"
-             "  this is a bug in archspec; please report it with the spec that caused it")
+        _err(
+            f"archspec: internal error: {type(exc).__name__}: {exc}\n"
+            "  this is a bug in archspec; please report it with the spec that caused it"
+        )
         sys.exit(70)

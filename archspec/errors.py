@@ -37,8 +37,10 @@ class Issue:
         where = self.file
         if self.position is not None:
             where = f"{self.file}:{self.position.line}:{self.position.col}"
-        head = f"{where}: error: {self.field}: {self.message}" if self.field else (
-            f"{where}: error: {self.message}"
+        head = (
+            f"{where}: error: {self.field}: {self.message}"
+            if self.field
+            else (f"{where}: error: {self.message}")
         )
         lines = [head]
         if self.source_line and self.position is not None:

@@ -14,8 +14,9 @@ def write_atomic(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise OutputError(f"{path.parent}: cannot write here ({exc.strerror}); "
-                          "choose another --out directory") from None
+        raise OutputError(
+            f"{path.parent}: cannot write here ({exc.strerror}); choose another --out directory"
+        ) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -18,7 +18,7 @@ def json_schema() -> dict[str, Any]:
     schema["$defs"]["StageTable"] = {
         "type": "object",
         "description": "Columnar stage table: each list has one entry per stage; "
-                       "a scalar applies to all stages.",
+        "a scalar applies to all stages.",
         "properties": columns,
         "required": row.get("required", []),
         "additionalProperties": False,

@@ -73,15 +73,26 @@ def _listed(row: dict[str, Any]) -> dict[str, Any]:
 
 def compute_stats(arch: ArchGraph) -> Stats:
     layers = [
-        LayerRow(node, data["op"].kind, data["shape"], data["params"], data["macs"],
-                 data["acts"], data["stage"])
-        for node, data in arch.nodes() if data["stage"] != "input"
+        LayerRow(
+            node,
+            data["op"].kind,
+            data["shape"],
+            data["params"],
+            data["macs"],
+            data["acts"],
+            data["stage"],
+        )
+        for node, data in arch.nodes()
+        if data["stage"] != "input"
     ]
     buffers = sum(data["buffers"] for _, data in arch.nodes())
-    totals = Totals(sum(r.params for r in layers), buffers, sum(r.macs for r in layers),
-                    sum(r.acts for r in layers))
-    return Stats(arch.name, arch.title, arch.input_shape, totals, _stage_rows(arch, layers),
-                 layers)
+    totals = Totals(
+        sum(r.params for r in layers),
+        buffers,
+        sum(r.macs for r in layers),
+        sum(r.acts for r in layers),
+    )
+    return Stats(arch.name, arch.title, arch.input_shape, totals, _stage_rows(arch, layers), layers)
 
 
 def _stage_rows(arch: ArchGraph, layers: list[LayerRow]) -> list[StageRow]:
@@ -90,7 +101,16 @@ def _stage_rows(arch: ArchGraph, layers: list[LayerRow]) -> list[StageRow]:
         mine = [row for row in layers if row.stage == info.key]
         if not mine:
             continue
-        rows.append(StageRow(info.key, info.module, info.block_type, info.depth,
-                             mine[-1].shape, sum(r.params for r in mine),
-                             sum(r.macs for r in mine), sum(r.acts for r in mine)))
+        rows.append(
+            StageRow(
+                info.key,
+                info.module,
+                info.block_type,
+                info.depth,
+                mine[-1].shape,
+                sum(r.params for r in mine),
+                sum(r.macs for r in mine),
+                sum(r.acts for r in mine),
+            )
+        )
     return rows

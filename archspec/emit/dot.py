@@ -17,8 +17,14 @@ from archspec.stats import compute_stats
 
 LEVELS = ("stage", "block", "layer")
 _COLOURS = {
-    "conv": "#cfe2f3", "norm": "#fff2cc", "activation": "#d9ead3", "pool": "#f4cccc",
-    "linear": "#d9d2e9", "add": "#eeeeee", "mul": "#eeeeee", "concat": "#eeeeee",
+    "conv": "#cfe2f3",
+    "norm": "#fff2cc",
+    "activation": "#d9ead3",
+    "pool": "#f4cccc",
+    "linear": "#d9d2e9",
+    "add": "#eeeeee",
+    "mul": "#eeeeee",
+    "concat": "#eeeeee",
     "other": "#ffffff",
 }
 
@@ -49,16 +55,22 @@ def emit_dot(arch: ArchGraph, level: str = "block") -> str:
         key = unit_of(node, data)
         units.setdefault(key, _Unit(key)).nodes.append(node)
     totals = compute_stats(arch).totals
-    dot = graphviz.Digraph(arch.name, graph_attr={
-        "rankdir": "TB", "fontname": "Helvetica", "labelloc": "t",
-        "label": f"{arch.title or arch.name}: {totals.params:,} params, "
-                 f"{totals.macs:,} MACs at {_shape(arch.input_shape)}"})
+    dot = graphviz.Digraph(
+        arch.name,
+        graph_attr={
+            "rankdir": "TB",
+            "fontname": "Helvetica",
+            "labelloc": "t",
+            "label": f"{arch.title or arch.name}: {totals.params:,} params, "
+            f"{totals.macs:,} MACs at {_shape(arch.input_shape)}",
+        },
+    )
     dot.attr("node", shape="box", style="rounded,filled", fontname="Helvetica", fontsize="10")
     dot.attr("edge", fontname="Helvetica", fontsize="8")
     dot.node("input", f"input\n{_shape(arch.input_shape)}", fillcolor="#ffffff")
     _add_units(dot, arch, units, level)
     _add_edges(dot, arch, units, unit_of)
-    return dot.source
+    return str(dot.source)
 
 
 def _unit_function(arch: ArchGraph, level: str) -> Callable[[str, dict[str, Any]], str]:
@@ -69,8 +81,7 @@ def _unit_function(arch: ArchGraph, level: str) -> Callable[[str, dict[str, Any]
     return lambda node, data: data["stage"]
 
 
-def _add_units(dot: graphviz.Digraph, arch: ArchGraph, units: dict[str, _Unit],
-               level: str) -> None:
+def _add_units(dot: graphviz.Digraph, arch: ArchGraph, units: dict[str, _Unit], level: str) -> None:
     if level != "layer":
         for unit in units.values():
             dot.node(_id(unit.key), _unit_label(arch, unit, level), fillcolor=_fill(arch, unit))
@@ -84,15 +95,20 @@ def _add_units(dot: graphviz.Digraph, arch: ArchGraph, units: dict[str, _Unit],
             with dot.subgraph(name=f"cluster_{_id(block)}") as sub:
                 sub.attr(label=block, style="rounded", color="#999999", fontname="Helvetica")
                 for unit in members:
-                    sub.node(_id(unit.key), _unit_label(arch, unit, level),
-                             fillcolor=_fill(arch, unit))
+                    sub.node(
+                        _id(unit.key), _unit_label(arch, unit, level), fillcolor=_fill(arch, unit)
+                    )
             continue
         for unit in members:
             target.node(_id(unit.key), _unit_label(arch, unit, level), fillcolor=_fill(arch, unit))
 
 
-def _add_edges(dot: graphviz.Digraph, arch: ArchGraph, units: dict[str, _Unit],
-               unit_of: Callable[[str, dict[str, Any]], str]) -> None:
+def _add_edges(
+    dot: graphviz.Digraph,
+    arch: ArchGraph,
+    units: dict[str, _Unit],
+    unit_of: Callable[[str, dict[str, Any]], str],
+) -> None:
     graph = arch.graph
     seen: set[tuple[str, str]] = set()
     for unit in units.values():

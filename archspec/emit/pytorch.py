@@ -65,7 +65,7 @@ class Namespace:
         return self.names[cls]
 
 
-def emit_pytorch(arch: ArchGraph, source: str, header: dict[str, str]) -> str:
+def emit_pytorch(arch: ArchGraph, source: str, header: dict[str, Any]) -> str:
     """The model file's text; `source` is the spec path shown in the header."""
     names = Namespace(RESERVED | {arch.class_name})
     classes = list(_classes(arch.model.members))
@@ -73,17 +73,28 @@ def emit_pytorch(arch: ArchGraph, source: str, header: dict[str, str]) -> str:
         names.name(cls)
     views = [_class_view(cls, names.name(cls)) for cls in classes]
     model = _model_view(arch, names)
-    header = {**header, "source": doc_text(source), "title": "\n".join(wrapped(doc_text(header["title"]), 97)),
-              "reference": wrapped("Reference: " + doc_text(header["reference"]))
-              if header["reference"] else []}
-    return environment().get_template("model.py.jinja").render(
-        header=header, classes=views, model=model)
+    header = {
+        **header,
+        "source": doc_text(source),
+        "title": "\n".join(wrapped(doc_text(header["title"]), 97)),
+        "reference": wrapped("Reference: " + doc_text(header["reference"]))
+        if header["reference"]
+        else [],
+    }
+    return (
+        environment()
+        .get_template("model.py.jinja")
+        .render(header=header, classes=views, model=model)
+    )
 
 
 def _class_view(cls: BlockClass, name: str) -> ClassView:
     view = ClassView(name, docstring(doc_text(cls.doc), 4), cls.last_norm)
-    text = environment().get_template(f"blocks/{cls.template}.py.jinja").render(
-        cls=view, o=_Options(cls))
+    text = (
+        environment()
+        .get_template(f"blocks/{cls.template}.py.jinja")
+        .render(cls=view, o=_Options(cls))
+    )
     return ClassView(name, view.doc, cls.last_norm, text.rstrip("\n"))
 
 
@@ -126,7 +137,8 @@ def _model_view(arch: ArchGraph, names: Namespace) -> dict[str, Any]:
     members = [statement(f"self.{m.attr} = ", m.value, names.name, 8) for m in model.members]
     residual = [
         ClassView(names.name(cls), "", cls.last_norm)
-        for cls in _classes(model.members) if cls.last_norm
+        for cls in _classes(model.members)
+        if cls.last_norm
     ]
     title = doc_text(arch.title) or arch.name
     return {

@@ -55,8 +55,9 @@ def literal(value: Any, names: Callable[[BlockClass], str]) -> str:
     return _render(value, names, 0, 0, 0)
 
 
-def _render(value: Any, names: Callable[[BlockClass], str], indent: int, column: int,
-            trail: int) -> str:
+def _render(
+    value: Any, names: Callable[[BlockClass], str], indent: int, column: int, trail: int
+) -> str:
     """Render at `column` on a line indented by `indent`; `trail` chars follow on the line."""
     if isinstance(value, bool) or value is None:
         return repr(value)
@@ -81,17 +82,18 @@ class _Arg:
         return f"{self.key}=" if self.key else ""
 
 
-def _wrap(target: str, parts: list[_Arg], names: Callable[[BlockClass], str],
-          where: tuple[int, int, int]) -> str:
+def _wrap(
+    target: str, parts: list[_Arg], names: Callable[[BlockClass], str], where: tuple[int, int, int]
+) -> str:
     indent, column, trail = where
-    flat = target + "(" + ", ".join(
-        a.prefix() + _render(a.value, names, 0, 0, 0) for a in parts) + ")"
+    flat = (
+        target + "(" + ", ".join(a.prefix() + _render(a.value, names, 0, 0, 0) for a in parts) + ")"
+    )
     if column + len(flat) + trail <= LINE_LENGTH:
         return flat
     inner = indent + len(INDENT)
     lines = [
-        " " * inner + a.prefix()
-        + _render(a.value, names, inner, inner + len(a.prefix()), 1) + ","
+        " " * inner + a.prefix() + _render(a.value, names, inner, inner + len(a.prefix()), 1) + ","
         for a in parts
     ]
     return target + "(\n" + "\n".join(lines) + "\n" + " " * indent + ")"
@@ -110,16 +112,24 @@ def _as_call(value: Any) -> Call:
 def torch_call(op: Op) -> Call:
     """The torch.nn constructor for a primitive op, defaults left out."""
     if isinstance(op, Conv2d):
-        optional = (("stride", op.stride, 1), ("padding", op.padding, 0),
-                    ("dilation", op.dilation, 1), ("groups", op.groups, 1), ("bias", op.bias, True))
-        kwargs = (("kernel_size", op.kernel_size),) + tuple(
-            (key, value) for key, value, default in optional if value != default)
+        optional = (
+            ("stride", op.stride, 1),
+            ("padding", op.padding, 0),
+            ("dilation", op.dilation, 1),
+            ("groups", op.groups, 1),
+            ("bias", op.bias, True),
+        )
+        kwargs = (
+            ("kernel_size", op.kernel_size),
+            *tuple((key, value) for key, value, default in optional if value != default),
+        )
         return Call("nn.Conv2d", (op.in_channels, op.out_channels), kwargs)
     if isinstance(op, (MaxPool2d, AvgPool2d)):
         return _pool_call(op)
     if isinstance(op, Linear):
-        return Call("nn.Linear", (op.in_features, op.out_features),
-                    () if op.bias else (("bias", False),))
+        return Call(
+            "nn.Linear", (op.in_features, op.out_features), () if op.bias else (("bias", False),)
+        )
     simple = {
         BatchNorm2d: lambda o: Call("nn.BatchNorm2d", (o.num_features,)),
         ReLU: lambda o: Call("nn.ReLU", (), (("inplace", True),)),
@@ -127,7 +137,7 @@ def torch_call(op: Op) -> Call:
         Identity: lambda o: Call("nn.Identity"),
         GlobalAvgPool: lambda o: Call("nn.AdaptiveAvgPool2d", ((1, 1),)),
     }
-    return simple[type(op)](op)  # type: ignore[no-untyped-call]
+    return simple[type(op)](op)
 
 
 def _pool_call(op: MaxPool2d | AvgPool2d) -> Call:

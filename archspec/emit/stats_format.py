@@ -13,8 +13,13 @@ from rich.table import Table
 from archspec.stats import Stats
 
 FORMATS = ("table", "json", "csv", "markdown")
-_TOTALS = (("params", "Params"), ("buffers", "Buffers"), ("macs", "MACs"), ("flops", "FLOPs"),
-           ("acts", "Activations"))
+_TOTALS = (
+    ("params", "Params"),
+    ("buffers", "Buffers"),
+    ("macs", "MACs"),
+    ("flops", "FLOPs"),
+    ("acts", "Activations"),
+)
 _STAGE_COLUMNS = ("stage", "module", "block", "depth", "shape", "params", "macs", "acts")
 _LAYER_COLUMNS = ("path", "op", "shape", "params", "macs", "acts")
 
@@ -64,15 +69,21 @@ def _csv(all_stats: Sequence[Stats], per_layer: bool) -> str:
 
 
 def _markdown(all_stats: Sequence[Stats], per_layer: bool) -> str:
-    lines = ["| | " + " | ".join(s.name for s in all_stats) + " |",
-             "|---|" + "---:|" * len(all_stats)]
+    lines = [
+        "| | " + " | ".join(s.name for s in all_stats) + " |",
+        "|---|" + "---:|" * len(all_stats),
+    ]
     for key, label in _TOTALS:
-        lines.append(f"| {label} | " + " | ".join(
-            f"{_total(s, key):,}" for s in all_stats) + " |")
+        lines.append(f"| {label} | " + " | ".join(f"{_total(s, key):,}" for s in all_stats) + " |")
     for stats in all_stats:
         columns, rows = _rows(stats, per_layer)
-        lines += ["", f"**{stats.name}** ({_shape(stats.input)} input)", "",
-                  "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        lines += [
+            "",
+            f"**{stats.name}** ({_shape(stats.input)} input)",
+            "",
+            "| " + " | ".join(columns) + " |",
+            "|" + "---|" * len(columns),
+        ]
         lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 

@@ -143,15 +143,23 @@ class Builder:
         self.arch = arch
         self._seen: dict[str, int] = {}
 
-    def add(self, op: Op, inputs: list[str], scope: Scope, name: str, *,
-            module: bool = True) -> str:
+    def add(
+        self, op: Op, inputs: list[str], scope: Scope, name: str, *, module: bool = True
+    ) -> str:
         """Add op as `name` inside scope; module=False marks functional ops (add, cat)."""
         path = scope.path(name)
         count = self._seen.get(path, 0) + 1
         self._seen[path] = count
         node = path if count == 1 else f"{path}#{count}"
-        self.arch.graph.add_node(node, op=op, path=path, module=module, inputs=tuple(inputs),
-                                 stage=scope.stage, block=scope.block)
+        self.arch.graph.add_node(
+            node,
+            op=op,
+            path=path,
+            module=module,
+            inputs=tuple(inputs),
+            stage=scope.stage,
+            block=scope.block,
+        )
         for source in inputs:
             self.arch.graph.add_edge(source, node)
         return node

@@ -31,8 +31,9 @@ class ShapeError(ValueError):
     """An op cannot accept its input (e.g. a feature map smaller than the kernel)."""
 
 
-def _window(size: int, kernel: int, stride: int, padding: int, dilation: int = 1,
-            ceil_mode: bool = False) -> int:
+def _window(
+    size: int, kernel: int, stride: int, padding: int, dilation: int = 1, ceil_mode: bool = False
+) -> int:
     span = size + 2 * padding - dilation * (kernel - 1) - 1
     if span < 0:
         raise ShapeError(f"input {size} px is smaller than the {kernel}x{kernel} window")

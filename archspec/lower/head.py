@@ -9,13 +9,17 @@ from archspec.spec.models import Head
 NUM_CLASSES = Name("num_classes")
 
 
-def lower_head(b: Builder, head: Head, x: str, channels: int, *, pool: str = "avgpool",
-               fc: str = "fc") -> tuple[str, list[Member], list[Step]]:
+def lower_head(
+    b: Builder, head: Head, x: str, channels: int, *, pool: str = "avgpool", fc: str = "fc"
+) -> tuple[str, list[Member], list[Step]]:
     scope = Scope("", "head")
     x = b.add(GlobalAvgPool(), [x], scope, pool)
     x = b.add(Flatten(), [x], scope, "flatten", module=False)
     linear = Linear(channels, head.num_classes)
     x = b.add(linear, [x], scope, fc)
-    members = [Member(pool, GlobalAvgPool()), Member(fc, Call("nn.Linear", (channels, NUM_CLASSES)))]
+    members = [
+        Member(pool, GlobalAvgPool()),
+        Member(fc, Call("nn.Linear", (channels, NUM_CLASSES))),
+    ]
     steps = [Step("call", pool), Step("flatten", ""), Step("call", fc)]
     return x, members, steps

@@ -43,7 +43,7 @@ def lower(spec: Spec) -> ArchGraph:
     arch.stages.append(StageInfo("stem", "", spec.stem.type, 1))
     _tap(arch, spec, "stem", stem.x)
     current = stem
-    for index, row in enumerate(spec.stages):
+    for index, _row in enumerate(spec.stages):
         current = _lower_stage(arch, b, spec, index, current)
     arch.output = current.x
     _check_taps(spec)
@@ -56,15 +56,18 @@ def lower(spec: Spec) -> ArchGraph:
     return arch
 
 
-def _lower_stage(arch: ArchGraph, b: Builder, spec: Spec, index: int,
-                 current: StageOutput) -> StageOutput:
+def _lower_stage(
+    arch: ArchGraph, b: Builder, spec: Spec, index: int, current: StageOutput
+) -> StageOutput:
     row = spec.stages[index]
     lowering = STAGE_LOWERINGS.get(row.block)
     if lowering is None:
-        raise LowerError(("stages", index, "block"), f"block {row.block!r} is not supported yet",
-                         "use one of: " + ", ".join(STAGE_LOWERINGS))
-    st = StageInput(spec, row, index, b, current.x, current.channels,
-                    index == len(spec.stages) - 1)
+        raise LowerError(
+            ("stages", index, "block"),
+            f"block {row.block!r} is not supported yet",
+            "use one of: " + ", ".join(STAGE_LOWERINGS),
+        )
+    st = StageInput(spec, row, index, b, current.x, current.channels, index == len(spec.stages) - 1)
     out, member = lowering(st)
     arch.model.members.append(member)
     arch.model.features.append(Step("call", member.attr))
@@ -77,8 +80,11 @@ def _check_taps(spec: Spec) -> None:
     known = ["stem"] + [f"stage{i + 1}" for i in range(len(spec.stages))]
     for i, tap in enumerate(spec.outputs or []):
         if tap not in known:
-            raise LowerError(("outputs", i), f"{tap!r} is not a stage of this network",
-                             "taps available here: " + ", ".join(known))
+            raise LowerError(
+                ("outputs", i),
+                f"{tap!r} is not a stage of this network",
+                "taps available here: " + ", ".join(known),
+            )
     if spec.outputs and len(set(spec.outputs)) != len(spec.outputs):
         raise LowerError(("outputs",), "lists a tap twice", "name each tap once")
 

@@ -39,8 +39,15 @@ def lower_residual_stage(st: StageInput) -> tuple[StageOutput, Member]:
     cls = _block_class(st)
     x, channels, calls = st.x, st.channels, []
     for i in range(row.depth):
-        args = BlockArgs(channels, width, out_channels, stride if i == 0 else 1, row.groups,
-                         row.dilation, st.spec.conv_bias)
+        args = BlockArgs(
+            channels,
+            width,
+            out_channels,
+            stride if i == 0 else 1,
+            row.groups,
+            row.dilation,
+            st.spec.conv_bias,
+        )
         scope = Scope(f"{module}.{i}", st.key, f"{module}.{i}")
         x, call = _lower_block(st, cls, scope, x, args)
         calls.append(call)
@@ -51,53 +58,80 @@ def lower_residual_stage(st: StageInput) -> tuple[StageOutput, Member]:
 def _channels(st: StageInput) -> tuple[int, int]:
     row = st.row
     if row.width is None:
-        raise LowerError((*st.loc, "width"), f"a {row.block} stage needs `width`",
-                         "add the stage's planes, e.g. width: 64")
+        raise LowerError(
+            (*st.loc, "width"),
+            f"a {row.block} stage needs `width`",
+            "add the stage's planes, e.g. width: 64",
+        )
     expansion = row.expansion or (4 if row.block == "bottleneck" else 1)
     if row.block == "basic":
         if row.groups != 1 or row.base_width != 64:
             field = "groups" if row.groups != 1 else "base_width"
-            raise LowerError((*st.loc, field), "basic blocks support only groups 1 and "
-                             "base_width 64 (as torchvision)", "use block: bottleneck for "
-                             "grouped or widened blocks, or remove the field")
+            raise LowerError(
+                (*st.loc, field),
+                "basic blocks support only groups 1 and base_width 64 (as torchvision)",
+                "use block: bottleneck for grouped or widened blocks, or remove the field",
+            )
         return row.width, row.width * expansion
     per_group = row.width * row.base_width // 64
     if per_group == 0:
-        raise LowerError((*st.loc, "base_width"), f"width {row.width} x base_width "
-                         f"{row.base_width} / 64 rounds to 0 channels per group",
-                         "raise base_width or width so each group has at least one channel")
+        raise LowerError(
+            (*st.loc, "base_width"),
+            f"width {row.width} x base_width {row.base_width} / 64 rounds to 0 channels per group",
+            "raise base_width or width so each group has at least one channel",
+        )
     return per_group * row.groups, row.width * expansion
 
 
 def _block_class(st: StageInput) -> BlockClass:
     if st.row.block == "basic":
-        return BlockClass("basic", "BasicBlock", (("bias", st.spec.conv_bias),), "bn2",
-                          "Two 3x3 convolutions with a residual connection.")
+        return BlockClass(
+            "basic",
+            "BasicBlock",
+            (("bias", st.spec.conv_bias),),
+            "bn2",
+            "Two 3x3 convolutions with a residual connection.",
+        )
     stride_1x1 = st.row.stride_at == "1x1"
     options = (("bias", st.spec.conv_bias), ("stride_1x1", stride_1x1))
     where = "the first 1x1" if stride_1x1 else "the 3x3"
-    return BlockClass("bottleneck", "Bottleneck", options, "bn3",
-                      f"1x1 reduce, 3x3, 1x1 expand, with a residual connection; "
-                      f"the stride is on {where}.")
+    return BlockClass(
+        "bottleneck",
+        "Bottleneck",
+        options,
+        "bn3",
+        f"1x1 reduce, 3x3, 1x1 expand, with a residual connection; the stride is on {where}.",
+    )
 
 
-def _lower_block(st: StageInput, cls: BlockClass, scope: Scope, x: str,
-                 a: BlockArgs) -> tuple[str, Call]:
+def _lower_block(
+    st: StageInput, cls: BlockClass, scope: Scope, x: str, a: BlockArgs
+) -> tuple[str, Call]:
     b = st.builder
     y = b.chain(_main_path(cls, a), x, scope)
     kwargs: list[tuple[str, object]] = [
-        (key, value) for key, value, default in (
-            ("stride", a.stride, 1), ("groups", a.groups, 1), ("dilation", a.dilation, 1))
+        (key, value)
+        for key, value, default in (
+            ("stride", a.stride, 1),
+            ("groups", a.groups, 1),
+            ("dilation", a.dilation, 1),
+        )
         if value != default and (cls.template == "bottleneck" or key != "groups")
     ]
     y, se_call = _attention(st, scope, y, a)
     identity, downsample = _shortcut(b, scope, x, a, st.row.downsample)
-    kwargs += [(key, value) for key, value in (("downsample", downsample), ("se", se_call))
-               if value is not None]
+    kwargs += [
+        (key, value)
+        for key, value in (("downsample", downsample), ("se", se_call))
+        if value is not None
+    ]
     y = b.add(Add(), [y, identity], scope, "add", module=False)
     y = b.add(ReLU(), [y], scope, "relu")
-    args = (a.in_channels, a.width, a.out_channels) if cls.template == "bottleneck" else (
-        a.in_channels, a.out_channels)
+    args = (
+        (a.in_channels, a.width, a.out_channels)
+        if cls.template == "bottleneck"
+        else (a.in_channels, a.out_channels)
+    )
     return y, Call(cls, args, tuple(kwargs))
 
 
@@ -106,21 +140,29 @@ def _attention(st: StageInput, scope: Scope, y: str, a: BlockArgs) -> tuple[str,
     if attention is None:
         return y, None
     if attention.type != "se":
-        raise LowerError((*st.loc, "attention", "type"),
-                         f"{attention.type!r} attention is not available for {st.row.block} "
-                         "blocks", "use type: se, or block: bottleneck")
+        raise LowerError(
+            (*st.loc, "attention", "type"),
+            f"{attention.type!r} attention is not available for {st.row.block} blocks",
+            "use type: se, or block: bottleneck",
+        )
     return squeeze_excite(st.builder, scope.child("se"), y, a.out_channels, attention)
 
 
 def _main_path(cls: BlockClass, a: BlockArgs) -> list[tuple[str, Op]]:
     if cls.template == "basic":
         return [
-            ("conv1", Conv2d(a.in_channels, a.out_channels, 3, a.stride, a.dilation,
-                             a.dilation, bias=a.bias)),
+            (
+                "conv1",
+                Conv2d(
+                    a.in_channels, a.out_channels, 3, a.stride, a.dilation, a.dilation, bias=a.bias
+                ),
+            ),
             ("bn1", BatchNorm2d(a.out_channels)),
             ("relu", ReLU()),
-            ("conv2", Conv2d(a.out_channels, a.out_channels, 3, 1, a.dilation, a.dilation,
-                             bias=a.bias)),
+            (
+                "conv2",
+                Conv2d(a.out_channels, a.out_channels, 3, 1, a.dilation, a.dilation, bias=a.bias),
+            ),
             ("bn2", BatchNorm2d(a.out_channels)),
         ]
     s1, s3 = (a.stride, 1) if cls.option("stride_1x1") else (1, a.stride)
@@ -136,8 +178,7 @@ def _main_path(cls: BlockClass, a: BlockArgs) -> list[tuple[str, Op]]:
     ]
 
 
-def _shortcut(b: Builder, scope: Scope, x: str, a: BlockArgs,
-              style: str) -> tuple[str, Seq | None]:
+def _shortcut(b: Builder, scope: Scope, x: str, a: BlockArgs, style: str) -> tuple[str, Seq | None]:
     if a.stride == 1 and a.in_channels == a.out_channels:
         return x, None
     ops = shortcut_ops(a.in_channels, a.out_channels, a.stride, style, a.bias)
@@ -145,12 +186,13 @@ def _shortcut(b: Builder, scope: Scope, x: str, a: BlockArgs,
     return b.chain(named, x, scope), Seq(tuple(ops))
 
 
-def shortcut_ops(in_channels: int, out_channels: int, stride: int, style: str,
-                 bias: bool) -> list[Op]:
+def shortcut_ops(
+    in_channels: int, out_channels: int, stride: int, style: str, bias: bool
+) -> list[Op]:
     """The projection shortcut: [conv, bn] or, for ResNet-D, [pool | identity, conv, bn]."""
     if style == "conv":
-        return [Conv2d(in_channels, out_channels, 1, stride, bias=bias),
-                BatchNorm2d(out_channels)]
-    pool: Op = Identity() if stride == 1 else AvgPool2d(2, stride, ceil_mode=True,
-                                                        count_include_pad=False)
+        return [Conv2d(in_channels, out_channels, 1, stride, bias=bias), BatchNorm2d(out_channels)]
+    pool: Op = (
+        Identity() if stride == 1 else AvgPool2d(2, stride, ceil_mode=True, count_include_pad=False)
+    )
     return [pool, Conv2d(in_channels, out_channels, 1, bias=bias), BatchNorm2d(out_channels)]

@@ -20,8 +20,12 @@ def stem_convs(spec: Spec) -> list[Op]:
         return [Conv2d(c_in, stem.width, 3, 1, 1, bias=bias)]
     mid = stem.mid_width or max(1, stem.width // 2)
     return [
-        Conv2d(c_in, mid, 3, 2, 1, bias=bias), BatchNorm2d(mid), ReLU(),
-        Conv2d(mid, mid, 3, 1, 1, bias=bias), BatchNorm2d(mid), ReLU(),
+        Conv2d(c_in, mid, 3, 2, 1, bias=bias),
+        BatchNorm2d(mid),
+        ReLU(),
+        Conv2d(mid, mid, 3, 1, 1, bias=bias),
+        BatchNorm2d(mid),
+        ReLU(),
         Conv2d(mid, stem.width, 3, 1, 1, bias=bias),
     ]
 

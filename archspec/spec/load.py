@@ -16,7 +16,7 @@ import pydantic
 from pydantic import BaseModel
 
 from archspec.errors import Issue, Loc, SpecError, format_loc
-from archspec.spec.models import Spec, StageRow
+from archspec.spec.models import SelectiveKernel, Spec, SplitAttention, SqueezeExcite, StageRow
 from archspec.spec.yamlsource import Source, YamlError, load_yaml
 
 MAX_FILE_BYTES = 1_000_000
@@ -37,10 +37,7 @@ class LoadedSpec:
         return self.source.file
 
     def yaml_loc(self, loc: Loc) -> Loc:
-        for end in range(len(loc), 0, -1):
-            if loc[:end] in self.remap:
-                return self.remap[loc[:end]] + loc[end:]
-        return loc
+        return _yaml_loc(self.remap, loc)
 
     def issue(self, loc: Loc, message: str, hint: str = "") -> Issue:
         yaml_loc = self.yaml_loc(loc)
@@ -52,22 +49,58 @@ def read_spec(path: str | Path) -> LoadedSpec:
     file = str(path)
     target = Path(path)
     if target.is_dir():
-        raise SpecError([Issue(file, None, "", "is a directory, not a spec file",
-                               "pass a .yaml file, e.g. specs/resnet50.yaml")])
+        raise SpecError(
+            [
+                Issue(
+                    file,
+                    None,
+                    "",
+                    "is a directory, not a spec file",
+                    "pass a .yaml file, e.g. specs/resnet50.yaml",
+                )
+            ]
+        )
     try:
         raw = target.read_bytes()
     except OSError as exc:
-        raise SpecError([Issue(file, None, "", f"cannot read: {exc.strerror}",
-                               "check the path and its permissions")]) from None
+        raise SpecError(
+            [
+                Issue(
+                    file,
+                    None,
+                    "",
+                    f"cannot read: {exc.strerror}",
+                    "check the path and its permissions",
+                )
+            ]
+        ) from None
     if len(raw) > MAX_FILE_BYTES:
-        raise SpecError([Issue(file, None, "", f"is {len(raw):,} bytes; specs are small",
-                               f"keep a spec under {MAX_FILE_BYTES:,} bytes")])
+        raise SpecError(
+            [
+                Issue(
+                    file,
+                    None,
+                    "",
+                    f"is {len(raw):,} bytes; specs are small",
+                    f"keep a spec under {MAX_FILE_BYTES:,} bytes",
+                )
+            ]
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise SpecError([Issue(file, None, "", f"is not UTF-8 text (bad byte on line {line})",
-                               "save the file as UTF-8")]) from None
+        raise SpecError(
+            [
+                Issue(
+                    file,
+                    None,
+                    "",
+                    f"is not UTF-8 text (bad byte on line {line})",
+                    "save the file as UTF-8",
+                )
+            ]
+        ) from None
     return parse_spec(text, file)
 
 
@@ -78,17 +111,33 @@ def parse_spec(text: str, file: str = "<string>") -> LoadedSpec:
     except YamlError as exc:
         raise SpecError([exc.issue]) from None
     if not isinstance(source.data, dict):
-        raise SpecError([source.issue((), "", "a spec is a mapping of fields",
-                                      "start from a spec in specs/, e.g. specs/resnet50.yaml")])
+        raise SpecError(
+            [
+                source.issue(
+                    (),
+                    "",
+                    "a spec is a mapping of fields",
+                    "start from a spec in specs/, e.g. specs/resnet50.yaml",
+                )
+            ]
+        )
     data, remap, issues = _normalize(source)
     if issues:
         raise SpecError(issues)
-    loaded = LoadedSpec(Spec.model_construct(), source, remap)
     try:
-        loaded.spec = Spec.model_validate(data)
+        spec = Spec.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise SpecError([_pydantic_issue(loaded, err) for err in exc.errors()]) from None
-    return loaded
+        issues = [_pydantic_issue(source, remap, err) for err in exc.errors()]
+        # A columnar scalar applies to every stage: report its error once.
+        raise SpecError(list(dict.fromkeys(issues))) from None
+    return LoadedSpec(spec, source, remap)
+
+
+def _yaml_loc(remap: dict[Loc, Loc], loc: Loc) -> Loc:
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in remap:
+            return remap[loc[:end]] + loc[end:]
+    return loc
 
 
 def _normalize(source: Source) -> tuple[dict[str, Any], dict[Loc, Loc], list[Issue]]:
@@ -119,10 +168,14 @@ def _columns_to_rows(
     count = lengths.get("depth") or next(iter(lengths.values()), 1)
     reference = "depth" if "depth" in lengths else next(iter(lengths), "depth")
     issues = [
-        source.issue(("stages", key), f"stages.{key}",
-                     f"has {n} entries but {reference} has {count}",
-                     f"give one entry per stage ({count}), or a single value for all stages")
-        for key, n in lengths.items() if n != count
+        source.issue(
+            ("stages", key),
+            f"stages.{key}",
+            f"has {n} entries but {reference} has {count}",
+            f"give one entry per stage ({count}), or a single value for all stages",
+        )
+        for key, n in lengths.items()
+        if n != count
     ]
     rows: list[Any] = []
     remap: dict[Loc, Loc] = {}
@@ -137,18 +190,19 @@ def _columns_to_rows(
     return rows, remap, issues
 
 
-def _pydantic_issue(loaded: LoadedSpec, err: Any) -> Issue:
+def _pydantic_issue(source: Source, remap: dict[Loc, Loc], err: Any) -> Issue:
     loc = _strip_tags(tuple(err["loc"]))
-    yaml_loc = loaded.yaml_loc(loc)
+    yaml_loc = _yaml_loc(remap, loc)
     where_key = err["type"] == "extra_forbidden"
     message, hint = _describe(err, loc)
-    return loaded.source.issue(yaml_loc, format_loc(yaml_loc), message, hint, key=where_key)
+    return source.issue(yaml_loc, format_loc(yaml_loc), message, hint, key=where_key)
 
 
 def _strip_tags(loc: Loc) -> Loc:
     """Drop the discriminator tag pydantic puts after `attention` ('se', 'sk', 'split')."""
     return tuple(
-        part for i, part in enumerate(loc)
+        part
+        for i, part in enumerate(loc)
         if not (i > 0 and loc[i - 1] == "attention" and part in _ATTENTION_TAGS)
     )
 
@@ -187,8 +241,6 @@ def _fields_at(loc: Loc) -> list[str]:
 
 
 def _attention_fields(loc: Loc) -> list[str]:
-    from archspec.spec.models import SelectiveKernel, SplitAttention, SqueezeExcite
-
     names: list[str] = []
     for model in (SqueezeExcite, SelectiveKernel, SplitAttention):
         names += [name for name in model.model_fields if name not in names]
@@ -196,34 +248,78 @@ def _attention_fields(loc: Loc) -> list[str]:
 
 
 def _describe(err: Any, loc: Loc) -> tuple[str, str]:
+    """(what is wrong, how to fix it) for one pydantic error."""
     kind = err["type"]
-    value = err.get("input")
-    got = _shown(value)
-    if kind == "extra_forbidden":
-        name = str(loc[-1])
-        allowed = _fields_at(loc)
-        close = difflib.get_close_matches(name, allowed, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else "allowed: " + ", ".join(allowed)
-        return f"unknown field {name!r}", hint
-    if kind == "missing":
-        return "is required", f"add `{loc[-1]}:` here"
-    if kind == "literal_error":
-        expected = err["ctx"]["expected"]
-        close = difflib.get_close_matches(str(value), _literal_words(expected), n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"use one of {expected}"
-        return f"got {got}; expected {expected}", hint
     if kind in _TYPE_WORDS:
-        return f"expected {_TYPE_WORDS[kind]}, got {got}", f"write {_TYPE_WORDS[kind]} here"
-    if kind.startswith(("greater_than", "less_than")) or kind in ("too_long", "too_short"):
-        return f"{err['msg'].lower().replace('input', 'value')}; got {got}", _range_hint(kind)
-    if kind == "string_pattern_mismatch":
-        return f"{got} is not a valid name", _pattern_hint(err["ctx"]["pattern"])
-    if kind == "union_tag_invalid":
-        return f"unknown type {_shown(err['ctx']['tag'])}", (
-            f"use one of {err['ctx']['expected_tags']}, or `none`")
-    if kind == "union_tag_not_found":
-        return "needs a `type:` field", "e.g. {type: se, reduction: 16}"
-    return err["msg"], "see DESIGN.md 'Spec language v1'"
+        words = _TYPE_WORDS[kind]
+        return f"expected {words}, got {_shown(err.get('input'))}", f"write {words} here"
+    if kind.startswith(("greater_than", "less_than")):
+        kind = "bound"
+    describe = _DESCRIBERS.get(kind)
+    if describe is None:
+        return err["msg"], "see DESIGN.md 'Spec language v1'"
+    return describe(err, loc)
+
+
+def _unknown_field(err: Any, loc: Loc) -> tuple[str, str]:
+    name = str(loc[-1])
+    allowed = _fields_at(loc)
+    close = difflib.get_close_matches(name, allowed, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else "allowed: " + ", ".join(allowed)
+    return f"unknown field {name!r}", hint
+
+
+def _missing(err: Any, loc: Loc) -> tuple[str, str]:
+    return "missing required field", f"add `{loc[-1]}:` to this mapping"
+
+
+def _bad_word(err: Any, loc: Loc) -> tuple[str, str]:
+    expected = err["ctx"]["expected"]
+    close = difflib.get_close_matches(str(err.get("input")), _literal_words(expected), n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"use one of {expected}"
+    return f"got {_shown(err.get('input'))}; expected {expected}", hint
+
+
+def _out_of_range(err: Any, loc: Loc) -> tuple[str, str]:
+    bound = _BOUNDS[err["type"]] + " " + str(next(iter(err["ctx"].values())))
+    return f"must be {bound}, got {_shown(err.get('input'))}", f"use a value {bound}"
+
+
+def _bad_length(err: Any, loc: Loc) -> tuple[str, str]:
+    ctx = err["ctx"]
+    short = err["type"] == "too_short"
+    limit = ctx.get("min_length") if short else ctx.get("max_length")
+    word = "at least" if short else "at most"
+    return (
+        f"has {ctx.get('actual_length')} entries; needs {word} {limit}",
+        f"give {word} {limit} entries",
+    )
+
+
+def _bad_name(err: Any, loc: Loc) -> tuple[str, str]:
+    return f"{_shown(err.get('input'))} is not a valid name", _pattern_hint(err["ctx"]["pattern"])
+
+
+def _unknown_tag(err: Any, loc: Loc) -> tuple[str, str]:
+    ctx = err["ctx"]
+    return f"unknown type {_shown(ctx['tag'])}", f"use one of {ctx['expected_tags']}, or `none`"
+
+
+def _missing_tag(err: Any, loc: Loc) -> tuple[str, str]:
+    return "needs a `type:` field", "e.g. {type: se, reduction: 16}"
+
+
+_DESCRIBERS = {
+    "extra_forbidden": _unknown_field,
+    "missing": _missing,
+    "literal_error": _bad_word,
+    "bound": _out_of_range,
+    "too_short": _bad_length,
+    "too_long": _bad_length,
+    "string_pattern_mismatch": _bad_name,
+    "union_tag_invalid": _unknown_tag,
+    "union_tag_not_found": _missing_tag,
+}
 
 
 _TYPE_WORDS = {
@@ -243,10 +339,12 @@ def _literal_words(expected: str) -> list[str]:
     return [word.strip(" '") for word in expected.replace(" or ", ",").split(",")]
 
 
-def _range_hint(kind: str) -> str:
-    if kind in ("too_long", "too_short"):
-        return "give the number of entries asked for"
-    return "choose a value inside the allowed range"
+_BOUNDS = {
+    "greater_than": ">",
+    "greater_than_equal": ">=",
+    "less_than": "<",
+    "less_than_equal": "<=",
+}
 
 
 def _pattern_hint(pattern: str) -> str:

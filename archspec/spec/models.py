@@ -13,14 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 ClassName = Annotated[str, Field(pattern=r"^[A-Z][A-Za-z0-9_]*$", max_length=64)]
 Text = Annotated[str, Field(max_length=500)]
-# Generous but finite: beyond these, analytic numbers stop meaning anything and torch can't allocate.
+# Generous but finite: beyond these, numbers stop meaning anything and torch can't allocate.
 Count = Annotated[int, Field(ge=1, le=100_000)]
 Channels = Annotated[int, Field(ge=1, le=1_000_000)]
 Small = Annotated[int, Field(ge=1, le=64)]
 
-BlockType = Literal[
-    "basic", "bottleneck", "preact_basic", "preact_bottleneck", "dense"
-]
+BlockType = Literal["basic", "bottleneck", "preact_basic", "preact_bottleneck", "dense"]
 TAP_NAMES = ("stem", "stage1", "stage2", "stage3", "stage4", "stage5", "stage6")
 
 
@@ -66,9 +64,7 @@ class SplitAttention(Strict):
     avd_first: bool = False
 
 
-Attention = Annotated[
-    SqueezeExcite | SelectiveKernel | SplitAttention, Field(discriminator="type")
-]
+Attention = Annotated[SqueezeExcite | SelectiveKernel | SplitAttention, Field(discriminator="type")]
 
 
 class StageRow(Strict):
@@ -103,8 +99,9 @@ class Spec(Strict):
     class_name: ClassName | None = None
     title: Text = ""
     reference: Text = ""
-    input: Annotated[list[Annotated[int, Field(ge=1, le=16_384)]], Field(min_length=3,
-                                                                          max_length=3)]
+    input: Annotated[
+        list[Annotated[int, Field(ge=1, le=16_384)]], Field(min_length=3, max_length=3)
+    ]
     stem: Stem = Stem()
     stages: Annotated[list[StageRow], Field(min_length=1, max_length=6)]
     head: Head | None = Head()

@@ -54,8 +54,9 @@ class Source:
         lines = self.text.splitlines()
         return lines[position.line - 1] if 0 < position.line <= len(lines) else ""
 
-    def issue(self, loc: Loc, field_name: str, message: str, hint: str = "", *,
-              key: bool = False) -> Issue:
+    def issue(
+        self, loc: Loc, field_name: str, message: str, hint: str = "", *, key: bool = False
+    ) -> Issue:
         where = self.position(loc, key=key)
         return Issue(self.file, where, field_name, message, hint, self.line(where))
 
@@ -78,17 +79,20 @@ class _Walker:
 
     def fail(self, node: Node, message: str, hint: str) -> YamlError:
         where = _pos(node)
-        return YamlError(Issue(self.source.file, where, "", message, hint,
-                               self.source.line(where)))
+        return YamlError(Issue(self.source.file, where, "", message, hint, self.source.line(where)))
 
     def walk(self, node: Node, loc: Loc) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            raise self.fail(node, f"the document has more than {MAX_NODES:,} YAML nodes",
-                            "remove anchors/aliases that expand recursively; specs are small")
+            raise self.fail(
+                node,
+                f"the document has more than {MAX_NODES:,} YAML nodes",
+                "remove anchors/aliases that expand recursively; specs are small",
+            )
         if len(loc) > MAX_DEPTH:
-            raise self.fail(node, f"nesting deeper than {MAX_DEPTH} levels",
-                            "a spec nests at most a few levels")
+            raise self.fail(
+                node, f"nesting deeper than {MAX_DEPTH} levels", "a spec nests at most a few levels"
+            )
         self.source.values[loc] = _pos(node)
         if isinstance(node, MappingNode):
             return self.mapping(node, loc)
@@ -105,12 +109,18 @@ class _Walker:
         for key_node, value_node in node.value:
             key = self.scalar(key_node) if isinstance(key_node, ScalarNode) else None
             if not isinstance(key, str):
-                raise self.fail(key_node, "mapping keys must be plain names",
-                                "write the key as a word, e.g. `depth:`")
+                raise self.fail(
+                    key_node,
+                    "mapping keys must be plain names",
+                    "write the key as a word, e.g. `depth:`",
+                )
             if key in out:
                 first = self.source.keys[(*loc, key)]
-                raise self.fail(key_node, f"duplicate key {key!r} (first at line {first.line})",
-                                "keep one of the two entries")
+                raise self.fail(
+                    key_node,
+                    f"duplicate key {key!r} (first at line {first.line})",
+                    "keep one of the two entries",
+                )
             self.source.keys[(*loc, key)] = _pos(key_node)
             out[key] = self.walk(value_node, (*loc, key))
         return out
@@ -118,11 +128,14 @@ class _Walker:
     def scalar(self, node: Node) -> Any:
         if node.tag not in _PLAIN_TAGS:
             raise self._tag_error(node)
-        return self.loader.construct_object(node)  # type: ignore[no-untyped-call]
+        return self.loader.construct_object(node)
 
     def _tag_error(self, node: Node) -> YamlError:
-        return self.fail(node, f"YAML tag {node.tag!r} is not allowed",
-                         "specs hold plain YAML: mappings, lists, strings, numbers, booleans")
+        return self.fail(
+            node,
+            f"YAML tag {node.tag!r} is not allowed",
+            "specs hold plain YAML: mappings, lists, strings, numbers, booleans",
+        )
 
 
 def load_yaml(text: str, file: str) -> Source:
@@ -130,21 +143,39 @@ def load_yaml(text: str, file: str) -> Source:
     source = Source(file, text)
     loader = yaml.SafeLoader(text)
     try:
-        node = loader.get_single_node()  # type: ignore[no-untyped-call]
+        node = loader.get_single_node()
         if node is None:
-            raise YamlError(Issue(file, Position(1, 1), "", "the file is empty",
-                                  "start from a spec in specs/, e.g. specs/resnet50.yaml"))
+            raise YamlError(
+                Issue(
+                    file,
+                    Position(1, 1),
+                    "",
+                    "the file is empty",
+                    "start from a spec in specs/, e.g. specs/resnet50.yaml",
+                )
+            )
         source.data = _Walker(source, loader).walk(node, ())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Position(mark.line + 1, mark.column + 1) if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
-        raise YamlError(Issue(file, where, "", f"invalid YAML: {problem}",
-                              "check indentation, colons and brackets near this place",
-                              source.line(where))) from None
+        if exc.context and exc.context_mark and exc.problem:
+            started = exc.context_mark
+            problem += f" ({exc.context} started at {started.line + 1}:{started.column + 1})"
+        raise YamlError(
+            Issue(
+                file,
+                where,
+                "",
+                f"invalid YAML: {problem}",
+                "check indentation, colons and brackets near this place",
+                source.line(where),
+            )
+        ) from None
     except yaml.YAMLError as exc:
-        raise YamlError(Issue(file, None, "", f"invalid YAML: {exc}",
-                              "save the spec as plain UTF-8 YAML text")) from None
+        raise YamlError(
+            Issue(file, None, "", f"invalid YAML: {exc}", "save the spec as plain UTF-8 YAML text")
+        ) from None
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()
     return source

@@ -1,0 +1,125 @@
+"""The fidelity contract (DESIGN.md): generated models are the reference networks.
+
+For each zoo spec with a reference: exact param count (reference == analytic == generated),
+strict state_dict load from the reference, equal outputs in eval mode, and analytic MACs equal to
+torch's FlopCounterMode / 2 on the generated model.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from tests.conftest import ZOO, compiled
+
+torch = pytest.importorskip("torch")
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+REFERENCES: dict[str, tuple[str, str]] = {
+    "resnet18": ("torchvision", "resnet18"),
+    "resnet34": ("torchvision", "resnet34"),
+    "resnet50": ("torchvision", "resnet50"),
+    "resnet101": ("torchvision", "resnet101"),
+    "resnext50_32x4d": ("torchvision", "resnext50_32x4d"),
+    "resnext101_32x8d": ("torchvision", "resnext101_32x8d"),
+    "wide_resnet50_2": ("torchvision", "wide_resnet50_2"),
+    "resnet50d": ("timm", "resnet50d"),
+    "resnet26": ("timm", "resnet26"),
+}
+UNREFERENCED = [name for name in ZOO if name not in REFERENCES]
+
+
+def reference(name: str) -> Any:
+    library, model = REFERENCES[name]
+    torch.manual_seed(0)
+    if library == "torchvision":
+        import torchvision
+
+        return getattr(torchvision.models, model)()
+    timm = pytest.importorskip("timm")
+    return timm.create_model(model, pretrained=False)
+
+
+def n_params(model: Any) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def meta_model(name: str) -> Any:
+    with torch.device("meta"):
+        return compiled(name).to_module()
+
+
+def flop_count(model: Any, shape: tuple[int, ...]) -> int:
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.empty(1, *shape, device="meta"))
+    return int(counter.get_total_flops())
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_matches_reference(name: str) -> None:
+    spec = compiled(name)
+    ref = reference(name).eval()
+    generated = spec.to_module().eval()
+    analytic = spec.stats.totals.params
+    assert n_params(ref) == analytic == n_params(generated)
+    generated.load_state_dict(ref.state_dict(), strict=True)
+    torch.manual_seed(1)
+    x = torch.randn(2, *spec.arch.input_shape)
+    with torch.no_grad():
+        torch.testing.assert_close(generated(x), ref(x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_macs_equal_flop_counter(name: str) -> None:
+    spec = compiled(name)
+    assert flop_count(meta_model(name), spec.arch.input_shape) == 2 * spec.stats.totals.macs
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_state_dict_equals_analytic(name: str) -> None:
+    spec = compiled(name)
+    model = meta_model(name)
+    actual = {key: tuple(value.shape) for key, value in model.state_dict().items()}
+    expected = {key: tensor.shape for key, tensor in spec.arch.state_dict().items()}
+    assert actual == expected
+    trainable = sum(t.numel for t in spec.arch.state_dict().values() if t.trainable)
+    assert n_params(model) == trainable == spec.stats.totals.params
+
+
+@pytest.mark.parametrize("name", UNREFERENCED)
+def test_unreferenced_output_shapes(name: str) -> None:
+    """Specs without a library reference: run them; shapes and taps equal the analytic ones."""
+    spec = compiled(name)
+    model = meta_model(name).eval()
+    with torch.no_grad():
+        out = model(torch.empty(2, *spec.arch.input_shape, device="meta"))
+    graph = spec.arch.graph
+    if spec.arch.taps:
+        assert list(out) == list(spec.arch.taps) + (["logits"] if spec.loaded.spec.head else [])
+        for tap, node in spec.arch.taps.items():
+            assert tuple(out[tap].shape) == (2, *graph.nodes[node]["shape"])
+    else:
+        assert tuple(out.shape) == (2, *graph.nodes[spec.arch.output]["shape"])
+
+
+def test_real_forward_of_cifar_model() -> None:
+    """A real (CPU) forward, not only meta shapes, for a model with no reference library."""
+    spec = compiled("resnet18_cifar")
+    model = spec.to_module().eval()
+    with torch.no_grad():
+        out = model(torch.randn(4, 3, 32, 32))
+    assert out.shape == (4, 10) and bool(torch.isfinite(out).all())
+    assert math.isclose(spec.stats.totals.params, 11_173_962)
+
+
+def test_backbone_taps_on_cpu() -> None:
+    spec = compiled("resnet50_c5_backbone")
+    model = spec.to_module().eval()
+    with torch.no_grad():
+        taps = model(torch.randn(1, 3, 128, 128))
+    strides = {key: 128 // value.shape[-1] for key, value in taps.items()}
+    assert strides == {"stem": 4, "stage1": 4, "stage2": 8, "stage3": 16, "stage4": 32}
+    assert [value.shape[1] for value in taps.values()] == [64, 256, 512, 1024, 2048]

@@ -1,0 +1,62 @@
+"""The wheel carries its templates: install it in a fresh venv and build a spec from it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import GENERATED, ROOT
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git for a clean copy")
+def test_wheel_installs_and_builds(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(dist),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    wheel = next(dist.glob("archspec-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "archspec/templates/model.py.jinja" in names
+    assert "archspec/templates/blocks/bottleneck.py.jinja" in names
+
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    pip_env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", str(wheel)],
+        check=True,
+        capture_output=True,
+        env=pip_env,
+    )
+    work = tmp_path / "work"
+    (work / "specs").mkdir(parents=True)
+    shutil.copy(ROOT / "specs" / "resnet50.yaml", work / "specs")
+    result = subprocess.run(
+        [str(env_dir / "bin" / "archspec"), "build", "specs/resnet50.yaml", "--out", "out"],
+        cwd=work,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (work / "out" / "resnet50.py").read_bytes() == (GENERATED / "resnet50.py").read_bytes()
