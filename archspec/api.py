@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import linecache
 import os
+import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,10 +52,24 @@ class Compiled:
         }
 
     def to_module(self, **kwargs: Any) -> Any:
-        """Execute the generated source and instantiate the model (needs torch)."""
-        namespace: dict[str, Any] = {"__name__": f"archspec_generated_{self.name}"}
-        exec(compile(self.source(), f"<archspec:{self.name}>", "exec"), namespace)
-        return namespace[self.arch.class_name](**kwargs)
+        """Import the generated source as a module and instantiate the model (needs torch).
+
+        The source is registered with linecache under a module name so that inspect, and hence
+        torch.jit.script, can read it back.
+        """
+        module = import_source(self.source(), f"archspec_generated.{self.name}")
+        return getattr(module, self.arch.class_name)(**kwargs)
+
+
+def import_source(source: str, module_name: str) -> types.ModuleType:
+    filename = f"<archspec>/{module_name.replace('.', '/')}.py"
+    module = types.ModuleType(module_name)
+    module.__file__ = filename
+    lines = source.splitlines(keepends=True)
+    linecache.cache[filename] = (len(source), None, lines, filename)
+    sys.modules[module_name] = module
+    exec(compile(source, filename, "exec"), module.__dict__)
+    return module
 
 
 def display_path(file: str) -> str:

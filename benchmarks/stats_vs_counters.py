@@ -13,7 +13,7 @@ Peers (all on the torchvision model named by ``--model``, input shape taken from
 
 * fvcore ``FlopCountAnalysis(...).total()`` and ``parameter_count`` (fvcore's "flops" are MACs);
 * ptflops ``get_model_complexity_info(..., backend="pytorch")`` (MACs);
-* torchinfo ``summary(...)`` (mult-adds), skipped when torchinfo is not installed;
+* torchinfo ``summary(...)`` (mult-adds), shown as n/a when torchinfo is not installed;
 * ``torch.utils.flop_counter.FlopCounterMode`` on CPU and on the ``meta`` device
   (FLOPs, 2 per MAC; it counts matmul/conv only).
 """
@@ -90,6 +90,16 @@ with torch.no_grad(), FlopCounterMode(display=False) as counter:
 flops = counter.get_total_flops()
 emit(flops, "FLOPs", flops // 2, sum(p.numel() for p in model.parameters()))
 """
+
+
+class ChildFailedError(RuntimeError):
+    """A measured process exited non-zero; keeps its output for the caller to show."""
+
+    def __init__(self, returncode: int, output: str) -> None:
+        lines = [line.strip() for line in output.splitlines() if line.strip()]
+        last = lines[-1] if lines else "(no output)"
+        super().__init__(f"exit {returncode}: {last.replace('|', '/')}")
+        self.output = output
 
 
 @dataclass(frozen=True)
@@ -186,8 +196,7 @@ def measure(argv: list[str]) -> Sample:
         out.seek(0)
         output = out.read()
     if proc.returncode != 0:
-        tail = " / ".join(output.strip().splitlines()[-2:])
-        raise RuntimeError(f"exit {proc.returncode}: {tail}")
+        raise ChildFailedError(proc.returncode, output)
     return Sample(wall, _rss_mib(usage.ru_maxrss), output)
 
 
@@ -231,11 +240,15 @@ def summarize(tool: Tool, samples: list[Sample], error: str | None) -> Row:
     if error is not None or not samples:
         return Row(tool.label, None, None, None, error or "no samples")
     parse = parse_archspec if tool.is_baseline else parse_peer
+    try:
+        report = parse(samples[-1].output) if tool.counts else None
+    except (RuntimeError, ValueError, KeyError) as exc:
+        return Row(tool.label, None, None, None, f"unparsable output: {exc!r}")
     return Row(
         tool.label,
         statistics.median(s.wall_s for s in samples),
         statistics.median(s.rss_mib for s in samples),
-        parse(samples[-1].output) if tool.counts else None,
+        report,
         None,
     )
 
@@ -335,8 +348,8 @@ def main() -> None:
     spec: Path = args.spec.resolve()
     try:
         shape = spec_input_shape(spec)
-    except RuntimeError as exc:
-        raise SystemExit(f"error: archspec stats {spec} failed: {exc}") from exc
+    except ChildFailedError as exc:
+        raise SystemExit(f"error: archspec stats {spec} failed:\n{exc.output}") from exc
     rows = run_all(tools(spec, args.model, shape), args.repeat)
     print(machine_line(args.repeat))
     print(

@@ -27,6 +27,15 @@ REFERENCES: dict[str, tuple[str, str]] = {
     "wide_resnet50_2": ("torchvision", "wide_resnet50_2"),
     "resnet50d": ("timm", "resnet50d"),
     "resnet26": ("timm", "resnet26"),
+    "seresnet18": ("timm", "seresnet18"),
+    "seresnet50": ("timm", "seresnet50"),
+    "seresnext50_32x4d": ("timm", "seresnext50_32x4d"),
+    "skresnet18": ("timm", "skresnet18"),
+    "skresnet34": ("timm", "skresnet34"),
+    "skresnext50_32x4d": ("timm", "skresnext50_32x4d"),
+    "resnest14d": ("timm", "resnest14d"),
+    "resnest26d": ("timm", "resnest26d"),
+    "resnest50d": ("timm", "resnest50d"),
 }
 UNREFERENCED = [name for name in ZOO if name not in REFERENCES]
 
@@ -75,7 +84,8 @@ def test_matches_reference(name: str) -> None:
 @pytest.mark.parametrize("name", ZOO)
 def test_macs_equal_flop_counter(name: str) -> None:
     spec = compiled(name)
-    assert flop_count(meta_model(name), spec.arch.input_shape) == 2 * spec.stats.totals.macs
+    model = meta_model(name).eval()
+    assert flop_count(model, spec.arch.input_shape) == 2 * spec.stats.totals.macs
 
 
 @pytest.mark.parametrize("name", ZOO)
@@ -123,3 +133,15 @@ def test_backbone_taps_on_cpu() -> None:
     strides = {key: 128 // value.shape[-1] for key, value in taps.items()}
     assert strides == {"stem": 4, "stage1": 4, "stage2": 8, "stage3": 16, "stage4": 32}
     assert [value.shape[1] for value in taps.values()] == [64, 256, 512, 1024, 2048]
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_torchscript(name: str) -> None:
+    """Generated models script (DESIGN.md: TorchScript-friendly), and scripted == eager."""
+    spec = compiled(name)
+    model = spec.to_module().eval()
+    scripted = torch.jit.script(model)
+    torch.manual_seed(2)
+    x = torch.randn(1, spec.arch.input_shape[0], 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(scripted(x), model(x))

@@ -71,7 +71,8 @@ def emit_pytorch(arch: ArchGraph, source: str, header: dict[str, Any]) -> str:
     classes = list(_classes(arch.model.members))
     for cls in classes:
         names.name(cls)
-    views = [_class_view(cls, names.name(cls)) for cls in classes]
+    by_template = {cls.template: names.name(cls) for cls in classes}
+    views = [_class_view(cls, names.name(cls), by_template) for cls in classes]
     model = _model_view(arch, names)
     header = {
         **header,
@@ -81,19 +82,21 @@ def emit_pytorch(arch: ArchGraph, source: str, header: dict[str, Any]) -> str:
         if header["reference"]
         else [],
     }
-    return (
-        environment()
-        .get_template("model.py.jinja")
-        .render(header=header, classes=views, model=model)
-    )
+    needs_torch = any(cls.template in _USES_TORCH for cls in classes)
+    template = environment().get_template("model.py.jinja")
+    return template.render(header=header, classes=views, model=model, import_torch=needs_torch)
 
 
-def _class_view(cls: BlockClass, name: str) -> ClassView:
+# Templates that call torch.* functions (the rest only need nn and Tensor).
+_USES_TORCH = {"selective_kernel", "selective_kernel_attn", "split_attention"}
+
+
+def _class_view(cls: BlockClass, name: str, names: dict[str, str]) -> ClassView:
     view = ClassView(name, docstring(doc_text(cls.doc), 4), cls.last_norm)
     text = (
         environment()
         .get_template(f"blocks/{cls.template}.py.jinja")
-        .render(cls=view, o=_Options(cls))
+        .render(cls=view, o=_Options(cls), names=names)
     )
     return ClassView(name, view.doc, cls.last_norm, text.rstrip("\n"))
 
@@ -106,12 +109,24 @@ class _Options:
 
     def __getattr__(self, key: str) -> Any:
         value = self._options.get(key)
-        return repr(value) if isinstance(value, bool) and key == "bias" else value
+        if isinstance(value, tuple):
+            return repr(list(value))
+        return repr(value) if isinstance(value, bool) and key in _LITERAL_BOOLS else value
+
+
+# Boolean options the templates print as Python literals (the rest steer {% if %}).
+_LITERAL_BOOLS = {"bias", "split_input"}
 
 
 def _classes(values: Any) -> Iterator[BlockClass]:
     """Block classes in order of first use, helpers (SE, ...) before the blocks using them."""
     seen: list[BlockClass] = []
+
+    def add(cls: BlockClass) -> None:
+        for required in cls.requires:
+            add(required)
+        if cls not in seen:
+            seen.append(cls)
 
     def visit(value: Any) -> None:
         if isinstance(value, Member):
@@ -122,8 +137,8 @@ def _classes(values: Any) -> Iterator[BlockClass]:
         elif isinstance(value, Call):
             for arg in (*value.args, *(v for _, v in value.kwargs)):
                 visit(arg)
-            if isinstance(value.target, BlockClass) and value.target not in seen:
-                seen.append(value.target)
+            if isinstance(value.target, BlockClass):
+                add(value.target)
         elif isinstance(value, list):
             for item in value:
                 visit(item)

@@ -33,6 +33,8 @@ class BlockClass:
     # Attribute of the norm that zero_init_residual zeroes (bn2 / bn3).
     last_norm: str | None = None
     doc: str = ""
+    # Helper classes the template instantiates by name (emitted before this one).
+    requires: tuple[BlockClass, ...] = ()
 
     def option(self, key: str) -> Any:
         return dict(self.options).get(key)

@@ -273,12 +273,51 @@ class Concat(Op):
 
 
 @dataclass(frozen=True)
-class Softmax(Op):
-    """Softmax over `radix` groups of channels (ResNeSt rSoftMax); sigmoid when radix == 1."""
+class GroupSoftmax(Op):
+    """Softmax across `groups` channel groups (SK paths, ResNeSt radix); sigmoid if groups == 1."""
 
     kind: ClassVar[str] = "softmax"
     category: ClassVar[str] = "activation"
-    radix: int = 2
+    groups: int = 2
+
+
+@dataclass(frozen=True)
+class GroupSum(Op):
+    """Sum of `groups` equal channel groups: (G*C, H, W) -> (C, H, W)."""
+
+    kind: ClassVar[str] = "group_sum"
+    category: ClassVar[str] = "add"
+    groups: int = 2
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        c, *rest = inputs[0]
+        if c % self.groups:
+            raise ShapeError(f"{c} channels do not split into {self.groups} groups")
+        return (c // self.groups, *rest)
+
+
+@dataclass(frozen=True)
+class GroupWeightedSum(Op):
+    """sum_g x_g * a_g for x (G*C, H, W) and attention a (G*C, 1, 1) -> (C, H, W)."""
+
+    kind: ClassVar[str] = "weighted_sum"
+    category: ClassVar[str] = "mul"
+    groups: int = 2
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        return GroupSum(self.groups).infer(inputs[:1])
+
+
+@dataclass(frozen=True)
+class ChannelSlice(Op):
+    """x[:, start:stop] (SK branches that each read a slice of the input)."""
+
+    kind: ClassVar[str] = "slice"
+    start: int = 0
+    stop: int = 0
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        return (self.stop - self.start, *inputs[0][1:])
 
 
 @dataclass(frozen=True)

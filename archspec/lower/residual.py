@@ -1,4 +1,4 @@
-"""Residual stages: basic and bottleneck blocks (torchvision / timm `resnet.py` semantics).
+"""Residual stages: basic and bottleneck blocks, plain or with SE / SK / split attention.
 
 Rules implemented here and nowhere else:
 - the first block of a stage takes the stage stride; the rest use stride 1;
@@ -6,18 +6,35 @@ Rules implemented here and nowhere else:
   `downsample: conv` is a strided 1x1 conv + BN, `avg` (ResNet-D) a 2x2 average pool
   (ceil_mode, count_include_pad=False; nn.Identity when stride is 1) + 1x1 conv + BN;
 - bottleneck width = floor(width * base_width / 64) * groups (torchvision), output =
-  width * expansion; the stride sits on the 3x3 (v1.5) or, with `stride_at: 1x1`, on the first 1x1.
+  width * expansion; the stride sits on the 3x3 (v1.5) or, with `stride_at: 1x1`, on the first 1x1;
+- SK replaces the 3x3 (timm SelectiveKernelBasic / SelectiveKernelBottleneck); split attention
+  replaces the 3x3 of a bottleneck (timm ResNestBottleneck) and, with `avd`, moves a strided
+  block's stride into a 3x3 average pool after it (before it with `avd_first`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from archspec.ir.graph import BlockClass, Builder, Call, Member, Scope, Seq
 from archspec.ir.ops import Add, AvgPool2d, BatchNorm2d, Conv2d, Identity, Op, ReLU
-from archspec.lower.attention import squeeze_excite
+from archspec.lower.attention import (
+    CONV_NORM_ACT,
+    SK_CLASS,
+    SPLIT_CLASS,
+    check_sk,
+    selective_kernel,
+    sk_attn_channels,
+    sk_paths,
+    split_attention,
+    split_attn_channels,
+    squeeze_excite,
+)
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.errors import LowerError
+from archspec.spec.models import SelectiveKernel, SplitAttention
 
 
 @dataclass(frozen=True)
@@ -31,12 +48,24 @@ class BlockArgs:
     bias: bool
 
 
+@dataclass(frozen=True)
+class BlockParts:
+    """What a variant's main path adds: its output node and its constructor arguments."""
+
+    y: str
+    args: tuple[Any, ...]
+    kwargs: list[tuple[str, Any]]
+
+
+Main = Callable[[StageInput, BlockClass, Scope, str, BlockArgs], BlockParts]
+
+
 def lower_residual_stage(st: StageInput) -> tuple[StageOutput, Member]:
     row = st.row
     width, out_channels = _channels(st)
     stride = row.stride or (1 if st.index == 0 else 2)
     module = f"layer{st.index + 1}"
-    cls = _block_class(st)
+    cls, main, final_act = _variant(st)
     x, channels, calls = st.x, st.channels, []
     for i in range(row.depth):
         args = BlockArgs(
@@ -49,10 +78,35 @@ def lower_residual_stage(st: StageInput) -> tuple[StageOutput, Member]:
             st.spec.conv_bias,
         )
         scope = Scope(f"{module}.{i}", st.key, f"{module}.{i}")
-        x, call = _lower_block(st, cls, scope, x, args)
+        parts = main(st, cls, scope, x, args)
+        x, call = _finish_block(st, cls, scope, x, args, parts, final_act)
         calls.append(call)
         channels = out_channels
     return StageOutput(x, out_channels), Member(module, Seq(tuple(calls)))
+
+
+def _finish_block(
+    st: StageInput,
+    cls: BlockClass,
+    scope: Scope,
+    x: str,
+    a: BlockArgs,
+    parts: BlockParts,
+    final_act: str,
+) -> tuple[str, Call]:
+    """Shortcut, residual add and final ReLU, shared by every residual variant."""
+    b = st.builder
+    y, kwargs = parts.y, list(parts.kwargs)
+    se = None
+    if st.row.attention is not None and st.row.attention.type == "se":
+        y, se = squeeze_excite(b, scope.child("se"), y, a.out_channels, st.row.attention)
+    identity, downsample = _shortcut(b, scope, x, a, st.row.downsample)
+    kwargs += [
+        (key, value) for key, value in (("downsample", downsample), ("se", se)) if value is not None
+    ]
+    y = b.add(Add(), [y, identity], scope, "add", module=False)
+    y = b.add(ReLU(), [y], scope, final_act)
+    return y, Call(cls, parts.args, tuple(kwargs))
 
 
 def _channels(st: StageInput) -> tuple[int, int]:
@@ -83,7 +137,40 @@ def _channels(st: StageInput) -> tuple[int, int]:
     return per_group * row.groups, row.width * expansion
 
 
-def _block_class(st: StageInput) -> BlockClass:
+def _variant(st: StageInput) -> tuple[BlockClass, Main, str]:
+    row, attention = st.row, st.row.attention
+    kind = attention.type if attention is not None else "none"
+    if kind in ("sk", "split") and (st.spec.conv_bias or row.stride_at != "3x3"):
+        field = "stride_at" if row.stride_at != "3x3" else "attention"
+        raise LowerError(
+            (*st.loc, field),
+            f"{kind} attention replaces the 3x3 conv; it "
+            "cannot be combined with conv_bias or stride_at: 1x1",
+            "remove conv_bias / stride_at, or use attention: {type: se}",
+        )
+    if isinstance(attention, SelectiveKernel):
+        check_sk(attention, (*st.loc, "attention"))
+        return _sk_class(st, attention), _sk_main, "act"
+    if isinstance(attention, SplitAttention):
+        if row.block != "bottleneck":
+            raise LowerError(
+                (*st.loc, "attention", "type"),
+                "split attention (ResNeSt) needs bottleneck blocks",
+                "use block: bottleneck, or attention: se/sk",
+            )
+        cls = BlockClass(
+            "resnest_bottleneck",
+            "ResNestBottleneck",
+            (("avd_first", attention.avd_first),),
+            "bn3",
+            "ResNeSt bottleneck: 1x1, split-attention 3x3, 1x1, residual.",
+            (SPLIT_CLASS,),
+        )
+        return cls, _split_main, "act3"
+    return _plain_class(st), _plain_main, "relu"
+
+
+def _plain_class(st: StageInput) -> BlockClass:
     if st.row.block == "basic":
         return BlockClass(
             "basic",
@@ -104,51 +191,23 @@ def _block_class(st: StageInput) -> BlockClass:
     )
 
 
-def _lower_block(
-    st: StageInput, cls: BlockClass, scope: Scope, x: str, a: BlockArgs
-) -> tuple[str, Call]:
-    b = st.builder
-    y = b.chain(_main_path(cls, a), x, scope)
-    kwargs: list[tuple[str, object]] = [
-        (key, value)
-        for key, value, default in (
-            ("stride", a.stride, 1),
-            ("groups", a.groups, 1),
-            ("dilation", a.dilation, 1),
-        )
-        if value != default and (cls.template == "bottleneck" or key != "groups")
-    ]
-    y, se_call = _attention(st, scope, y, a)
-    identity, downsample = _shortcut(b, scope, x, a, st.row.downsample)
-    kwargs += [
-        (key, value)
-        for key, value in (("downsample", downsample), ("se", se_call))
-        if value is not None
-    ]
-    y = b.add(Add(), [y, identity], scope, "add", module=False)
-    y = b.add(ReLU(), [y], scope, "relu")
-    args = (
-        (a.in_channels, a.width, a.out_channels)
-        if cls.template == "bottleneck"
-        else (a.in_channels, a.out_channels)
+def _optional(*items: tuple[str, Any, Any]) -> list[tuple[str, Any]]:
+    """Keyword arguments that differ from their defaults."""
+    return [(key, value) for key, value, default in items if value != default]
+
+
+def _plain_main(st: StageInput, cls: BlockClass, scope: Scope, x: str, a: BlockArgs) -> BlockParts:
+    y = st.builder.chain(_plain_ops(cls, a), x, scope)
+    if cls.template == "basic":
+        kwargs = _optional(("stride", a.stride, 1), ("dilation", a.dilation, 1))
+        return BlockParts(y, (a.in_channels, a.out_channels), kwargs)
+    kwargs = _optional(
+        ("stride", a.stride, 1), ("groups", a.groups, 1), ("dilation", a.dilation, 1)
     )
-    return y, Call(cls, args, tuple(kwargs))
+    return BlockParts(y, (a.in_channels, a.width, a.out_channels), kwargs)
 
 
-def _attention(st: StageInput, scope: Scope, y: str, a: BlockArgs) -> tuple[str, Call | None]:
-    attention = st.row.attention
-    if attention is None:
-        return y, None
-    if attention.type != "se":
-        raise LowerError(
-            (*st.loc, "attention", "type"),
-            f"{attention.type!r} attention is not available for {st.row.block} blocks",
-            "use type: se, or block: bottleneck",
-        )
-    return squeeze_excite(st.builder, scope.child("se"), y, a.out_channels, attention)
-
-
-def _main_path(cls: BlockClass, a: BlockArgs) -> list[tuple[str, Op]]:
+def _plain_ops(cls: BlockClass, a: BlockArgs) -> list[tuple[str, Op]]:
     if cls.template == "basic":
         return [
             (
@@ -176,6 +235,145 @@ def _main_path(cls: BlockClass, a: BlockArgs) -> list[tuple[str, Op]]:
         ("conv3", Conv2d(a.width, a.out_channels, 1, bias=a.bias)),
         ("bn3", BatchNorm2d(a.out_channels)),
     ]
+
+
+def _sk_class(st: StageInput, sk: SelectiveKernel) -> BlockClass:
+    basic = st.row.block == "basic"
+    split = sk.split_input if sk.split_input is not None else basic
+    kernels, dilations, paddings = sk_paths(sk)
+    options = (
+        ("kernels", kernels),
+        ("dilations", dilations),
+        ("paddings", paddings),
+        ("split_input", split),
+    )
+    if basic:
+        return BlockClass(
+            "sk_basic",
+            "SelectiveKernelBasic",
+            options,
+            "conv2.bn",
+            "Basic block whose first 3x3 is a selective kernel convolution.",
+            (SK_CLASS, CONV_NORM_ACT),
+        )
+    return BlockClass(
+        "sk_bottleneck",
+        "SelectiveKernelBottleneck",
+        options,
+        "conv3.bn",
+        "Bottleneck whose 3x3 is a selective kernel convolution.",
+        (SK_CLASS, CONV_NORM_ACT),
+    )
+
+
+def _sk_main(st: StageInput, cls: BlockClass, scope: Scope, x: str, a: BlockArgs) -> BlockParts:
+    b, sk = st.builder, st.row.attention
+    assert isinstance(sk, SelectiveKernel)
+    split = bool(cls.option("split_input"))
+    if a.dilation != 1:
+        raise LowerError(
+            (*st.loc, "dilation"),
+            "SK blocks dilate their own branches",
+            "remove `dilation` (set branch sizes with attention.kernels)",
+        )
+    count = len(cls.option("kernels"))
+    if cls.template == "sk_basic":
+        _check_split(st, a.in_channels, count, split)
+        y = selective_kernel(
+            b, scope.child("conv1"), x, (a.in_channels, a.out_channels), a.stride, 1, sk, split
+        )
+        y = b.chain(
+            [
+                ("conv2.conv", Conv2d(a.out_channels, a.out_channels, 3, 1, 1)),
+                ("conv2.bn", BatchNorm2d(a.out_channels)),
+            ],
+            y,
+            scope,
+        )
+        attn = sk_attn_channels(a.out_channels, sk)
+        return BlockParts(
+            y, (a.in_channels, a.out_channels, attn), _optional(("stride", a.stride, 1))
+        )
+    _check_split(st, a.width, count, split, a.groups)
+    y = b.chain(
+        [
+            ("conv1.conv", Conv2d(a.in_channels, a.width, 1)),
+            ("conv1.bn", BatchNorm2d(a.width)),
+            ("conv1.act", ReLU()),
+        ],
+        x,
+        scope,
+    )
+    y = selective_kernel(
+        b, scope.child("conv2"), y, (a.width, a.width), a.stride, a.groups, sk, split
+    )
+    y = b.chain(
+        [
+            ("conv3.conv", Conv2d(a.width, a.out_channels, 1)),
+            ("conv3.bn", BatchNorm2d(a.out_channels)),
+        ],
+        y,
+        scope,
+    )
+    attn = sk_attn_channels(a.width, sk)
+    return BlockParts(
+        y,
+        (a.in_channels, a.width, a.out_channels, attn),
+        _optional(("stride", a.stride, 1), ("groups", a.groups, 1)),
+    )
+
+
+def _check_split(st: StageInput, channels: int, count: int, split: bool, groups: int = 1) -> None:
+    per_path = channels // count if split else channels
+    if split and channels % count:
+        raise LowerError(
+            (*st.loc, "attention", "split_input"),
+            f"{channels} input channels do not split evenly into {count} branches",
+            "use split_input: false, or widths divisible by the branch count",
+        )
+    if per_path % min(groups, channels):
+        raise LowerError(
+            (*st.loc, "groups"),
+            f"{per_path} branch input channels are not divisible by groups ({groups})",
+            "use split_input: false",
+        )
+
+
+def _split_main(st: StageInput, cls: BlockClass, scope: Scope, x: str, a: BlockArgs) -> BlockParts:
+    b, split = st.builder, st.row.attention
+    assert isinstance(split, SplitAttention)
+    avd = split.avd and a.stride > 1
+    pool = AvgPool2d(3, a.stride, 1)
+    conv_stride = 1 if avd else a.stride
+    y = b.chain(
+        [
+            ("conv1", Conv2d(a.in_channels, a.width, 1)),
+            ("bn1", BatchNorm2d(a.width)),
+            ("act1", ReLU()),
+        ],
+        x,
+        scope,
+    )
+    if avd and split.avd_first:
+        y = b.add(pool, [y], scope, "avd_first")
+    y = split_attention(
+        b, scope.child("conv2"), y, a.width, (conv_stride, a.dilation, a.groups), split
+    )
+    if avd and not split.avd_first:
+        y = b.add(pool, [y], scope, "avd_last")
+    y = b.chain(
+        [("conv3", Conv2d(a.width, a.out_channels, 1)), ("bn3", BatchNorm2d(a.out_channels))],
+        y,
+        scope,
+    )
+    kwargs = _optional(
+        ("stride", conv_stride, 1),
+        ("groups", a.groups, 1),
+        ("dilation", a.dilation, 1),
+        ("avd", pool if avd else None, None),
+    )
+    attn = split_attn_channels(a.width, split)
+    return BlockParts(y, (a.in_channels, a.width, a.out_channels, split.radix, attn), kwargs)
 
 
 def _shortcut(b: Builder, scope: Scope, x: str, a: BlockArgs, style: str) -> tuple[str, Seq | None]:

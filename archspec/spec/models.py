@@ -40,21 +40,32 @@ class Stem(Strict):
 
 
 class SqueezeExcite(Strict):
+    """Squeeze-and-excitation after the block's last norm (timm `SEModule`)."""
+
     type: Literal["se"]
     reduction: Small = 16
     divisor: Small = 8
 
 
 class SelectiveKernel(Strict):
+    """SKNet's selective kernel conv replacing the 3x3 (timm `SelectiveKernel`)."""
+
     type: Literal["sk"]
+    # Without `kernels`: `branches` 3x3 paths with dilation 1, 2, ... (timm keep_3x3).
     branches: Annotated[int, Field(ge=2, le=8)] = 2
+    # Real kernel sizes per branch, e.g. [3, 5] (odd sizes); overrides `branches`.
     kernels: list[Annotated[int, Field(ge=1, le=15)]] | None = None
     reduction: Small = 16
     divisor: Small = 8
-    min_channels: Channels = 32
+    # Smallest attention width; default: the divisor.
+    min_channels: Channels | None = None
+    # Each branch reads its own slice of the input channels; default: yes for basic blocks.
+    split_input: bool | None = None
 
 
 class SplitAttention(Strict):
+    """ResNeSt split-attention conv replacing the 3x3 (timm `SplitAttn`)."""
+
     type: Literal["split"]
     radix: Annotated[int, Field(ge=1, le=8)] = 2
     reduction: Small = 4
