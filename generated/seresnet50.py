@@ -10,24 +10,6 @@ MACs: 4,091,699,200 at 3x224x224 (FLOPs = 2 x MACs; conv + linear, bias excluded
 from torch import Tensor, nn
 
 
-class SqueezeExcite(nn.Module):
-    """Squeeze-and-excitation: global average, 1x1 reduce, ReLU, 1x1 expand, sigmoid gate."""
-
-    def __init__(self, channels: int, reduced: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Conv2d(channels, reduced, kernel_size=1)
-        self.act = nn.ReLU(inplace=True)
-        self.fc2 = nn.Conv2d(reduced, channels, kernel_size=1)
-        self.gate = nn.Sigmoid()
-
-    def forward(self, x: Tensor) -> Tensor:
-        scale = x.mean((2, 3), keepdim=True)
-        scale = self.fc1(scale)
-        scale = self.act(scale)
-        scale = self.fc2(scale)
-        return x * self.gate(scale)
-
-
 class Bottleneck(nn.Module):
     """1x1 reduce, 3x3, 1x1 expand, with a residual connection; the stride is on the 3x3."""
 
@@ -79,6 +61,24 @@ class Bottleneck(nn.Module):
         out += identity
         out = self.relu(out)
         return out
+
+
+class SqueezeExcite(nn.Module):
+    """Squeeze-and-excitation: global average, 1x1 reduce, ReLU, 1x1 expand, sigmoid gate."""
+
+    def __init__(self, channels: int, reduced: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Conv2d(channels, reduced, kernel_size=1)
+        self.act = nn.ReLU(inplace=True)
+        self.fc2 = nn.Conv2d(reduced, channels, kernel_size=1)
+        self.gate = nn.Sigmoid()
+
+    def forward(self, x: Tensor) -> Tensor:
+        scale = x.mean((2, 3), keepdim=True)
+        scale = self.fc1(scale)
+        scale = self.act(scale)
+        scale = self.fc2(scale)
+        return x * self.gate(scale)
 
 
 class SEResNet50(nn.Module):

@@ -36,6 +36,10 @@ REFERENCES: dict[str, tuple[str, str]] = {
     "resnest14d": ("timm", "resnest14d"),
     "resnest26d": ("timm", "resnest26d"),
     "resnest50d": ("timm", "resnest50d"),
+    "resnetv2_50": ("timm", "resnetv2_50"),
+    "densenet121": ("torchvision", "densenet121"),
+    "densenet169": ("torchvision", "densenet169"),
+    "densenet201": ("torchvision", "densenet201"),
 }
 UNREFERENCED = [name for name in ZOO if name not in REFERENCES]
 
@@ -145,3 +149,10 @@ def test_torchscript(name: str) -> None:
     x = torch.randn(1, spec.arch.input_shape[0], 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(scripted(x), model(x))
+
+
+def test_densenet_bc_matches_paper_table() -> None:
+    """Huang et al. 2017, Table 2: DenseNet-BC (L=100, k=12) has 0.8M parameters."""
+    params = compiled("densenet_bc_100_k12").stats.totals.params
+    assert round(params / 1e6, 1) == 0.8
+    assert params == 769_162  # the count every faithful implementation reports

@@ -84,11 +84,17 @@ def emit_pytorch(arch: ArchGraph, source: str, header: dict[str, Any]) -> str:
     }
     needs_torch = any(cls.template in _USES_TORCH for cls in classes)
     template = environment().get_template("model.py.jinja")
-    return template.render(header=header, classes=views, model=model, import_torch=needs_torch)
+    return template.render(
+        header=header,
+        classes=views,
+        model=model,
+        import_torch=needs_torch,
+        named_sequential=_uses_named_sequential(arch.model.members),
+    )
 
 
 # Templates that call torch.* functions (the rest only need nn and Tensor).
-_USES_TORCH = {"selective_kernel", "selective_kernel_attn", "split_attention"}
+_USES_TORCH = {"selective_kernel", "selective_kernel_attn", "split_attention", "dense_block"}
 
 
 def _class_view(cls: BlockClass, name: str, names: dict[str, str]) -> ClassView:
@@ -118,6 +124,22 @@ class _Options:
 _LITERAL_BOOLS = {"bias", "split_input"}
 
 
+def _walk(value: Any) -> Iterator[Any]:
+    """Every value nested in members, sequentials and call arguments, outermost first."""
+    yield value
+    children: tuple[Any, ...] = ()
+    if isinstance(value, Member):
+        children = (value.value,)
+    elif isinstance(value, Seq):
+        children = value.items
+    elif isinstance(value, Call):
+        children = (*value.args, *(v for _, v in value.kwargs))
+    elif isinstance(value, list):
+        children = tuple(value)
+    for child in children:
+        yield from _walk(child)
+
+
 def _classes(values: Any) -> Iterator[BlockClass]:
     """Block classes in order of first use, helpers (SE, ...) before the blocks using them."""
     seen: list[BlockClass] = []
@@ -128,23 +150,14 @@ def _classes(values: Any) -> Iterator[BlockClass]:
         if cls not in seen:
             seen.append(cls)
 
-    def visit(value: Any) -> None:
-        if isinstance(value, Member):
-            visit(value.value)
-        elif isinstance(value, Seq):
-            for item in value.items:
-                visit(item)
-        elif isinstance(value, Call):
-            for arg in (*value.args, *(v for _, v in value.kwargs)):
-                visit(arg)
-            if isinstance(value.target, BlockClass):
-                add(value.target)
-        elif isinstance(value, list):
-            for item in value:
-                visit(item)
-
-    visit(values)
+    for value in _walk(values):
+        if isinstance(value, Call) and isinstance(value.target, BlockClass):
+            add(value.target)
     yield from seen
+
+
+def _uses_named_sequential(values: Any) -> bool:
+    return any(isinstance(v, Seq) and v.names is not None for v in _walk(values))
 
 
 def _model_view(arch: ArchGraph, names: Namespace) -> dict[str, Any]:
@@ -167,7 +180,7 @@ def _model_view(arch: ArchGraph, names: Namespace) -> dict[str, Any]:
         "taps": model.taps,
         "tap_list": ", ".join(model.taps),
         "residual_blocks": residual,
-        "zero_init": bool(model.zero_init),
+        "zero_init": model.zero_init_residual,
     }
 
 

@@ -6,6 +6,7 @@ magic trailing comma, so the output is a fixed point of the formatter without ru
 
 from __future__ import annotations
 
+import json
 import textwrap
 import unicodedata
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from archspec.ir.ops import (
     AvgPool2d,
     BatchNorm2d,
     Conv2d,
+    Flatten,
     GlobalAvgPool,
     Identity,
     Linear,
@@ -26,6 +28,8 @@ from archspec.ir.ops import (
 )
 
 LINE_LENGTH = 100
+# Helper defined in generated files that use nn.Sequential with named children.
+NAMED_SEQUENTIAL = "named_sequential"
 INDENT = "    "
 
 
@@ -65,10 +69,13 @@ def _render(
         return str(value)
     if isinstance(value, Name):
         return value.text
+    if isinstance(value, str):
+        return json.dumps(value)
     if isinstance(value, tuple):
         return "(" + ", ".join(_render(v, names, 0, 0, 0) for v in value) + ")"
     call = _as_call(value)
     target = call.target if isinstance(call.target, str) else names(call.target)
+    # A Call with an empty target is a tuple: ("name", module) pairs of named_sequential.
     parts = [_Arg(None, v) for v in call.args] + [_Arg(k, v) for k, v in call.kwargs]
     return _wrap(target, parts, names, (indent, column, trail))
 
@@ -102,6 +109,9 @@ def _wrap(
 def _as_call(value: Any) -> Call:
     if isinstance(value, Call):
         return value
+    if isinstance(value, Seq) and value.names is not None:
+        pairs = tuple(Call("", (n, v)) for n, v in zip(value.names, value.items, strict=True))
+        return Call(NAMED_SEQUENTIAL, pairs)
     if isinstance(value, Seq):
         return Call("nn.Sequential", value.items)
     if isinstance(value, Op):
@@ -126,6 +136,8 @@ def torch_call(op: Op) -> Call:
         return Call("nn.Conv2d", (op.in_channels, op.out_channels), kwargs)
     if isinstance(op, (MaxPool2d, AvgPool2d)):
         return _pool_call(op)
+    if isinstance(op, Flatten):
+        return Call("nn.Flatten", (1,))
     if isinstance(op, Linear):
         return Call(
             "nn.Linear", (op.in_features, op.out_features), () if op.bias else (("bias", False),)

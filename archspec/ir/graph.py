@@ -82,7 +82,7 @@ class ModelDecl:
     head: list[Step] = field(default_factory=list)
     taps: list[str] = field(default_factory=list)
     ctor_params: list[tuple[str, str, Any]] = field(default_factory=list)  # name, type, default
-    zero_init: list[BlockClass] = field(default_factory=list)
+    zero_init_residual: bool = False
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from archspec.ir.graph import BlockClass, Builder, Call, Member, Scope, Seq
+from archspec.ir.graph import BlockClass, Builder, Call, Scope, Seq
 from archspec.ir.ops import Add, AvgPool2d, BatchNorm2d, Conv2d, Identity, Op, ReLU
 from archspec.lower.attention import (
     CONV_NORM_ACT,
@@ -60,9 +60,9 @@ class BlockParts:
 Main = Callable[[StageInput, BlockClass, Scope, str, BlockArgs], BlockParts]
 
 
-def lower_residual_stage(st: StageInput) -> tuple[StageOutput, Member]:
+def lower_residual_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, object]]]:
     row = st.row
-    width, out_channels = _channels(st)
+    width, out_channels = stage_channels(st)
     stride = row.stride or (1 if st.index == 0 else 2)
     module = f"layer{st.index + 1}"
     cls, main, final_act = _variant(st)
@@ -82,7 +82,7 @@ def lower_residual_stage(st: StageInput) -> tuple[StageOutput, Member]:
         x, call = _finish_block(st, cls, scope, x, args, parts, final_act)
         calls.append(call)
         channels = out_channels
-    return StageOutput(x, out_channels), Member(module, Seq(tuple(calls)))
+    return StageOutput(x, out_channels), [(module, Seq(tuple(calls)))]
 
 
 def _finish_block(
@@ -109,7 +109,8 @@ def _finish_block(
     return y, Call(cls, parts.args, tuple(kwargs))
 
 
-def _channels(st: StageInput) -> tuple[int, int]:
+def stage_channels(st: StageInput) -> tuple[int, int]:
+    """(inner width, output channels) of a residual stage's blocks."""
     row = st.row
     if row.width is None:
         raise LowerError(
@@ -117,8 +118,8 @@ def _channels(st: StageInput) -> tuple[int, int]:
             f"a {row.block} stage needs `width`",
             "add the stage's planes, e.g. width: 64",
         )
-    expansion = row.expansion or (4 if row.block == "bottleneck" else 1)
-    if row.block == "basic":
+    expansion = row.expansion or (4 if row.block.endswith("bottleneck") else 1)
+    if row.block.endswith("basic"):
         if row.groups != 1 or row.base_width != 64:
             field = "groups" if row.groups != 1 else "base_width"
             raise LowerError(

@@ -6,7 +6,7 @@ Module names follow torchvision (`conv1 bn1 relu maxpool`); the deep stem is tim
 
 from __future__ import annotations
 
-from archspec.ir.graph import Builder, Member, Scope, Seq
+from archspec.ir.graph import Builder, Scope, Seq
 from archspec.ir.ops import BatchNorm2d, Conv2d, MaxPool2d, Op, ReLU
 from archspec.lower.context import StageOutput
 from archspec.spec.models import Spec
@@ -34,22 +34,22 @@ def has_pool(spec: Spec) -> bool:
     return spec.stem.pool if spec.stem.pool is not None else spec.stem.type != "conv3x3"
 
 
-def lower_stem(b: Builder, spec: Spec, x: str) -> tuple[StageOutput, list[Member]]:
+def lower_stem(b: Builder, spec: Spec, x: str) -> tuple[StageOutput, list[tuple[str, object]]]:
     """The residual-family stem, as members of the model: conv1, bn1, relu, maxpool."""
     scope = Scope("", "stem")
     convs = stem_convs(spec)
-    members: list[Member] = []
+    members: list[tuple[str, object]] = []
     if len(convs) == 1:
         x = b.add(convs[0], [x], scope, "conv1")
-        members.append(Member("conv1", convs[0]))
+        members.append(("conv1", convs[0]))
     else:
         x = b.chain([(f"conv1.{i}", op) for i, op in enumerate(convs)], x, scope)
-        members.append(Member("conv1", Seq(tuple(convs))))
+        members.append(("conv1", Seq(tuple(convs))))
     tail: list[tuple[str, Op]] = []
     if spec.stem.norm:
         tail += [("bn1", BatchNorm2d(spec.stem.width)), ("relu", ReLU())]
     if has_pool(spec):
         tail.append(("maxpool", MaxPool2d(3, 2, 1)))
     x = b.chain(tail, x, scope)
-    members += [Member(name, op) for name, op in tail]
+    members += tail
     return StageOutput(x, spec.stem.width), members

@@ -1,0 +1,174 @@
+"""Pre-activation residual networks (He et al. 2016, "Identity Mappings"), timm ResNetV2 names.
+
+Layout: `stem` (conv [+ norm, act] [+ pool]), `stages.N.blocks.M`, a final `norm` + ReLU, and a
+`head` whose classifier is a 1x1 conv (`head.fc`), as timm's resnetv2. Blocks normalise and
+activate their input first (`norm1`); a projection shortcut (`downsample.conv`, a bare 1x1 conv)
+reads that pre-activated tensor; nothing follows the residual add.
+"""
+
+from __future__ import annotations
+
+from archspec.ir.graph import ArchGraph, BlockClass, Builder, Call, Member, Scope, Seq, Step
+from archspec.ir.ops import (
+    Add,
+    BatchNorm2d,
+    Conv2d,
+    Flatten,
+    GlobalAvgPool,
+    MaxPool2d,
+    Op,
+    ReLU,
+)
+from archspec.lower.attention import squeeze_excite
+from archspec.lower.context import StageInput, StageOutput
+from archspec.lower.errors import LowerError
+from archspec.lower.head import NUM_CLASSES
+from archspec.lower.residual import BlockArgs, stage_channels
+from archspec.lower.stem import has_pool, stem_convs
+from archspec.spec.models import Spec
+
+
+def named(*children: tuple[str, object]) -> Seq:
+    return Seq(tuple(value for _, value in children), tuple(name for name, _ in children))
+
+
+def lower_preact_stem(
+    b: Builder, spec: Spec, x: str
+) -> tuple[StageOutput, list[tuple[str, object]]]:
+    scope = Scope("stem", "stem")
+    convs = stem_convs(spec)
+    if len(convs) != 1:
+        raise LowerError(
+            ("stem", "type"),
+            "pre-activation networks take a single-conv stem",
+            "use stem type conv7x7 or conv3x3",
+        )
+    children: list[tuple[str, Op]] = [("conv", convs[0])]
+    if spec.stem.norm:
+        children += [("norm", BatchNorm2d(spec.stem.width)), ("act", ReLU())]
+    if has_pool(spec):
+        children.append(("pool", MaxPool2d(3, 2, 1)))
+    x = b.chain(children, x, scope)
+    return StageOutput(x, spec.stem.width), [("stem", named(*children))]
+
+
+def lower_preact_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, object]]]:
+    row = st.row
+    width, out_channels = stage_channels(st)
+    stride = row.stride or (1 if st.index == 0 else 2)
+    bottleneck = row.block == "preact_bottleneck"
+    cls = _block_class(bottleneck, st.spec.conv_bias)
+    x, channels, calls = st.x, st.channels, []
+    for i in range(row.depth):
+        path = f"stages.{st.index}.blocks.{i}"
+        args = BlockArgs(
+            channels,
+            width,
+            out_channels,
+            stride if i == 0 else 1,
+            row.groups,
+            row.dilation,
+            st.spec.conv_bias,
+        )
+        x, call = _lower_block(st, cls, Scope(path, st.key, path), x, args)
+        calls.append(call)
+        channels = out_channels
+    return StageOutput(x, out_channels), [(str(st.index), named(("blocks", Seq(tuple(calls)))))]
+
+
+def _block_class(bottleneck: bool, bias: bool) -> BlockClass:
+    if bottleneck:
+        return BlockClass(
+            "preact_bottleneck",
+            "PreActBottleneck",
+            (("bias", bias),),
+            "conv3",
+            "Pre-activation bottleneck: (BN, ReLU, conv) x 3 (1x1, 3x3, 1x1).",
+        )
+    return BlockClass(
+        "preact_basic",
+        "PreActBasic",
+        (("bias", bias),),
+        "conv2",
+        "Pre-activation basic block: (BN, ReLU, 3x3 conv) x 2.",
+    )
+
+
+def _lower_block(
+    st: StageInput, cls: BlockClass, scope: Scope, x: str, a: BlockArgs
+) -> tuple[str, Call]:
+    b = st.builder
+    pre = b.chain([("norm1", BatchNorm2d(a.in_channels)), ("act1", ReLU())], x, scope)
+    y = b.chain(_main_ops(cls, a), pre, scope)
+    kwargs: list[tuple[str, object]] = [
+        (key, value)
+        for key, value, default in (
+            ("stride", a.stride, 1),
+            ("groups", a.groups, 1),
+            ("dilation", a.dilation, 1),
+        )
+        if value != default and (key != "groups" or cls.template == "preact_bottleneck")
+    ]
+    attention = st.row.attention
+    if attention is not None:
+        if attention.type != "se":
+            raise LowerError(
+                (*st.loc, "attention", "type"),
+                "pre-activation blocks take only squeeze-excitation",
+                "use attention: {type: se}",
+            )
+        y, se = squeeze_excite(b, scope.child("se"), y, a.out_channels, attention)
+        kwargs.append(("se", se))
+    shortcut = x
+    if a.stride != 1 or a.in_channels != a.out_channels:
+        conv = Conv2d(a.in_channels, a.out_channels, 1, a.stride, bias=a.bias)
+        shortcut = b.add(conv, [pre], scope, "downsample.conv")
+        kwargs.append(("downsample", named(("conv", conv))))
+    y = b.add(Add(), [y, shortcut], scope, "add", module=False)
+    args = (
+        (a.in_channels, a.width, a.out_channels)
+        if cls.template == "preact_bottleneck"
+        else (a.in_channels, a.out_channels)
+    )
+    return y, Call(cls, args, tuple(kwargs))
+
+
+def _main_ops(cls: BlockClass, a: BlockArgs) -> list[tuple[str, Op]]:
+    d = a.dilation
+    if cls.template == "preact_basic":
+        return [
+            ("conv1", Conv2d(a.in_channels, a.out_channels, 3, a.stride, d, d, bias=a.bias)),
+            ("norm2", BatchNorm2d(a.out_channels)),
+            ("act2", ReLU()),
+            ("conv2", Conv2d(a.out_channels, a.out_channels, 3, 1, d, d, bias=a.bias)),
+        ]
+    return [
+        ("conv1", Conv2d(a.in_channels, a.width, 1, bias=a.bias)),
+        ("norm2", BatchNorm2d(a.width)),
+        ("act2", ReLU()),
+        ("conv2", Conv2d(a.width, a.width, 3, a.stride, d, d, a.groups, a.bias)),
+        ("norm3", BatchNorm2d(a.width)),
+        ("act3", ReLU()),
+        ("conv3", Conv2d(a.width, a.out_channels, 1, bias=a.bias)),
+    ]
+
+
+def lower_preact_tail(arch: ArchGraph, b: Builder, spec: Spec, current: StageOutput) -> str:
+    """Final norm + ReLU, then (if any) the conv classifier head; returns the output node."""
+    scope = Scope("", "head")
+    x = b.chain([("norm", BatchNorm2d(current.channels)), ("act", ReLU())], current.x, scope)
+    arch.model.members += [Member("norm", BatchNorm2d(current.channels)), Member("act", ReLU())]
+    arch.model.features += [Step("call", "norm"), Step("call", "act")]
+    if spec.head is None:
+        return x
+    fc = Conv2d(current.channels, spec.head.num_classes, 1, bias=True)
+    x = b.chain(
+        [("head.global_pool", GlobalAvgPool()), ("head.fc", fc), ("head.flatten", Flatten())],
+        x,
+        scope,
+    )
+    fc_call = Call("nn.Conv2d", (current.channels, NUM_CLASSES), (("kernel_size", 1),))
+    head = named(("global_pool", GlobalAvgPool()), ("fc", fc_call), ("flatten", Flatten()))
+    arch.model.members.append(Member("head", head))
+    arch.model.head.append(Step("call", "head"))
+    return x
