@@ -5,6 +5,7 @@ Exit codes: 0 ok, 1 `build --check` found stale files, 2 bad input (spec, option
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 from enum import StrEnum
@@ -14,10 +15,15 @@ from typing import Annotated, NoReturn, TypeVar
 import typer
 
 from archspec.api import Compiled, compile_file, output_path
+from archspec.conventions import CONVENTIONS, count
+from archspec.diff import diff
+from archspec.emit.diff_format import format_diff
 from archspec.emit.dot import emit_dot
-from archspec.emit.stats_format import format_stats
+from archspec.emit.plot import scatter_png
+from archspec.emit.stats_format import Report, format_reports
 from archspec.errors import ArchspecError, SpecError
 from archspec.files import write_atomic
+from archspec.memory import estimate
 from archspec.render import render
 from archspec.schema import json_schema
 
@@ -43,6 +49,18 @@ class StatsFormat(StrEnum):
     json = "json"
     csv = "csv"
     markdown = "markdown"
+
+
+class DType(StrEnum):
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+    float64 = "float64"
+
+
+class DiffFormat(StrEnum):
+    text = "text"
+    json = "json"
 
 
 class Level(StrEnum):
@@ -131,12 +149,72 @@ def build(
 def stats(
     specs: SpecsArg,
     per_layer: Annotated[bool, typer.Option("--per-layer", help="One row per op.")] = False,
+    per_block: Annotated[bool, typer.Option("--per-block", help="One row per block.")] = False,
     fmt: Annotated[StatsFormat, typer.Option("--format", "-f")] = StatsFormat.table,
+    convention: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--convention",
+            "-c",
+            help="Also total as another tool counts: "
+            + ", ".join(CONVENTIONS)
+            + ", or all (repeatable).",
+        ),
+    ] = None,
+    batch: Annotated[
+        int | None,
+        typer.Option("--batch", min=1, max=1_000_000, help="Estimate memory for this batch size."),
+    ] = None,
+    dtype: Annotated[DType, typer.Option("--dtype", help="dtype of memory estimates.")] = (
+        DType.float32
+    ),
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write a params-vs-MACs scatter (PNG).")
+    ] = None,
 ) -> None:
-    """Params, MACs, FLOPs and activations, side by side, per stage or per layer."""
+    """Params, MACs, FLOPs, activations, receptive fields; other tools' conventions; memory."""
     compiled = _compile_all(specs)
-    text = format_stats([c.stats for c in compiled], fmt.value, per_layer=per_layer)
-    sys.stdout.write(text)
+    names = _conventions(convention or [])
+    reports = [
+        Report(
+            c.stats,
+            estimate(c.arch, batch, dtype.value) if batch else None,
+            [count(c.arch, name) for name in names],
+        )
+        for c in compiled
+    ]
+    granularity = "layer" if per_layer else "block" if per_block else "stage"
+    sys.stdout.write(format_reports(reports, fmt.value, granularity))
+    if plot is not None:
+        try:
+            _write(plot, scatter_png([r.stats for r in reports]))
+        except ArchspecError as exc:
+            _fail(exc)
+
+
+def _conventions(requested: list[str]) -> list[str]:
+    if "all" in requested:
+        return list(CONVENTIONS)
+    for name in requested:
+        if name not in CONVENTIONS:
+            close = difflib.get_close_matches(name, list(CONVENTIONS), n=1)
+            hint = (
+                f"did you mean {close[0]!r}?" if close else "use one of " + ", ".join(CONVENTIONS)
+            )
+            _err(f"error: --convention: unknown convention {name!r}\n  fix: {hint}")
+            raise typer.Exit(EXIT_INPUT)
+    return list(dict.fromkeys(requested))
+
+
+@app.command("diff")
+def diff_command(
+    spec_a: Annotated[Path, typer.Argument(help="The spec you have (e.g. a checkpoint's).")],
+    spec_b: Annotated[Path, typer.Argument(help="The spec you compare it with.")],
+    fmt: Annotated[DiffFormat, typer.Option("--format", "-f")] = DiffFormat.text,
+) -> None:
+    """Per-stage deltas and which state_dict tensors carry over, change shape, or are new."""
+    a, b = _compile_all([spec_a, spec_b])
+    sys.stdout.write(format_diff(diff(a.arch, b.arch), fmt.value))
 
 
 @app.command()

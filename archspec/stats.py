@@ -1,4 +1,4 @@
-"""Totals and per-stage / per-layer rollups of an analysed ArchGraph."""
+"""Totals and per-stage / per-block / per-layer rollups of an analysed ArchGraph."""
 
 from __future__ import annotations
 
@@ -31,18 +31,25 @@ class LayerRow:
     macs: int
     acts: int
     stage: str
+    block: str
+    rf: int | None
+    stride: int | None
 
 
 @dataclass(frozen=True)
-class StageRow:
-    stage: str
+class GroupRow:
+    """A stage or a block: its output shape, summed counts and receptive field there."""
+
+    name: str
     module: str
-    block: str
+    kind: str
     depth: int
     shape: Shape
     params: int
     macs: int
     acts: int
+    rf: int | None
+    stride: int | None
 
 
 @dataclass
@@ -51,10 +58,11 @@ class Stats:
     title: str
     input: Shape
     totals: Totals
-    stages: list[StageRow] = field(default_factory=list)
+    stages: list[GroupRow] = field(default_factory=list)
+    blocks: list[GroupRow] = field(default_factory=list)
     layers: list[LayerRow] = field(default_factory=list)
 
-    def to_dict(self, *, per_layer: bool = False) -> dict[str, Any]:
+    def to_dict(self, *, per_layer: bool = False, per_block: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
             "name": self.name,
             "title": self.title,
@@ -62,6 +70,8 @@ class Stats:
             "totals": {**asdict(self.totals), "flops": self.totals.flops},
             "stages": [_listed(asdict(row)) for row in self.stages],
         }
+        if per_block:
+            out["blocks"] = [_listed(asdict(row)) for row in self.blocks]
         if per_layer:
             out["layers"] = [_listed(asdict(row)) for row in self.layers]
         return out
@@ -71,20 +81,24 @@ def _listed(row: dict[str, Any]) -> dict[str, Any]:
     return {key: list(value) if isinstance(value, tuple) else value for key, value in row.items()}
 
 
+def _layer(node: str, data: dict[str, Any]) -> LayerRow:
+    rf, stride = data["field"] if data.get("field") else (None, None)
+    return LayerRow(
+        node,
+        data["op"].kind,
+        data["shape"],
+        data["params"],
+        data["macs"],
+        data["acts"],
+        data["stage"],
+        data["block"],
+        rf,
+        stride,
+    )
+
+
 def compute_stats(arch: ArchGraph) -> Stats:
-    layers = [
-        LayerRow(
-            node,
-            data["op"].kind,
-            data["shape"],
-            data["params"],
-            data["macs"],
-            data["acts"],
-            data["stage"],
-        )
-        for node, data in arch.nodes()
-        if data["stage"] != "input"
-    ]
+    layers = [_layer(node, data) for node, data in arch.nodes() if data["stage"] != "input"]
     buffers = sum(data["buffers"] for _, data in arch.nodes())
     totals = Totals(
         sum(r.params for r in layers),
@@ -92,25 +106,48 @@ def compute_stats(arch: ArchGraph) -> Stats:
         sum(r.macs for r in layers),
         sum(r.acts for r in layers),
     )
-    return Stats(arch.name, arch.title, arch.input_shape, totals, _stage_rows(arch, layers), layers)
+    stats = Stats(arch.name, arch.title, arch.input_shape, totals)
+    stats.layers = layers
+    stats.stages = _stage_rows(arch, layers)
+    stats.blocks = _block_rows(arch, layers)
+    return stats
 
 
-def _stage_rows(arch: ArchGraph, layers: list[LayerRow]) -> list[StageRow]:
-    rows = []
-    for info in arch.stages:
-        mine = [row for row in layers if row.stage == info.key]
-        if not mine:
-            continue
-        rows.append(
-            StageRow(
-                info.key,
-                info.module,
-                info.block_type,
-                info.depth,
-                mine[-1].shape,
-                sum(r.params for r in mine),
-                sum(r.macs for r in mine),
-                sum(r.acts for r in mine),
-            )
-        )
-    return rows
+def _group(name: str, module: str, kind: str, depth: int, rows: list[LayerRow]) -> GroupRow:
+    spatial = [r for r in rows if r.rf is not None]
+    last = spatial[-1] if spatial else None
+    return GroupRow(
+        name,
+        module,
+        kind,
+        depth,
+        rows[-1].shape,
+        sum(r.params for r in rows),
+        sum(r.macs for r in rows),
+        sum(r.acts for r in rows),
+        last.rf if last else None,
+        last.stride if last else None,
+    )
+
+
+def _stage_rows(arch: ArchGraph, layers: list[LayerRow]) -> list[GroupRow]:
+    by_stage: dict[str, list[LayerRow]] = {}
+    for row in layers:
+        by_stage.setdefault(row.stage, []).append(row)
+    return [
+        _group(info.key, info.module, info.block_type, info.depth, by_stage[info.key])
+        for info in arch.stages
+        if info.key in by_stage
+    ]
+
+
+def _block_rows(arch: ArchGraph, layers: list[LayerRow]) -> list[GroupRow]:
+    """One row per block; ops outside blocks (stem, head) group under their stage."""
+    groups: dict[str, list[LayerRow]] = {}
+    for row in layers:
+        groups.setdefault(row.block or row.stage, []).append(row)
+    kinds = {info.key: info.block_type for info in arch.stages}
+    return [
+        _group(key, rows[0].block, kinds.get(rows[0].stage, ""), 1, rows)
+        for key, rows in groups.items()
+    ]

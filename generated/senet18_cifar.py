@@ -8,7 +8,41 @@ Params: 11,261,250 trainable (7,825 buffer elements)
 MACs: 555,509,760 at 3x32x32 (FLOPs = 2 x MACs; conv + linear, bias excluded)
 """
 
+import torch
 from torch import Tensor, nn
+
+# (conv, norm) pairs that fuse() folds into one conv: each norm reads only that conv's output.
+FUSIBLE = (
+    ("stages.0.blocks.0.conv1", "stages.0.blocks.0.norm2"),
+    ("stages.0.blocks.1.conv1", "stages.0.blocks.1.norm2"),
+    ("stages.1.blocks.0.conv1", "stages.1.blocks.0.norm2"),
+    ("stages.1.blocks.1.conv1", "stages.1.blocks.1.norm2"),
+    ("stages.2.blocks.0.conv1", "stages.2.blocks.0.norm2"),
+    ("stages.2.blocks.1.conv1", "stages.2.blocks.1.norm2"),
+    ("stages.3.blocks.0.conv1", "stages.3.blocks.0.norm2"),
+    ("stages.3.blocks.1.conv1", "stages.3.blocks.1.norm2"),
+)
+
+
+def fuse_conv_bn(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
+    """A conv computing norm(conv(x)) with the norm's running statistics (inference only)."""
+    fused = nn.Conv2d(
+        conv.in_channels,
+        conv.out_channels,
+        kernel_size=conv.kernel_size,
+        stride=conv.stride,
+        padding=conv.padding,
+        dilation=conv.dilation,
+        groups=conv.groups,
+        bias=True,
+        device=conv.weight.device,
+        dtype=conv.weight.dtype,
+    )
+    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(norm.running_mean)
+    fused.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
+    fused.bias.copy_((bias - norm.running_mean) * scale + norm.bias)
+    return fused
 
 
 def named_sequential(*children: tuple[str, nn.Module]) -> nn.Sequential:
@@ -180,6 +214,26 @@ class SENet18Cifar(nn.Module):
             for m in self.modules():
                 if isinstance(m, PreActBasic):
                     nn.init.zeros_(m.conv2.weight)
+
+    @torch.no_grad()
+    def fuse(self) -> "SENet18Cifar":
+        """Fold each BatchNorm into the conv before it (FUSIBLE), for faster inference.
+
+        Call after loading weights; the model is put in eval mode and then holds conv biases
+        and nn.Identity in place of those norms, so its state_dict no longer matches.
+        """
+        self.eval()
+        for conv_path, norm_path in FUSIBLE:
+            conv = self.get_submodule(conv_path)
+            norm = self.get_submodule(norm_path)
+            assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
+            self._replace(conv_path, fuse_conv_bn(conv, norm))
+            self._replace(norm_path, nn.Identity())
+        return self
+
+    def _replace(self, path: str, module: nn.Module) -> None:
+        parent, _, name = path.rpartition(".")
+        setattr(self.get_submodule(parent), name, module)
 
     def forward_features(self, x: Tensor) -> Tensor:
         x = self.stem(x)

@@ -7,7 +7,86 @@ Params: 28,088,024 trainable (53,173 buffer elements)
 MACs: 4,091,699,200 at 3x224x224 (FLOPs = 2 x MACs; conv + linear, bias excluded)
 """
 
+import torch
 from torch import Tensor, nn
+
+# (conv, norm) pairs that fuse() folds into one conv: each norm reads only that conv's output.
+FUSIBLE = (
+    ("conv1", "bn1"),
+    ("layer1.0.conv1", "layer1.0.bn1"),
+    ("layer1.0.conv2", "layer1.0.bn2"),
+    ("layer1.0.conv3", "layer1.0.bn3"),
+    ("layer1.0.downsample.0", "layer1.0.downsample.1"),
+    ("layer1.1.conv1", "layer1.1.bn1"),
+    ("layer1.1.conv2", "layer1.1.bn2"),
+    ("layer1.1.conv3", "layer1.1.bn3"),
+    ("layer1.2.conv1", "layer1.2.bn1"),
+    ("layer1.2.conv2", "layer1.2.bn2"),
+    ("layer1.2.conv3", "layer1.2.bn3"),
+    ("layer2.0.conv1", "layer2.0.bn1"),
+    ("layer2.0.conv2", "layer2.0.bn2"),
+    ("layer2.0.conv3", "layer2.0.bn3"),
+    ("layer2.0.downsample.0", "layer2.0.downsample.1"),
+    ("layer2.1.conv1", "layer2.1.bn1"),
+    ("layer2.1.conv2", "layer2.1.bn2"),
+    ("layer2.1.conv3", "layer2.1.bn3"),
+    ("layer2.2.conv1", "layer2.2.bn1"),
+    ("layer2.2.conv2", "layer2.2.bn2"),
+    ("layer2.2.conv3", "layer2.2.bn3"),
+    ("layer2.3.conv1", "layer2.3.bn1"),
+    ("layer2.3.conv2", "layer2.3.bn2"),
+    ("layer2.3.conv3", "layer2.3.bn3"),
+    ("layer3.0.conv1", "layer3.0.bn1"),
+    ("layer3.0.conv2", "layer3.0.bn2"),
+    ("layer3.0.conv3", "layer3.0.bn3"),
+    ("layer3.0.downsample.0", "layer3.0.downsample.1"),
+    ("layer3.1.conv1", "layer3.1.bn1"),
+    ("layer3.1.conv2", "layer3.1.bn2"),
+    ("layer3.1.conv3", "layer3.1.bn3"),
+    ("layer3.2.conv1", "layer3.2.bn1"),
+    ("layer3.2.conv2", "layer3.2.bn2"),
+    ("layer3.2.conv3", "layer3.2.bn3"),
+    ("layer3.3.conv1", "layer3.3.bn1"),
+    ("layer3.3.conv2", "layer3.3.bn2"),
+    ("layer3.3.conv3", "layer3.3.bn3"),
+    ("layer3.4.conv1", "layer3.4.bn1"),
+    ("layer3.4.conv2", "layer3.4.bn2"),
+    ("layer3.4.conv3", "layer3.4.bn3"),
+    ("layer3.5.conv1", "layer3.5.bn1"),
+    ("layer3.5.conv2", "layer3.5.bn2"),
+    ("layer3.5.conv3", "layer3.5.bn3"),
+    ("layer4.0.conv1", "layer4.0.bn1"),
+    ("layer4.0.conv2", "layer4.0.bn2"),
+    ("layer4.0.conv3", "layer4.0.bn3"),
+    ("layer4.0.downsample.0", "layer4.0.downsample.1"),
+    ("layer4.1.conv1", "layer4.1.bn1"),
+    ("layer4.1.conv2", "layer4.1.bn2"),
+    ("layer4.1.conv3", "layer4.1.bn3"),
+    ("layer4.2.conv1", "layer4.2.bn1"),
+    ("layer4.2.conv2", "layer4.2.bn2"),
+    ("layer4.2.conv3", "layer4.2.bn3"),
+)
+
+
+def fuse_conv_bn(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
+    """A conv computing norm(conv(x)) with the norm's running statistics (inference only)."""
+    fused = nn.Conv2d(
+        conv.in_channels,
+        conv.out_channels,
+        kernel_size=conv.kernel_size,
+        stride=conv.stride,
+        padding=conv.padding,
+        dilation=conv.dilation,
+        groups=conv.groups,
+        bias=True,
+        device=conv.weight.device,
+        dtype=conv.weight.dtype,
+    )
+    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(norm.running_mean)
+    fused.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
+    fused.bias.copy_((bias - norm.running_mean) * scale + norm.bias)
+    return fused
 
 
 class Bottleneck(nn.Module):
@@ -169,6 +248,26 @@ class SEResNet50(nn.Module):
             for m in self.modules():
                 if isinstance(m, Bottleneck):
                     nn.init.zeros_(m.bn3.weight)
+
+    @torch.no_grad()
+    def fuse(self) -> "SEResNet50":
+        """Fold each BatchNorm into the conv before it (FUSIBLE), for faster inference.
+
+        Call after loading weights; the model is put in eval mode and then holds conv biases
+        and nn.Identity in place of those norms, so its state_dict no longer matches.
+        """
+        self.eval()
+        for conv_path, norm_path in FUSIBLE:
+            conv = self.get_submodule(conv_path)
+            norm = self.get_submodule(norm_path)
+            assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
+            self._replace(conv_path, fuse_conv_bn(conv, norm))
+            self._replace(norm_path, nn.Identity())
+        return self
+
+    def _replace(self, path: str, module: nn.Module) -> None:
+        parent, _, name = path.rpartition(".")
+        setattr(self.get_submodule(parent), name, module)
 
     def forward_features(self, x: Tensor) -> Tensor:
         x = self.conv1(x)

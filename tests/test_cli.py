@@ -71,9 +71,12 @@ def test_stats_json_per_layer() -> None:
         "macs": 118_013_952,
         "acts": 802_816,
         "stage": "stem",
+        "block": "",
+        "rf": 7,
+        "stride": 2,
     }
     assert sum(layer["macs"] for layer in doc["layers"]) == doc["totals"]["macs"]
-    assert [s["stage"] for s in doc["stages"]] == [
+    assert [s["name"] for s in doc["stages"]] == [
         "stem",
         "stage1",
         "stage2",
@@ -85,8 +88,11 @@ def test_stats_json_per_layer() -> None:
 
 def test_stats_csv_and_markdown() -> None:
     csv = runner.invoke(app, ["stats", "specs/resnet18.yaml", "--format", "csv"]).stdout
-    assert csv.splitlines()[0] == "model,stage,module,block,depth,shape,params,macs,acts"
-    assert csv.splitlines()[2] == "resnet18,stage1,layer1,basic,2,64x56x56,147968,462422016,802816"
+    assert csv.splitlines()[0] == "model,name,module,kind,depth,shape,params,macs,acts,rf,stride"
+    assert (
+        csv.splitlines()[2]
+        == "resnet18,stage1,layer1,basic,2,64x56x56,147968,462422016,802816,43,4"
+    )
     md = runner.invoke(app, ["stats", "specs/resnet18.yaml", "--format", "markdown"]).stdout
     assert "| Params | 11,689,512 |" in md
 

@@ -15,7 +15,7 @@ import jinja2
 
 from archspec.emit.source import doc_text, docstring, statement, wrapped
 from archspec.ir.graph import ArchGraph, BlockClass, Call, Member, Seq
-from archspec.ir.ops import Op
+from archspec.ir.ops import BatchNorm2d, Conv2d, Op
 
 # Names the generated module itself uses; a spec-derived class name may not take them.
 RESERVED = {"torch", "nn", "Tensor", "x", "self", *keyword.kwlist, *dir(builtins)}
@@ -82,19 +82,29 @@ def emit_pytorch(arch: ArchGraph, source: str, header: dict[str, Any]) -> str:
         if header["reference"]
         else [],
     }
-    needs_torch = any(cls.template in _USES_TORCH for cls in classes)
     template = environment().get_template("model.py.jinja")
     return template.render(
         header=header,
         classes=views,
         model=model,
-        import_torch=needs_torch,
         named_sequential=_uses_named_sequential(arch.model.members),
+        fusible=[(json.dumps(c), json.dumps(n)) for c, n in fusible(arch)],
     )
 
 
-# Templates that call torch.* functions (the rest only need nn and Tensor).
-_USES_TORCH = {"selective_kernel", "selective_kernel_attn", "split_attention", "dense_block"}
+def fusible(arch: ArchGraph) -> list[tuple[str, str]]:
+    """(conv, norm) module paths where the norm reads that conv's output and nothing else
+    reads it: the pairs fuse() folds."""
+    graph = arch.graph
+    pairs = []
+    for node, data in arch.nodes():
+        inputs = data["inputs"]
+        if not isinstance(data["op"], BatchNorm2d) or len(inputs) != 1:
+            continue
+        source = graph.nodes[inputs[0]]
+        if isinstance(source["op"], Conv2d) and list(graph.successors(inputs[0])) == [node]:
+            pairs.append((source["path"], data["path"]))
+    return pairs
 
 
 def _class_view(cls: BlockClass, name: str, names: dict[str, str]) -> ClassView:

@@ -129,13 +129,18 @@ class Scope:
     prefix: str
     stage: str
     block: str = ""
+    # The attention add-on ops belong to ("se", "sk", "split"), for breakdowns.
+    tag: str = ""
 
     def path(self, name: str) -> str:
         return f"{self.prefix}.{name}" if self.prefix else name
 
     def child(self, name: str, *, block: bool = False) -> Scope:
         path = self.path(name)
-        return Scope(path, self.stage, path if block else self.block)
+        return Scope(path, self.stage, path if block else self.block, self.tag)
+
+    def tagged(self, tag: str) -> Scope:
+        return Scope(self.prefix, self.stage, self.block, tag)
 
 
 class Builder:
@@ -160,6 +165,7 @@ class Builder:
             module=module,
             inputs=tuple(inputs),
             stage=scope.stage,
+            tag=scope.tag,
             block=scope.block,
         )
         for source in inputs:

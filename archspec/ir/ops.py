@@ -188,10 +188,14 @@ class AvgPool2d(Op):
 
 @dataclass(frozen=True)
 class GlobalAvgPool(Op):
-    """AdaptiveAvgPool2d(1) (keep_dims) or a mean over H, W that keeps (C, 1, 1)."""
+    """nn.AdaptiveAvgPool2d(1), or with `functional` a `x.mean((2, 3), keepdim=True)`.
+
+    Same result; counters that hook modules or trace aten ops see them differently.
+    """
 
     kind: ClassVar[str] = "global_avgpool"
     category: ClassVar[str] = "pool"
+    functional: bool = False
 
     def infer(self, inputs: list[Shape]) -> Shape:
         return (inputs[0][0], 1, 1)
@@ -236,10 +240,11 @@ class Linear(Op):
 
 @dataclass(frozen=True)
 class Add(Op):
-    """Elementwise sum of same-shaped inputs (the residual add)."""
+    """Elementwise sum of same-shaped inputs (the residual add); `inplace`: `out += identity`."""
 
     kind: ClassVar[str] = "add"
     category: ClassVar[str] = "add"
+    inplace: bool = False
 
     def infer(self, inputs: list[Shape]) -> Shape:
         if len(set(inputs)) != 1:

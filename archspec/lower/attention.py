@@ -79,7 +79,8 @@ def squeeze_excite(
     b: Builder, scope: Scope, x: str, channels: int, se: SqueezeExcite
 ) -> tuple[str, Call]:
     reduced = se_channels(channels, se)
-    gate = b.add(GlobalAvgPool(), [x], scope, "mean", module=False)
+    scope = scope.tagged("se")
+    gate = b.add(GlobalAvgPool(functional=True), [x], scope, "mean", module=False)
     gate = b.chain(
         [
             ("fc1", Conv2d(channels, reduced, 1, bias=True)),
@@ -137,6 +138,7 @@ def selective_kernel(
 ) -> str:
     """Add the SK conv's ops (paths.N.*, attn.*) under scope; return the output node."""
     in_channels, out_channels = channels
+    scope = scope.tagged("sk")
     kernels, dilations, paddings = sk_paths(sk)
     count = len(kernels)
     path_in = in_channels // count if split_input else in_channels
@@ -155,7 +157,7 @@ def selective_kernel(
     weights = b.chain(
         [
             ("attn.sum", GroupSum(count)),
-            ("attn.mean", GlobalAvgPool()),
+            ("attn.mean", GlobalAvgPool(functional=True)),
             ("attn.fc_reduce", Conv2d(out_channels, attn, 1)),
             ("attn.bn", BatchNorm2d(attn)),
             ("attn.act", ReLU()),
@@ -183,6 +185,7 @@ def split_attention(
 ) -> str:
     """Add ResNeSt's SplitAttn ops (conv, bn0, fc1, bn1, fc2) under scope; return the output."""
     stride, dilation, groups = conv
+    scope = scope.tagged("split")
     radix = split.radix
     mid = channels * radix
     attn = split_attn_channels(channels, split)
@@ -198,7 +201,7 @@ def split_attention(
     weights = b.chain(
         [
             ("sum", GroupSum(radix)),
-            ("mean", GlobalAvgPool()),
+            ("mean", GlobalAvgPool(functional=True)),
             ("fc1", Conv2d(channels, attn, 1, groups=groups, bias=True)),
             ("bn1", BatchNorm2d(attn)),
             ("act1", ReLU()),

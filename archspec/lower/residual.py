@@ -104,7 +104,7 @@ def _finish_block(
     kwargs += [
         (key, value) for key, value in (("downsample", downsample), ("se", se)) if value is not None
     ]
-    y = b.add(Add(), [y, identity], scope, "add", module=False)
+    y = b.add(Add(inplace=True), [y, identity], scope, "add", module=False)
     y = b.add(ReLU(), [y], scope, final_act)
     return y, Call(cls, parts.args, tuple(kwargs))
 

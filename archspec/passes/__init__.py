@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from archspec.ir.graph import ArchGraph
 from archspec.passes.counts import count_activations, count_macs, count_params
+from archspec.passes.receptive_field import receptive_field
 from archspec.passes.shapes import infer_shapes
 
 RULES: list[Callable[[ArchGraph], None]] = [
@@ -13,6 +14,7 @@ RULES: list[Callable[[ArchGraph], None]] = [
     count_params,
     count_macs,
     count_activations,
+    receptive_field,
 ]
 
 

@@ -1,0 +1,128 @@
+"""Memory estimates from a walk over the graph (labelled estimates: allocators round up,
+frameworks keep workspaces).
+
+- parameters / buffers: element counts x dtype size;
+- inference peak: tensors live at once when ops run in graph order and each tensor is freed
+  after its last reader; in-place ReLU, `out += identity`, views (flatten, slices) and
+  identities allocate nothing;
+- training: tensors autograd saves for backward (conv/linear/BN/pool inputs, ReLU/sigmoid/softmax
+  outputs, both factors of products, max-pool indices), each storage counted once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from archspec.ir.graph import ArchGraph
+from archspec.ir.ops import (
+    Add,
+    AvgPool2d,
+    BatchNorm2d,
+    ChannelSlice,
+    Conv2d,
+    Flatten,
+    GlobalAvgPool,
+    GroupSoftmax,
+    GroupWeightedSum,
+    Identity,
+    Linear,
+    MaxPool2d,
+    Mul,
+    Op,
+    ReLU,
+    Sigmoid,
+)
+
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
+INDEX_BYTES = 8  # max-pool indices are int64
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    batch: int
+    dtype: str
+    params_bytes: int
+    buffers_bytes: int
+    inference_peak_bytes: int
+    training_saved_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _aliases_input(op: Op) -> bool:
+    if isinstance(op, Add):
+        return op.inplace
+    return isinstance(op, (ReLU, Flatten, Identity, ChannelSlice))
+
+
+def _roots(arch: ArchGraph) -> dict[str, str]:
+    """Node -> the node whose output storage it writes (itself unless it aliases its input)."""
+    roots: dict[str, str] = {}
+    for node, data in arch.nodes():
+        inputs = data["inputs"]
+        roots[node] = roots[inputs[0]] if inputs and _aliases_input(data["op"]) else node
+    return roots
+
+
+def inference_peak(arch: ArchGraph, batch: int) -> int:
+    """Largest number of activation elements alive at once (x batch)."""
+    roots = _roots(arch)
+    order = {node: i for i, (node, _) in enumerate(arch.nodes())}
+    last_use = {root: order[root] for root in set(roots.values())}
+    for node, data in arch.nodes():
+        for source in data["inputs"]:
+            last_use[roots[source]] = max(last_use[roots[source]], order[node])
+    last_use[roots[arch.output]] = len(order)
+    frees: dict[int, list[str]] = {}
+    for root, step in last_use.items():
+        frees.setdefault(step, []).append(root)
+    live = peak = 0
+    for node, data in arch.nodes():
+        if roots[node] == node:
+            live += math.prod(data["shape"]) * batch
+        peak = max(peak, live)
+        for root in frees.get(order[node], []):
+            live -= math.prod(arch.graph.nodes[root]["shape"]) * batch
+    return peak
+
+
+def _saved(op: Op, inputs: list[str], node: str) -> list[str]:
+    """Which tensors (by node) autograd keeps for this op's backward."""
+    if isinstance(op, (Conv2d, Linear, BatchNorm2d, AvgPool2d, MaxPool2d)):
+        return inputs[:1]
+    if isinstance(op, GlobalAvgPool):
+        return [] if op.functional else inputs[:1]
+    if isinstance(op, (ReLU, Sigmoid, GroupSoftmax)):
+        return [node]
+    if isinstance(op, (Mul, GroupWeightedSum)):
+        return inputs
+    return []
+
+
+def training_saved(arch: ArchGraph, batch: int, dtype_bytes: int) -> int:
+    roots = _roots(arch)
+    storages: set[str] = set()
+    extra = 0
+    for node, data in arch.nodes():
+        storages.update(roots[n] for n in _saved(data["op"], list(data["inputs"]), node))
+        if isinstance(data["op"], MaxPool2d):
+            extra += math.prod(data["shape"]) * batch * INDEX_BYTES
+    elements = sum(math.prod(arch.graph.nodes[root]["shape"]) for root in storages)
+    return int(elements * batch * dtype_bytes + extra)
+
+
+def estimate(arch: ArchGraph, batch: int = 1, dtype: str = "float32") -> MemoryEstimate:
+    size = DTYPE_BYTES[dtype]
+    params = sum(data["params"] for _, data in arch.nodes())
+    buffers = sum(data["buffers"] for _, data in arch.nodes())
+    return MemoryEstimate(
+        batch,
+        dtype,
+        params * size,
+        buffers * size,
+        inference_peak(arch, batch) * size,
+        training_saved(arch, batch, size),
+    )
