@@ -7,6 +7,7 @@ import os
 import sys
 import types
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ class Compiled:
     def name(self) -> str:
         return self.loaded.spec.name
 
-    @property
+    @cached_property
     def stats(self) -> Stats:
         return compute_stats(self.arch)
 

@@ -11,8 +11,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from archspec.emit.source import doc_text, docstring, statement, wrapped
 from archspec.ir.graph import ArchGraph, BlockClass, Call, Member, Seq
 from archspec.ir.ops import BatchNorm2d, Conv2d, Op
@@ -28,7 +26,10 @@ def template_dir() -> Path:
 
 
 @cache
-def environment() -> jinja2.Environment:
+def environment() -> Any:
+    """The Jinja environment (imported on first use: stats and validate never need it)."""
+    import jinja2  # noqa: PLC0415
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(template_dir()),
         trim_blocks=True,
@@ -83,12 +84,14 @@ def emit_pytorch(arch: ArchGraph, source: str, header: dict[str, Any]) -> str:
         else [],
     }
     template = environment().get_template("model.py.jinja")
-    return template.render(
-        header=header,
-        classes=views,
-        model=model,
-        named_sequential=_uses_named_sequential(arch.model.members),
-        fusible=[(json.dumps(c), json.dumps(n)) for c, n in fusible(arch)],
+    return str(
+        template.render(
+            header=header,
+            classes=views,
+            model=model,
+            named_sequential=_uses_named_sequential(arch.model.members),
+            fusible=[(json.dumps(c), json.dumps(n)) for c, n in fusible(arch)],
+        )
     )
 
 

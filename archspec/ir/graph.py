@@ -1,4 +1,4 @@
-"""ArchGraph: the op graph (networkx) plus the module tree the code emitter lays out.
+"""ArchGraph: the op graph (networkx API; `to_networkx()`) plus the module tree for emitters.
 
 Every node holds one typed op, its module path (the state_dict prefix), and the stage and
 block it belongs to. The module tree (`Member`s of `Call`s) mirrors the same ops as
@@ -11,8 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
-
+from archspec.ir.digraph import DiGraph
 from archspec.ir.ops import Op, Shape, TensorInfo
 
 
@@ -100,7 +99,7 @@ class ArchGraph:
     title: str
     reference: str
     input_shape: Shape
-    graph: Any = field(default_factory=nx.DiGraph)
+    graph: DiGraph = field(default_factory=DiGraph)
     model: ModelDecl = field(default_factory=ModelDecl)
     stages: list[StageInfo] = field(default_factory=list)
     taps: dict[str, str] = field(default_factory=dict)  # tap name -> node id
@@ -112,6 +111,10 @@ class ArchGraph:
 
     def inputs(self, node: str) -> list[str]:
         return list(self.graph.nodes[node]["inputs"])
+
+    def to_networkx(self) -> Any:
+        """The op graph as a networkx.DiGraph."""
+        return self.graph.to_networkx()
 
     def state_dict(self) -> dict[str, TensorInfo]:
         """Every state_dict entry, keyed by its full name, in module order."""
