@@ -65,8 +65,8 @@ def scale(repeat: int) -> None:
 
 
 def inference(repeat: int) -> None:
-    import torch  # noqa: PLC0415
-    import torchvision  # noqa: PLC0415
+    import torch
+    import torchvision
 
     threads = torch.get_num_threads()
     print(f"\nCPU inference, batch 8, 3x224x224, {threads} threads, median of {repeat}")
