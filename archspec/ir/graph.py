@@ -55,6 +55,11 @@ class Seq:
     items: tuple[Any, ...]
     names: tuple[str, ...] | None = None
 
+    @classmethod
+    def named(cls, *children: tuple[str, Any]) -> Seq:
+        """nn.Sequential whose children carry names (their state_dict prefixes)."""
+        return cls(tuple(value for _, value in children), tuple(name for name, _ in children))
+
 
 @dataclass(frozen=True)
 class Member:

@@ -150,8 +150,7 @@ class Sigmoid(Op):
 
 
 @dataclass(frozen=True)
-class MaxPool2d(Op):
-    kind: ClassVar[str] = "maxpool"
+class _Pool(Op):
     category: ClassVar[str] = "pool"
     kernel_size: int
     stride: int
@@ -164,26 +163,18 @@ class MaxPool2d(Op):
         return (c, _window(h, *args), _window(w, *args))
 
     def describe(self) -> str:
-        return f"maxpool {self.kernel_size}x{self.kernel_size}, /{self.stride}"
+        return f"{self.kind} {self.kernel_size}x{self.kernel_size}, /{self.stride}"
 
 
 @dataclass(frozen=True)
-class AvgPool2d(Op):
+class MaxPool2d(_Pool):
+    kind: ClassVar[str] = "maxpool"
+
+
+@dataclass(frozen=True)
+class AvgPool2d(_Pool):
     kind: ClassVar[str] = "avgpool"
-    category: ClassVar[str] = "pool"
-    kernel_size: int
-    stride: int
-    padding: int = 0
-    ceil_mode: bool = False
     count_include_pad: bool = True
-
-    def infer(self, inputs: list[Shape]) -> Shape:
-        c, h, w = inputs[0]
-        args = (self.kernel_size, self.stride, self.padding, 1, self.ceil_mode)
-        return (c, _window(h, *args), _window(w, *args))
-
-    def describe(self) -> str:
-        return f"avgpool {self.kernel_size}x{self.kernel_size}, /{self.stride}"
 
 
 @dataclass(frozen=True)

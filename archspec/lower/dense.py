@@ -50,10 +50,6 @@ DENSE_BLOCK = BlockClass(
 _NOT_DENSE = ("groups", "base_width", "expansion", "downsample", "attention", "width")
 
 
-def named(children: list[tuple[str, Op]]) -> Seq:
-    return Seq(tuple(op for _, op in children), tuple(name for name, _ in children))
-
-
 def lower_dense_stem(
     b: Builder, spec: Spec, x: str
 ) -> tuple[StageOutput, list[tuple[str, object]]]:
@@ -153,7 +149,7 @@ def _transition(st: StageInput, x: str, channels: int) -> tuple[str, int, Seq]:
     scope = Scope(
         f"features.transition{st.index + 1}", st.key, f"features.transition{st.index + 1}"
     )
-    return st.builder.chain(ops, x, scope), out, named(ops)
+    return st.builder.chain(ops, x, scope), out, Seq.named(*ops)
 
 
 def lower_dense_tail(arch: ArchGraph, b: Builder, spec: Spec, current: StageOutput) -> str:

@@ -23,13 +23,9 @@ from archspec.lower.attention import squeeze_excite
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.errors import LowerError
 from archspec.lower.head import NUM_CLASSES
-from archspec.lower.residual import BlockArgs, stage_channels
+from archspec.lower.residual import BlockArgs, block_args
 from archspec.lower.stem import has_pool, stem_convs
 from archspec.spec.models import Spec
-
-
-def named(*children: tuple[str, object]) -> Seq:
-    return Seq(tuple(value for _, value in children), tuple(name for name, _ in children))
 
 
 def lower_preact_stem(
@@ -49,31 +45,19 @@ def lower_preact_stem(
     if has_pool(spec):
         children.append(("pool", MaxPool2d(3, 2, 1)))
     x = b.chain(children, x, scope)
-    return StageOutput(x, spec.stem.width), [("stem", named(*children))]
+    return StageOutput(x, spec.stem.width), [("stem", Seq.named(*children))]
 
 
 def lower_preact_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, object]]]:
-    row = st.row
-    width, out_channels = stage_channels(st)
-    stride = row.stride or (1 if st.index == 0 else 2)
-    bottleneck = row.block == "preact_bottleneck"
+    bottleneck = st.row.block == "preact_bottleneck"
     cls = _block_class(bottleneck, st.spec.conv_bias)
-    x, channels, calls = st.x, st.channels, []
-    for i in range(row.depth):
+    x, calls = st.x, []
+    for i, args in enumerate(block_args(st)):
         path = f"stages.{st.index}.blocks.{i}"
-        args = BlockArgs(
-            channels,
-            width,
-            out_channels,
-            stride if i == 0 else 1,
-            row.groups,
-            row.dilation,
-            st.spec.conv_bias,
-        )
         x, call = _lower_block(st, cls, Scope(path, st.key, path), x, args)
         calls.append(call)
-        channels = out_channels
-    return StageOutput(x, out_channels), [(str(st.index), named(("blocks", Seq(tuple(calls)))))]
+    blocks = Seq.named(("blocks", Seq(tuple(calls))))
+    return StageOutput(x, args.out_channels), [(str(st.index), blocks)]
 
 
 def _block_class(bottleneck: bool, bias: bool) -> BlockClass:
@@ -123,7 +107,7 @@ def _lower_block(
     if a.stride != 1 or a.in_channels != a.out_channels:
         conv = Conv2d(a.in_channels, a.out_channels, 1, a.stride, bias=a.bias)
         shortcut = b.add(conv, [pre], scope, "downsample.conv")
-        kwargs.append(("downsample", named(("conv", conv))))
+        kwargs.append(("downsample", Seq.named(("conv", conv))))
     y = b.add(Add(), [y, shortcut], scope, "add", module=False)
     args = (
         (a.in_channels, a.width, a.out_channels)
@@ -168,7 +152,7 @@ def lower_preact_tail(arch: ArchGraph, b: Builder, spec: Spec, current: StageOut
         scope,
     )
     fc_call = Call("nn.Conv2d", (current.channels, NUM_CLASSES), (("kernel_size", 1),))
-    head = named(("global_pool", GlobalAvgPool()), ("fc", fc_call), ("flatten", Flatten()))
+    head = Seq.named(("global_pool", GlobalAvgPool()), ("fc", fc_call), ("flatten", Flatten()))
     arch.model.members.append(Member("head", head))
     arch.model.head.append(Step("call", "head"))
     return x

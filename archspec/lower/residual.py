@@ -60,16 +60,14 @@ class BlockParts:
 Main = Callable[[StageInput, BlockClass, Scope, str, BlockArgs], BlockParts]
 
 
-def lower_residual_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, object]]]:
+def block_args(st: StageInput) -> list[BlockArgs]:
+    """Each block's channels and stride: the first block takes the stage's input and stride."""
     row = st.row
     width, out_channels = stage_channels(st)
     stride = row.stride or (1 if st.index == 0 else 2)
-    module = f"layer{st.index + 1}"
-    cls, main, final_act = _variant(st)
-    x, channels, calls = st.x, st.channels, []
-    for i in range(row.depth):
-        args = BlockArgs(
-            channels,
+    return [
+        BlockArgs(
+            st.channels if i == 0 else out_channels,
             width,
             out_channels,
             stride if i == 0 else 1,
@@ -77,12 +75,20 @@ def lower_residual_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, o
             row.dilation,
             st.spec.conv_bias,
         )
+        for i in range(row.depth)
+    ]
+
+
+def lower_residual_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, object]]]:
+    module = f"layer{st.index + 1}"
+    cls, main, final_act = _variant(st)
+    x, calls = st.x, []
+    for i, args in enumerate(block_args(st)):
         scope = Scope(f"{module}.{i}", st.key, f"{module}.{i}")
         parts = main(st, cls, scope, x, args)
         x, call = _finish_block(st, cls, scope, x, args, parts, final_act)
         calls.append(call)
-        channels = out_channels
-    return StageOutput(x, out_channels), [(module, Seq(tuple(calls)))]
+    return StageOutput(x, args.out_channels), [(module, Seq(tuple(calls)))]
 
 
 def _finish_block(
