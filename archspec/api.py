@@ -52,6 +52,12 @@ class Compiled:
             "input": f"{c}x{h}x{w}",
         }
 
+    def dot(self, level: str = "block") -> str:
+        """The Graphviz DOT text of the diagram at `level` (stage, block or layer)."""
+        from archspec.emit.dot import emit_dot  # noqa: PLC0415 - graphviz only for diagrams
+
+        return emit_dot(self.arch, level)
+
     def to_module(self, **kwargs: Any) -> Any:
         """Import the generated source as a module and instantiate the model (needs torch).
 

@@ -178,3 +178,12 @@ def test_fast_commands_do_not_import_torch(tmp_path: Path) -> None:
         check=True,
     )
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_python_api_mirrors_the_cli() -> None:
+    import archspec
+
+    net = archspec.compile_file("specs/resnet18.yaml")
+    assert net.stats.totals.params == 11_689_512
+    assert net.source() == (GENERATED / "resnet18.py").read_text()
+    assert net.dot("stage").startswith("digraph resnet18")
