@@ -78,15 +78,18 @@ def inference(repeat: int) -> None:
     fused.fuse()
     x = torch.randn(8, 3, 224, 224)
     models = {"torchvision resnet50": reference, "generated": generated, "generated, fused": fused}
-    timings = {}
+    samples: dict[str, list[float]] = {name: [] for name in models}
     with torch.inference_mode():
         for model in models.values():
             model(x)  # warm up allocator and kernels
-        for name, model in models.items():
-            timings[name] = median_seconds(lambda m=model: m(x), repeat)
-    base = timings["torchvision resnet50"]
+        for _ in range(repeat):  # round-robin, so drift in clock speed hits every model alike
+            for name, model in models.items():
+                samples[name].append(median_seconds(lambda m=model: m(x), 1))
+    timings = {name: statistics.median(values) for name, values in samples.items()}
+    base, unfused = timings["torchvision resnet50"], timings["generated"]
     for name, seconds in timings.items():
-        print(f"  {name:<24}{seconds * 1000:>9.1f} ms   speed vs torchvision {base / seconds:.3f}x")
+        print(f"  {name:<24}{seconds * 1000:>9.1f} ms   vs torchvision {base / seconds:.3f}x"
+              f"   vs generated {unfused / seconds:.3f}x")
 
 
 def main() -> None:
