@@ -223,10 +223,19 @@ def diagram(
     level: Annotated[Level, typer.Option("--level", "-l")] = Level.block,
     fmt: Annotated[DiagramFormat, typer.Option("--format", "-f")] = DiagramFormat.svg,
     out: OutOpt = DEFAULT_OUT,
+    expand: Annotated[
+        bool,
+        typer.Option(
+            "--expand", help="Draw every block; by default identical blocks in a row show once, xN."
+        ),
+    ] = False,
 ) -> None:
-    """Draw each spec with Graphviz: always a .dot, plus an SVG or PNG."""
+    """Draw each spec with Graphviz: always a .dot, plus an SVG or PNG.
+
+    Files are named <name>.dot/.svg at block level and <name>.<level>.dot/.svg otherwise.
+    """
     for compiled in _compile_all(specs):
-        source = emit_dot(compiled.arch, level.value)
+        source = emit_dot(compiled.arch, level.value, collapse=not expand)
         suffix = "" if level == Level.block else f".{level.value}"
         dot_path = output_path(compiled, out, f"{suffix}.dot")
         _write(dot_path, source.encode())

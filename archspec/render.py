@@ -11,6 +11,12 @@ Findings checked against that version:
   (200 nodes, 400 random edges: ~0.08 s / ~0.33 s).
 - Syntax errors exit 1 with "Error: <stdin>: syntax error in line N near '...'" on stderr;
   empty input exits 0 with no output; formats are svg, png, jpeg, dot, json, ... (no pdf).
+- `rank=same` over nodes of different clusters needs graph attribute `newrank=true`; without
+  it the nodes are dropped from their clusters and layout fails ("rank N ... is full").
+- A table nested in a cell of the graph label is stretched to the cell's width (its cells
+  grow), unlike Graphviz; a legend therefore belongs in a node of its own (shape=plain).
+- Edge labels make dot add a rank per labelled edge; `xlabel` saves only ~15% height at
+  layer level and then overlaps edges and cluster titles, so diagrams use `label`.
 """
 
 from __future__ import annotations

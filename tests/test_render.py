@@ -50,6 +50,32 @@ def test_png_has_signature_and_size() -> None:
     assert height > 50
 
 
+RANK_ACROSS_CLUSTERS = """
+digraph G {
+  newrank=true;
+  subgraph cluster_a { a1 -> a2; }
+  subgraph cluster_b { b1 -> b2; }
+  a2 -> b1;
+  {rank=same; a1; b2;}
+}
+"""
+
+
+def _centre_y(svg: bytes, title: str) -> float:
+    for group in ET.fromstring(svg).iter(f"{SVG_NS}g"):
+        ellipse = group.find(f"{SVG_NS}ellipse")
+        if group.findtext(f"{SVG_NS}title") == title and ellipse is not None:
+            return float(ellipse.get("cy", "nan"))
+    raise AssertionError(f"node {title} not drawn")
+
+
+def test_rank_same_across_clusters_with_newrank() -> None:
+    # The DenseNet ladders put boxes of different clusters side by side this way.
+    svg = render(RANK_ACROSS_CLUSTERS, "svg")
+    assert _centre_y(svg, "a1") == _centre_y(svg, "b2")
+    assert _centre_y(svg, "a2") > _centre_y(svg, "a1")
+
+
 def test_svg_is_deterministic() -> None:
     assert render(SMALL_DOT, "svg") == render(SMALL_DOT, "svg")
 

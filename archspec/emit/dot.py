@@ -1,175 +1,152 @@
 """ArchGraph -> Graphviz DOT at three zoom levels: stage, block, layer.
 
-Nodes are grouped into units (one op, one block, or one stage); edges between units carry the
-tensor shape that flows along them. Text is ASCII and escaped by the graphviz package.
+`diagram_model` decides the boxes and edges and `diagram_labels` what they say; this module
+lays them out: a fill colour per op kind, the tensor shape on every edge, shortcut paths
+dashed, and a title with the model's totals over a legend. The output is a pure function of
+the ArchGraph, byte for byte (golden files hold it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
-
-import graphviz
-
+from archspec.emit import diagram_model
+from archspec.emit.diagram_labels import BRANCH_COLOUR, GREY, cluster_label, label
+from archspec.emit.diagram_model import Diagram, Link, Unit
+from archspec.emit.diagram_text import PALETTE, category, human, shape_text
+from archspec.emit.diagram_writer import (
+    INDENT,
+    Attrs,
+    Html,
+    assignment,
+    digraph,
+    edge,
+    escape,
+    nest,
+    node,
+    same_rank,
+)
 from archspec.ir.graph import ArchGraph
 from archspec.stats import compute_stats
 
-LEVELS = ("stage", "block", "layer")
-_COLOURS = {
-    "conv": "#cfe2f3",
-    "norm": "#fff2cc",
-    "activation": "#d9ead3",
-    "pool": "#f4cccc",
-    "linear": "#d9d2e9",
-    "add": "#eeeeee",
-    "mul": "#eeeeee",
-    "concat": "#eeeeee",
-    "other": "#ffffff",
+LEVELS = diagram_model.LEVELS
+FONT = "Helvetica"
+SKIP_COLOUR = "#c2410c"
+_CLUSTER_STYLE: dict[str, Attrs] = {
+    "stage": {"style": "rounded,filled", "fillcolor": "#f4f4f4", "color": "#b0b0b0"},
+    "block": {"style": "rounded,filled", "fillcolor": "#ffffff", "color": "#b0b0b0"},
+    "branch": {"style": "rounded,filled,dashed", "fillcolor": "#fcf1f7", "color": BRANCH_COLOUR},
+}
+_NODE: Attrs = {
+    "shape": "box",
+    "style": "rounded,filled",
+    "fontname": FONT,
+    "fontsize": "10",
+    "margin": "0.1,0.04",
+    "penwidth": "0.8",
+    "color": GREY,
+}
+_EDGE: Attrs = {
+    "fontname": FONT,
+    "fontsize": "8",
+    "arrowsize": "0.6",
+    "color": "#333333",
+    "fontcolor": "#333333",
 }
 
 
-@dataclass
-class _Unit:
-    key: str
-    nodes: list[str] = field(default_factory=list)
+def emit_dot(arch: ArchGraph, level: str = "block", *, collapse: bool = True) -> str:
+    """The diagram at `level`; with `collapse`, runs of identical blocks are drawn once (xN)."""
+    diagram = diagram_model.build(arch, level, collapse=collapse)
+    nodes = [
+        (unit.clusters, node(unit.key, _node_attrs(diagram, unit)))
+        for unit in diagram.units.values()
+    ]
+    body = nest(nodes, lambda key: _cluster_lines(diagram, key))
+    body += [INDENT + line for line in _legend(diagram)]
+    body += [INDENT + same_rank(keys) for keys in diagram.same_rank]
+    body += [INDENT + edge(link.tail, link.head, _edge_attrs(link)) for link in diagram.links]
+    return digraph(arch.name, _defaults(diagram), body)
 
 
-def _shape(shape: tuple[int, ...]) -> str:
-    return "x".join(str(n) for n in shape)
+def _defaults(diagram: Diagram) -> dict[str, Attrs]:
+    graph: Attrs = {
+        "rankdir": "TB",
+        # Lets rank=same hold across clusters (the dense ladders); plain dot drops such nodes.
+        "newrank": "true",
+        "fontname": FONT,
+        "nodesep": "0.2",
+        "ranksep": "0.28",
+        "labelloc": "t",
+        "label": Html(_title(diagram)),
+    }
+    return {"graph": graph, "node": _NODE, "edge": _EDGE}
 
 
-def _human(n: int) -> str:
-    for unit, size in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
-        if n >= size:
-            return f"{n / size:.2f}{unit}"
-    return str(n)
+def _node_attrs(diagram: Diagram, unit: Unit) -> Attrs:
+    values: dict[str, str | Html] = {"label": Html(label(diagram, unit))}
+    if unit.role in ("input", "output"):
+        return {**values, "shape": "ellipse", "fillcolor": "#ffffff"}
+    values["fillcolor"] = PALETTE[category(diagram.arch, unit.nodes)][0]
+    kind = diagram.arch.graph.nodes[unit.nodes[0]]["op"].kind
+    if unit.role in ("op", "merge") and kind in ("add", "mul"):
+        values["shape"] = "circle"
+    if unit.role == "shortcut":
+        values["style"] = "rounded,filled,dashed"
+    return values
 
 
-def emit_dot(arch: ArchGraph, level: str = "block") -> str:
-    unit_of = _unit_function(arch, level)
-    units: dict[str, _Unit] = {}
-    for node, data in arch.nodes():
-        if data["stage"] == "input" or data["op"].kind == "flatten":
-            continue
-        key = unit_of(node, data)
-        units.setdefault(key, _Unit(key)).nodes.append(node)
+def _cluster_lines(diagram: Diagram, key: str) -> list[str]:
+    style = _CLUSTER_STYLE[diagram.clusters[key].kind]
+    values = {**style, "label": Html(cluster_label(diagram, key)), "labeljust": "l"}
+    return [assignment(name, value) for name, value in values.items()]
+
+
+def _edge_attrs(link: Link) -> Attrs:
+    values: dict[str, str | Html] = {"label": shape_text(link.shape)}
+    if link.skip:
+        values.update(style="dashed", color=SKIP_COLOUR, fontcolor=SKIP_COLOUR)
+    return values
+
+
+def _title(diagram: Diagram) -> str:
+    arch = diagram.arch
     totals = compute_stats(arch).totals
-    dot = graphviz.Digraph(
-        arch.name,
-        graph_attr={
-            "rankdir": "TB",
-            "fontname": "Helvetica",
-            "labelloc": "t",
-            "label": f"{arch.title or arch.name}: {totals.params:,} params, "
-            f"{totals.macs:,} MACs at {_shape(arch.input_shape)}",
-        },
+    counts = (
+        f"{totals.params:,} params | {totals.macs:,} MACs ({human(totals.macs)})"
+        f" | input {shape_text(arch.input_shape)}"
     )
-    dot.attr("node", shape="box", style="rounded,filled", fontname="Helvetica", fontsize="10")
-    dot.attr("edge", fontname="Helvetica", fontsize="8")
-    dot.node("input", f"input\n{_shape(arch.input_shape)}", fillcolor="#ffffff")
-    _add_units(dot, arch, units, level)
-    _add_edges(dot, arch, units, unit_of)
-    return str(dot.source)
+    heading = f'<FONT POINT-SIZE="16"><B>{escape(arch.title or arch.name)}</B></FONT>'
+    return f"{heading}<BR/>{escape(counts)}<BR/>{escape(f'{arch.name}, {diagram.level} level')}"
 
 
-def _unit_function(arch: ArchGraph, level: str) -> Callable[[str, dict[str, Any]], str]:
-    if level == "layer":
-        return lambda node, data: node
-    if level == "block":
-        return lambda node, data: data["block"] or node
-    return lambda node, data: data["stage"]
+def _legend(diagram: Diagram) -> list[str]:
+    """A legend node beside the input (in the graph label, graphviz-pure stretches its cells).
+
+    Colour swatches on the first row, one note per row below, so that it stays narrow.
+    """
+    used = {
+        category(diagram.arch, unit.nodes)
+        for unit in diagram.units.values()
+        if unit.role not in ("input", "output")
+    }
+    swatches = [
+        f'<TD BGCOLOR="{fill}" BORDER="1">{escape(text)}</TD>'
+        for key, (fill, text) in PALETTE.items()
+        if key in used
+    ]
+    notes = [f'<TD COLSPAN="{len(swatches)}">{note}</TD>' for note in _notes(diagram)]
+    rows = "".join(f"<TR>{row}</TR>" for row in ["".join(swatches), *notes])
+    table = f'<TABLE BORDER="0" CELLSPACING="2" CELLPADDING="1">{rows}</TABLE>'
+    legend = node("legend", {"shape": "plain", "style": "", "fontsize": "9", "label": Html(table)})
+    return [legend, same_rank(("input", "legend"))]
 
 
-def _add_units(dot: graphviz.Digraph, arch: ArchGraph, units: dict[str, _Unit], level: str) -> None:
-    if level != "layer":
-        for unit in units.values():
-            dot.node(_id(unit.key), _unit_label(arch, unit, level), fillcolor=_fill(arch, unit))
-        return
-    by_block: dict[str, list[_Unit]] = {}
-    for unit in units.values():
-        by_block.setdefault(arch.graph.nodes[unit.nodes[0]]["block"], []).append(unit)
-    for block, members in by_block.items():
-        target = dot
-        if block:
-            with dot.subgraph(name=f"cluster_{_id(block)}") as sub:
-                sub.attr(label=block, style="rounded", color="#999999", fontname="Helvetica")
-                for unit in members:
-                    sub.node(
-                        _id(unit.key), _unit_label(arch, unit, level), fillcolor=_fill(arch, unit)
-                    )
-            continue
-        for unit in members:
-            target.node(_id(unit.key), _unit_label(arch, unit, level), fillcolor=_fill(arch, unit))
-
-
-def _add_edges(
-    dot: graphviz.Digraph,
-    arch: ArchGraph,
-    units: dict[str, _Unit],
-    unit_of: Callable[[str, dict[str, Any]], str],
-) -> None:
-    graph = arch.graph
-    seen: set[tuple[str, str]] = set()
-    for unit in units.values():
-        for node in unit.nodes:
-            for source in _visible_inputs(arch, node):
-                data = graph.nodes[source]
-                head = "input" if data["stage"] == "input" else unit_of(source, data)
-                if head == unit.key or (head, unit.key) in seen:
-                    continue
-                seen.add((head, unit.key))
-                dot.edge(_id(head), _id(unit.key), label=_shape(data["shape"]))
-
-
-def _visible_inputs(arch: ArchGraph, node: str) -> list[str]:
-    """Inputs with flatten nodes skipped (they are drawn as part of the edge)."""
-    out = []
-    for source in arch.inputs(node):
-        if arch.graph.nodes[source]["op"].kind == "flatten":
-            out += arch.inputs(source)
-        else:
-            out.append(source)
-    return out
-
-
-def _unit_label(arch: ArchGraph, unit: _Unit, level: str) -> str:
-    nodes = [arch.graph.nodes[n] for n in unit.nodes]
-    last = nodes[-1]
-    params = sum(d["params"] for d in nodes)
-    macs = sum(d["macs"] for d in nodes)
-    if level == "layer":
-        title = f"{last['path']}\n{last['op'].describe()}"
-    elif level == "block":
-        title = _block_title(arch, unit, nodes)
-    else:
-        title = _stage_title(arch, unit.key)
-    lines = [title, _shape(last["shape"])]
-    if params or macs:
-        lines.append(f"{_human(params)} params, {_human(macs)} MACs")
-    return "\n".join(lines)
-
-
-def _block_title(arch: ArchGraph, unit: _Unit, nodes: list[dict[str, Any]]) -> str:
-    if len(nodes) == 1:
-        return f"{nodes[0]['path']}\n{nodes[0]['op'].describe()}"
-    projected = any(".downsample." in d["path"] for d in nodes)
-    stage = next(s for s in arch.stages if s.key == nodes[0]["stage"])
-    return f"{unit.key}\n{stage.block_type}" + (" (projection)" if projected else "")
-
-
-def _stage_title(arch: ArchGraph, key: str) -> str:
-    stage = next(s for s in arch.stages if s.key == key)
-    if stage.key in ("stem", "head"):
-        return f"{key}\n{stage.block_type}"
-    return f"{key} ({stage.module})\n{stage.block_type} x{stage.depth}"
-
-
-def _fill(arch: ArchGraph, unit: _Unit) -> str:
-    if len(unit.nodes) > 1:
-        return "#f3f3f3"
-    return _COLOURS.get(arch.graph.nodes[unit.nodes[0]]["op"].category, "#ffffff")
-
-
-def _id(key: str) -> str:
-    return key.replace(".", "_").replace("#", "_n")
+def _notes(diagram: Diagram) -> list[str]:
+    """Legend entries beyond colours, as markup."""
+    notes = []
+    if any(link.skip for link in diagram.links):
+        notes.append(f'<FONT COLOR="{SKIP_COLOUR}">- - - shortcut / carried features</FONT>')
+    if diagram.level != "layer":
+        notes.append(escape("box colour: its heaviest op (MACs)"))
+    if any(len(members) > 1 for members in diagram.runs.values()):
+        notes.append(escape("xN: N identical blocks, drawn once"))
+    return notes
