@@ -54,7 +54,7 @@ class Compiled:
 
     def dot(self, level: str = "block") -> str:
         """The Graphviz DOT text of the diagram at `level` (stage, block or layer)."""
-        from archspec.emit.dot import emit_dot  # noqa: PLC0415 - graphviz only for diagrams
+        from archspec.emit.dot import emit_dot  # noqa: PLC0415 - only diagrams need it
 
         return emit_dot(self.arch, level)
 
