@@ -5,6 +5,7 @@ Errors are collected while loading and checking a spec and rendered once, by the
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -12,6 +13,9 @@ from dataclasses import dataclass, field
 Loc = tuple[str | int, ...]
 
 MAX_LISTED = 10
+# A quoted source line longer than this is cut to a window of EXCERPT characters around the caret.
+MAX_LINE = 120
+EXCERPT = 100
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,9 @@ class Issue:
     source_line: str = ""
 
     def render(self) -> str:
-        where = self.file
+        where = printable(self.file)
         if self.position is not None:
-            where = f"{self.file}:{self.position.line}:{self.position.col}"
+            where = f"{where}:{self.position.line}:{self.position.col}"
         head = (
             f"{where}: error: {self.field}: {self.message}"
             if self.field
@@ -44,11 +48,38 @@ class Issue:
         )
         lines = [head]
         if self.source_line and self.position is not None:
-            lines.append(f"    {self.source_line}")
-            lines.append("    " + " " * (self.position.col - 1) + "^")
+            shown, caret = excerpt(printable(self.source_line), self.position.col - 1)
+            lines.append(f"    {shown}")
+            lines.append("    " + " " * caret + "^")
         if self.hint:
             lines.append(f"  fix: {self.hint}")
         return "\n".join(lines)
+
+
+def printable(text: str) -> str:
+    """Text safe to echo to a terminal: each control, format or separator character (escape
+    sequences, bidi overrides, line separators) becomes one `?`, so columns still line up."""
+    return "".join(
+        " " if ch == "\t" else "?" if unicodedata.category(ch) in _UNPRINTABLE else ch
+        for ch in text
+    )
+
+
+_UNPRINTABLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+
+def excerpt(line: str, offset: int) -> tuple[str, int]:
+    """A long source line cut to a window around `offset`; returns it and the caret's offset."""
+    if len(line) <= MAX_LINE:
+        return line, offset
+    start = max(0, min(offset - EXCERPT // 2, len(line) - EXCERPT))
+    shown = line[start : start + EXCERPT]
+    caret = offset - start
+    if start > 0:
+        shown, caret = "..." + shown, caret + 3
+    if start + EXCERPT < len(line):
+        shown += "..."
+    return shown, caret
 
 
 class ArchspecError(Exception):
@@ -66,7 +97,14 @@ class SpecError(ArchspecError):
 
 
 class OutputError(ArchspecError):
-    """An output file could not be written."""
+    """An output file could not be written: `PATH: error: what happened` and how to fix it."""
+
+    def __init__(self, path: str, message: str, hint: str = "") -> None:
+        super().__init__(path, message, hint)
+        self.issue = Issue(path, None, "", message, hint)
+
+    def __str__(self) -> str:
+        return self.issue.render()
 
 
 def render_issues(issues: Sequence[Issue]) -> str:

@@ -88,8 +88,10 @@ def inference(repeat: int) -> None:
     timings = {name: statistics.median(values) for name, values in samples.items()}
     base, unfused = timings["torchvision resnet50"], timings["generated"]
     for name, seconds in timings.items():
-        print(f"  {name:<24}{seconds * 1000:>9.1f} ms   vs torchvision {base / seconds:.3f}x"
-              f"   vs generated {unfused / seconds:.3f}x")
+        print(
+            f"  {name:<24}{seconds * 1000:>9.1f} ms   vs torchvision {base / seconds:.3f}x"
+            f"   vs generated {unfused / seconds:.3f}x"
+        )
 
 
 def main() -> None:

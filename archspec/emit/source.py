@@ -34,10 +34,33 @@ INDENT = "    "
 
 
 def doc_text(text: str) -> str:
-    """Make any text safe inside a one-line docstring: no quotes, backslashes or control chars."""
-    cleaned = "".join(" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in text)
-    cleaned = " ".join(cleaned.split())
+    """Make any text safe inside a docstring: printable ASCII, single spaces, no `"` or `\\`.
+
+    Generated files are ASCII so that no spec text can hide code behind bidi controls or
+    look-alike letters (ruff RUF002) or overflow a line with double-width characters: look-alike
+    forms become ASCII (NFKC, dashes, quotes, x), accents are dropped, and any other character
+    is written as <U+XXXX>.
+    """
+    text = unicodedata.normalize("NFKC", text).translate(_TYPOGRAPHY)
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    cleaned = " ".join("".join(_ascii(ch) for ch in text).split())
     return cleaned.replace("\\", "/").replace('"', "'")
+
+
+def _ascii(ch: str) -> str:
+    if unicodedata.category(ch)[0] in "CZ":
+        return " "
+    return ch if ch.isascii() else f"<U+{ord(ch):04X}>"
+
+
+_TYPOGRAPHY = str.maketrans(
+    {
+        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),
+        **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u201c\u201d\u201e\u201f\u2033", "'"),
+        "\u00d7": "x",
+        "\u2026": "...",
+    }
+)
 
 
 def docstring(text: str, indent: int) -> str:

@@ -7,6 +7,7 @@ where each row field came from, so errors found later (pydantic, lowering) point
 from __future__ import annotations
 
 import difflib
+import stat
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +17,20 @@ import pydantic
 from pydantic import BaseModel
 
 from archspec.errors import Issue, Loc, SpecError, format_loc
-from archspec.spec.models import SelectiveKernel, Spec, SplitAttention, SqueezeExcite, StageRow
+from archspec.spec.models import (
+    MAX_BLOCKS,
+    RESERVED_NAMES,
+    SelectiveKernel,
+    Spec,
+    SplitAttention,
+    SqueezeExcite,
+    StageRow,
+    default_class_name,
+)
 from archspec.spec.yamlsource import Source, YamlError, load_yaml
 
-MAX_FILE_BYTES = 1_000_000
+# Zoo specs are under 2 kB; PyYAML reads about 400 kB/s, so this bounds parsing to ~0.5 s.
+MAX_FILE_BYTES = 200_000
 _NONE_WORDS = ("none", "None", "null")
 
 
@@ -47,61 +58,51 @@ class LoadedSpec:
 def read_spec(path: str | Path) -> LoadedSpec:
     """Read and validate a spec file."""
     file = str(path)
-    target = Path(path)
-    if target.is_dir():
-        raise SpecError(
-            [
-                Issue(
-                    file,
-                    None,
-                    "",
-                    "is a directory, not a spec file",
-                    "pass a .yaml file, e.g. specs/resnet50.yaml",
-                )
-            ]
-        )
+    return parse_spec(_decode(_read_bytes(Path(path), file), file), file)
+
+
+def _file_error(file: str, message: str, hint: str) -> SpecError:
+    return SpecError([Issue(file, None, "", message, hint)])
+
+
+_PASS_A_FILE = "pass a .yaml file, e.g. specs/resnet50.yaml"
+
+
+def _read_bytes(target: Path, file: str) -> bytes:
+    """The file's bytes; directories, devices, pipes and files over MAX_FILE_BYTES are refused
+    without reading them (so /dev/zero or a FIFO cannot hang the compiler)."""
     try:
-        raw = target.read_bytes()
+        info = target.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise _file_error(file, "is a directory, not a spec file", _PASS_A_FILE)
+        if not stat.S_ISREG(info.st_mode):
+            raise _file_error(
+                file, "is not a regular file (a device, pipe or socket)", _PASS_A_FILE
+            )
+        with target.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise SpecError(
-            [
-                Issue(
-                    file,
-                    None,
-                    "",
-                    f"cannot read: {exc.strerror}",
-                    "check the path and its permissions",
-                )
-            ]
+        reason = exc.strerror or type(exc).__name__
+        raise _file_error(
+            file, f"cannot read: {reason}", "check the path and its permissions"
         ) from None
     if len(raw) > MAX_FILE_BYTES:
-        raise SpecError(
-            [
-                Issue(
-                    file,
-                    None,
-                    "",
-                    f"is {len(raw):,} bytes; specs are small",
-                    f"keep a spec under {MAX_FILE_BYTES:,} bytes",
-                )
-            ]
+        raise _file_error(
+            file,
+            f"is {max(info.st_size, len(raw)):,} bytes; specs are small",
+            f"keep a spec under {MAX_FILE_BYTES:,} bytes",
         )
+    return raw
+
+
+def _decode(raw: bytes, file: str) -> str:
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise SpecError(
-            [
-                Issue(
-                    file,
-                    None,
-                    "",
-                    f"is not UTF-8 text (bad byte on line {line})",
-                    "save the file as UTF-8",
-                )
-            ]
+        raise _file_error(
+            file, f"is not UTF-8 text (bad byte on line {line})", "save the file as UTF-8"
         ) from None
-    return parse_spec(text, file)
 
 
 def parse_spec(text: str, file: str = "<string>") -> LoadedSpec:
@@ -130,7 +131,47 @@ def parse_spec(text: str, file: str = "<string>") -> LoadedSpec:
         issues = [_pydantic_issue(source, remap, err) for err in exc.errors()]
         # A columnar scalar applies to every stage: report its error once.
         raise SpecError(list(dict.fromkeys(issues))) from None
+    issues = [*_class_name_issues(source, spec), *_size_issues(source, remap, spec)]
+    if issues:
+        raise SpecError(issues)
     return LoadedSpec(spec, source, remap)
+
+
+def _class_name_issues(source: Source, spec: Spec) -> list[Issue]:
+    """The model class may not be a keyword, a builtin, or a name the generated module uses."""
+    given = spec.class_name is not None
+    name = spec.class_name if spec.class_name is not None else default_class_name(spec.name)
+    if name not in RESERVED_NAMES:
+        return []
+    what = f"{name!r} is" if given else f"gives the class name {name!r}, which is"
+    field_name = "class_name" if given else "name"
+    return [
+        source.issue(
+            (field_name,),
+            field_name,
+            f"{what} a Python keyword or builtin, or a name the generated file uses",
+            f"set `class_name:` to another name, e.g. {name}Net",
+        )
+    ]
+
+
+def _size_issues(source: Source, remap: dict[Loc, Loc], spec: Spec) -> list[Issue]:
+    """Refuse networks too large to lower in seconds (MAX_BLOCKS blocks over all stages)."""
+    total, depths = 0, [row.depth for row in spec.stages]
+    for index, depth in enumerate(depths):
+        total += depth
+        if total > MAX_BLOCKS:
+            loc = _yaml_loc(remap, ("stages", index, "depth"))
+            return [
+                source.issue(
+                    loc,
+                    format_loc(loc),
+                    f"the stages hold {sum(depths):,} blocks in total; "
+                    f"archspec supports at most {MAX_BLOCKS:,}",
+                    f"use depths that sum to {MAX_BLOCKS:,} or less",
+                )
+            ]
+    return []
 
 
 def _yaml_loc(remap: dict[Loc, Loc], loc: Loc) -> Loc:
@@ -165,17 +206,19 @@ def _columns_to_rows(
     source: Source, table: dict[str, Any]
 ) -> tuple[list[Any], dict[Loc, Loc], list[Issue]]:
     lengths = {key: len(value) for key, value in table.items() if isinstance(value, list)}
-    count = lengths.get("depth") or next(iter(lengths.values()), 1)
     reference = "depth" if "depth" in lengths else next(iter(lengths), "depth")
+    count = lengths.get(reference, 1)
     issues = [
         source.issue(
             ("stages", key),
             f"stages.{key}",
-            f"has {n} entries but {reference} has {count}",
-            f"give one entry per stage ({count}), or a single value for all stages",
+            f"has {n} entries but {reference} has {count}" if n else "is an empty list",
+            f"give one entry per stage ({count}), or a single value for all stages"
+            if count
+            else "give one entry per stage, or a single value for all stages",
         )
         for key, n in lengths.items()
-        if n != count
+        if n != count or n == 0
     ]
     rows: list[Any] = []
     remap: dict[Loc, Loc] = {}
@@ -296,6 +339,18 @@ def _bad_length(err: Any, loc: Loc) -> tuple[str, str]:
     )
 
 
+def _long_text(err: Any, loc: Loc) -> tuple[str, str]:
+    limit = err["ctx"]["max_length"]
+    return f"is {len(err['input']):,} characters long; at most {limit} are allowed", "shorten it"
+
+
+def _not_unicode(err: Any, loc: Loc) -> tuple[str, str]:
+    return (
+        "is not valid Unicode text (it holds a lone surrogate escape such as \\ud800)",
+        "remove the \\ud800-\\udfff escape; write characters above U+FFFF as \\U0001F600",
+    )
+
+
 def _bad_name(err: Any, loc: Loc) -> tuple[str, str]:
     return f"{_shown(err.get('input'))} is not a valid name", _pattern_hint(err["ctx"]["pattern"])
 
@@ -317,6 +372,8 @@ _DESCRIBERS = {
     "too_short": _bad_length,
     "too_long": _bad_length,
     "string_pattern_mismatch": _bad_name,
+    "string_too_long": _long_text,
+    "string_unicode": _not_unicode,
     "union_tag_invalid": _unknown_tag,
     "union_tag_not_found": _missing_tag,
 }
@@ -330,6 +387,7 @@ _TYPE_WORDS = {
     "string_type": "text",
     "list_type": "a list",
     "model_type": "a mapping of fields",
+    "model_attributes_type": "a mapping of fields",
     "dict_type": "a mapping of fields",
     "literal_type": "a word",
 }

@@ -6,6 +6,8 @@ Field names are the public contract; see DESIGN.md "Spec language v1".
 
 from __future__ import annotations
 
+import builtins
+import keyword
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +19,13 @@ Text = Annotated[str, Field(max_length=500)]
 Count = Annotated[int, Field(ge=1, le=100_000)]
 Channels = Annotated[int, Field(ge=1, le=1_000_000)]
 Small = Annotated[int, Field(ge=1, le=64)]
+# Blocks (dense layers) summed over all stages: keeps lowering, stats and the emitted file small
+# enough to build in seconds (a 10,000-block ResNet is legal; 600,000 blocks would take minutes).
+MAX_BLOCKS = 20_000
+MAX_BRANCHES = 8
+# Names the generated module binds or reads at top level: the model class may not rebind them.
+GENERATED_GLOBALS = ("torch", "nn", "Tensor", "FUSIBLE", "fuse_conv_bn", "named_sequential")
+RESERVED_NAMES = frozenset({*keyword.kwlist, *dir(builtins), *GENERATED_GLOBALS})
 
 BlockType = Literal["basic", "bottleneck", "preact_basic", "preact_bottleneck", "dense"]
 TAP_NAMES = ("stem", "stage1", "stage2", "stage3", "stage4", "stage5", "stage6")
@@ -52,9 +61,11 @@ class SelectiveKernel(Strict):
 
     type: Literal["sk"]
     # Without `kernels`: `branches` 3x3 paths with dilation 1, 2, ... (timm keep_3x3).
-    branches: Annotated[int, Field(ge=2, le=8)] = 2
+    branches: Annotated[int, Field(ge=2, le=MAX_BRANCHES)] = 2
     # Real kernel sizes per branch, e.g. [3, 5] (odd sizes); overrides `branches`.
-    kernels: list[Annotated[int, Field(ge=1, le=15)]] | None = None
+    kernels: (
+        Annotated[list[Annotated[int, Field(ge=1, le=15)]], Field(max_length=MAX_BRANCHES)] | None
+    ) = None
     reduction: Small = 16
     divisor: Small = 8
     # Smallest attention width; default: the divisor.
@@ -119,3 +130,12 @@ class Spec(Strict):
     outputs: list[Literal[TAP_NAMES]] | None = None  # type: ignore[valid-type]
     conv_bias: bool = False
     zero_init_residual: bool = False
+
+
+def default_class_name(name: str) -> str:
+    """resnet50_c5_backbone -> Resnet50C5Backbone; an `_` stays before a digit (Resnext50_32x4d)."""
+    text = ""
+    for part in name.split("_"):
+        if part:
+            text += ("_" if part[0].isdigit() and text else "") + part[0].upper() + part[1:]
+    return text

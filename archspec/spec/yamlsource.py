@@ -14,8 +14,11 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from archspec.errors import Issue, Loc, Position
 
-MAX_NODES = 100_000
+# Nodes as composed and as expanded through aliases; the zoo's largest spec has about 60.
+MAX_NODES = 10_000
 MAX_DEPTH = 64
+_DEEP_HINT = "a spec nests at most a few levels"
+_BIG_HINT = "a spec holds a few hundred values: remove long lists or aliases that expand"
 
 _PLAIN_TAGS = {
     "tag:yaml.org,2002:str",
@@ -87,12 +90,10 @@ class _Walker:
             raise self.fail(
                 node,
                 f"the document has more than {MAX_NODES:,} YAML nodes",
-                "remove anchors/aliases that expand recursively; specs are small",
+                _BIG_HINT,
             )
         if len(loc) > MAX_DEPTH:
-            raise self.fail(
-                node, f"nesting deeper than {MAX_DEPTH} levels", "a spec nests at most a few levels"
-            )
+            raise self.fail(node, f"nesting deeper than {MAX_DEPTH} levels", _DEEP_HINT)
         self.source.values[loc] = _pos(node)
         if isinstance(node, MappingNode):
             return self.mapping(node, loc)
@@ -128,7 +129,12 @@ class _Walker:
     def scalar(self, node: Node) -> Any:
         if node.tag not in _PLAIN_TAGS:
             raise self._tag_error(node)
-        return self.loader.construct_object(node)
+        try:
+            return self.loader.construct_object(node)
+        except ValueError:  # e.g. an int of more digits than Python converts
+            raise self.fail(
+                node, "this number is too long to read", "write a number of a few digits"
+            ) from None
 
     def _tag_error(self, node: Node) -> YamlError:
         return self.fail(
@@ -138,10 +144,44 @@ class _Walker:
         )
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose (recursive) composer refuses to nest deeper than MAX_DEPTH.
+
+    PyYAML composes nested collections recursively, so `[[[[...]]]]` a few thousand levels deep
+    would exhaust Python's stack before the walker could count the levels.
+    """
+
+    def __init__(self, source: Source) -> None:
+        super().__init__(source.text)
+        self.source = source
+        self.depth = 0
+        self.count = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        self.depth += 1
+        self.count += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise self.fail(f"nesting deeper than {MAX_DEPTH} levels", _DEEP_HINT)
+            if self.count > MAX_NODES:
+                raise self.fail(f"the document has more than {MAX_NODES:,} YAML nodes", _BIG_HINT)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def fail(self, message: str, hint: str) -> YamlError:
+        mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+        where = Position(mark.line + 1, mark.column + 1)
+        return YamlError(Issue(self.source.file, where, "", message, hint, self.source.line(where)))
+
+
 def load_yaml(text: str, file: str) -> Source:
     """Parse YAML text into a Source; raise YamlError with a located Issue on failure."""
     source = Source(file, text)
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = _Loader(source)
+    except yaml.reader.ReaderError as exc:
+        raise YamlError(_reader_issue(source, exc)) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -179,3 +219,20 @@ def load_yaml(text: str, file: str) -> Source:
     finally:
         loader.dispose()
     return source
+
+
+def _reader_issue(source: Source, exc: yaml.reader.ReaderError) -> Issue:
+    """A character YAML does not allow (NUL, most control characters), located."""
+    lines = source.text[: exc.position].splitlines(keepends=True) or [""]
+    ends_line = lines[-1].splitlines() != [lines[-1]]
+    line, col = (len(lines) + 1, 1) if ends_line else (len(lines), len(lines[-1]) + 1)
+    where = Position(line, col)
+    code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+    return Issue(
+        source.file,
+        where,
+        "",
+        f"invalid YAML: character U+{code:04X} is not allowed in YAML text",
+        "remove it (control characters other than tab and newline cannot appear in a spec)",
+        source.line(where),
+    )
