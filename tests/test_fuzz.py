@@ -6,8 +6,8 @@ Three sources, all seeded and bounded:
   bombs, non-UTF-8 bytes, empty files, directories, Python tags);
 - mutations of the zoo specs (line, token and byte edits from a fixed seed): each either builds a
   module that parses or is refused under the contract above;
-- tests/fuzz_corpus/: every case that once failed, replayed (refused/ must be refused;
-  pending/ holds accepted-but-broken specs whose fix belongs to another module).
+- tests/fuzz_corpus/refused/: every case that once failed, replayed; each must be refused with
+  the message its `# expect:` lines name.
 """
 
 from __future__ import annotations
@@ -342,7 +342,6 @@ def test_mutated_zoo_specs_build_or_are_refused(tmp_path: Path) -> None:
 # --- the corpus of cases that once failed -------------------------------------------------------
 
 REFUSED = sorted((CORPUS / "refused").glob("*.yaml"))
-PENDING = sorted((CORPUS / "pending").glob("*.yaml"))
 
 
 def expected_messages(case: Path) -> list[str]:
@@ -360,18 +359,8 @@ def test_corpus_case_is_refused(case: Path, tmp_path: Path) -> None:
         assert message in outcome.stderr, outcome.stderr
 
 
-@pytest.mark.parametrize("case", PENDING, ids=[case.stem for case in PENDING])
-@pytest.mark.xfail(
-    strict=True,
-    reason="accepted but torch refuses the model: SplitAttention group arithmetic is unchecked "
-    "(fix pending in archspec/lower/residual.py; then move the case to refused/)",
-)
-def test_pending_corpus_case_is_refused(case: Path, tmp_path: Path) -> None:
-    assert_refused(build(case, tmp_path / "out"), case)
-
-
 def test_corpus_is_kept() -> None:
     assert len(REFUSED) >= 10
-    for case in REFUSED + PENDING:
+    for case in REFUSED:
         assert case.read_bytes().startswith(b"# "), f"{case.name}: say what failed, in a comment"
     assert all(expected_messages(case) for case in REFUSED), "each case says what to expect"

@@ -23,9 +23,8 @@ from hypothesis import strategies as st
 
 from archspec.api import Compiled, compile_text
 from archspec.errors import SpecError
-from archspec.lower.attention import split_attn_channels
 from archspec.lower.model import class_name
-from archspec.spec.models import SplitAttention, StageRow, default_class_name
+from archspec.spec.models import StageRow, default_class_name
 
 torch = pytest.importorskip("torch")
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
@@ -432,25 +431,5 @@ def test_any_spec_is_refused_cleanly_or_exact(spec: dict[str, Any]) -> None:
         event("refused: " + exc.issues[0].message[:30])
         assert exc.issues and re.match(r"wide\.yaml:\d+:\d+: error: ", str(exc)), str(exc)
         return
-    if split_group_bug(compiled):
-        # Pending fix (archspec/lower/residual.py): the spec is accepted but torch refuses it.
-        event("known bug: split-attention groups")
-        with pytest.raises(ValueError, match="divisible by groups"):
-            compiled.to_module()
-        return
     event("accepted")
     check_model(compiled)
-
-
-def split_group_bug(compiled: Compiled) -> bool:
-    """A split-attention stage whose grouped convs torch refuses (in or attn width % groups).
-
-    Known language bug: the lowering accepts it; the fix belongs in archspec/lower/residual.py.
-    """
-    for row in compiled.loaded.spec.stages:
-        if isinstance(row.attention, SplitAttention):
-            inner = row.width * row.base_width // 64 * row.groups if row.width else 0
-            attn = split_attn_channels(inner, row.attention)
-            if inner % (row.groups * row.attention.radix) or attn % row.groups:
-                return True
-    return False

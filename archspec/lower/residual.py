@@ -165,6 +165,7 @@ def _variant(st: StageInput) -> tuple[BlockClass, Main, str]:
                 "split attention (ResNeSt) needs bottleneck blocks",
                 "use block: bottleneck, or attention: se/sk",
             )
+        _check_split_groups(st, attention)
         cls = BlockClass(
             "resnest_bottleneck",
             "ResNestBottleneck",
@@ -175,6 +176,27 @@ def _variant(st: StageInput) -> tuple[BlockClass, Main, str]:
         )
         return cls, _split_main, "act3"
     return _plain_class(st), _plain_main, "relu"
+
+
+def _check_split_groups(st: StageInput, split: SplitAttention) -> None:
+    """The radix-grouped conv needs width % (groups x radix) == 0, fc1/fc2 attn % groups == 0."""
+    width, _ = stage_channels(st)
+    groups = st.row.groups
+    if width % (groups * split.radix):
+        raise LowerError(
+            (*st.loc, "attention", "radix"),
+            f"the 3x3's {width} channels do not split into groups ({groups}) x radix "
+            f"({split.radix})",
+            "choose width, base_width, groups and radix so that the inner width is divisible "
+            "by groups x radix",
+        )
+    attn = split_attn_channels(width, split)
+    if attn % groups:
+        raise LowerError(
+            (*st.loc, "groups"),
+            f"the attention width {attn} is not divisible by groups ({groups})",
+            "change groups, attention.divisor or attention.min_channels so groups divides it",
+        )
 
 
 def _plain_class(st: StageInput) -> BlockClass:
