@@ -237,10 +237,10 @@ def diagram(
     for compiled in _compile_all(specs):
         source = emit_dot(compiled.arch, level.value, collapse=not expand)
         suffix = "" if level == Level.block else f".{level.value}"
-        dot_path = output_path(compiled, out, f"{suffix}.dot")
-        _write(dot_path, source.encode())
-        if fmt != DiagramFormat.dot:
-            image = _render(source, fmt.value)
+        # Render before writing anything, so a failed render leaves no mismatched pair.
+        image = _render(source, fmt.value) if fmt != DiagramFormat.dot else None
+        _write(output_path(compiled, out, f"{suffix}.dot"), source.encode())
+        if image is not None:
             _write(output_path(compiled, out, f"{suffix}.{fmt.value}"), image)
 
 

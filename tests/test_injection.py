@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from archspec.api import compile_text
 from archspec.cli import app
 from archspec.errors import SpecError
-from archspec.spec.models import RESERVED_NAMES
+from archspec.names import RESERVED_NAMES
 from tests.conftest import ROOT
 from tests.hostile import assert_built, assert_refused, build
 
@@ -299,21 +299,9 @@ def test_validate_and_stats_survive_hostile_titles(tmp_path: Path) -> None:
         assert "\x1b" not in result.stdout
 
 
-DIAGRAM_PENDING = {
-    # archspec/emit/diagram_writer.py escape() keeps ASCII control characters (BEL, VT, ESC...)
-    # in HTML-like labels, which the renderer rejects; the .dot is written before it fails.
-    "control_chars": "control characters in titles break SVG rendering (fix pending in dot)",
-}
-
-
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=DIAGRAM_PENDING[n]))
-        if n in DIAGRAM_PENDING
-        else n
-        for n in HOSTILE_TEXT
-    ],
+    list(HOSTILE_TEXT),
 )
 def test_hostile_title_in_diagrams(name: str, tmp_path: Path) -> None:
     spec = tmp_path / "net.yaml"
@@ -326,11 +314,6 @@ def test_hostile_title_in_diagrams(name: str, tmp_path: Path) -> None:
     assert dot.isascii() and "\x1b" not in dot
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="templates/model.py.jinja puts the spec path inside a prose line: a relative path over "
-    "~35 characters makes it exceed 100 columns (E501); fix pending in the template",
-)
 def test_long_spec_path_keeps_the_header_within_the_line_length(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

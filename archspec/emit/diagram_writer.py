@@ -34,7 +34,12 @@ def escape(text: str) -> str:
 def ascii_text(text: str) -> str:
     """Dashes, quotes and the multiplication sign to ASCII, accents dropped, the rest "?"."""
     decomposed = unicodedata.normalize("NFKD", text.translate(_TYPOGRAPHY))
-    kept = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    # Control characters (BEL, ESC, ...) make the renderer reject the label: spaces instead.
+    kept = "".join(
+        " " if unicodedata.category(ch) == "Cc" else ch
+        for ch in decomposed
+        if not unicodedata.combining(ch)
+    )
     return kept.encode("ascii", "replace").decode("ascii")
 
 

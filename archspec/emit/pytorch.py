@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import builtins
 import json
-import keyword
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -14,9 +12,10 @@ from typing import Any
 from archspec.emit.source import doc_text, docstring, statement, wrapped
 from archspec.ir.graph import ArchGraph, BlockClass, Call, Member, Seq
 from archspec.ir.ops import BatchNorm2d, Conv2d, Op
+from archspec.names import RESERVED_NAMES
 
 # Names the generated module itself uses; a spec-derived class name may not take them.
-RESERVED = {"torch", "nn", "Tensor", "x", "self", *keyword.kwlist, *dir(builtins)}
+RESERVED = {"x", "self", *RESERVED_NAMES}
 
 
 def template_dir() -> Path:

@@ -19,7 +19,7 @@ from archspec.lower.head import lower_head
 from archspec.lower.preact import lower_preact_stage, lower_preact_stem, lower_preact_tail
 from archspec.lower.residual import lower_residual_stage
 from archspec.lower.stem import lower_stem
-from archspec.spec.models import Spec
+from archspec.spec.models import Spec, default_class_name
 
 Children = list[tuple[str, Any]]
 StemLowering = Callable[[Builder, Spec, str], tuple[StageOutput, Children]]
@@ -74,14 +74,7 @@ STAGE_LOWERINGS = {block: family.stage for family in FAMILIES for block in famil
 
 
 def class_name(spec: Spec) -> str:
-    """resnet50_c5_backbone -> Resnet50C5Backbone; an `_` stays before a digit (Resnext50_32x4d)."""
-    if spec.class_name:
-        return spec.class_name
-    text = ""
-    for part in spec.name.split("_"):
-        if part:
-            text += ("_" if part[0].isdigit() and text else "") + part[0].upper() + part[1:]
-    return text
+    return spec.class_name or default_class_name(spec.name)
 
 
 @dataclass

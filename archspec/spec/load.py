@@ -17,9 +17,9 @@ import pydantic
 from pydantic import BaseModel
 
 from archspec.errors import Issue, Loc, SpecError, format_loc
+from archspec.names import RESERVED_NAMES
 from archspec.spec.models import (
     MAX_BLOCKS,
-    RESERVED_NAMES,
     SelectiveKernel,
     Spec,
     SplitAttention,

@@ -6,8 +6,6 @@ Field names are the public contract; see DESIGN.md "Spec language v1".
 
 from __future__ import annotations
 
-import builtins
-import keyword
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,9 +21,6 @@ Small = Annotated[int, Field(ge=1, le=64)]
 # enough to build in seconds (a 10,000-block ResNet is legal; 600,000 blocks would take minutes).
 MAX_BLOCKS = 20_000
 MAX_BRANCHES = 8
-# Names the generated module binds or reads at top level: the model class may not rebind them.
-GENERATED_GLOBALS = ("torch", "nn", "Tensor", "FUSIBLE", "fuse_conv_bn", "named_sequential")
-RESERVED_NAMES = frozenset({*keyword.kwlist, *dir(builtins), *GENERATED_GLOBALS})
 
 BlockType = Literal["basic", "bottleneck", "preact_basic", "preact_bottleneck", "dense"]
 TAP_NAMES = ("stem", "stage1", "stage2", "stage3", "stage4", "stage5", "stage6")
