@@ -52,11 +52,12 @@ class Compiled:
             "input": f"{c}x{h}x{w}",
         }
 
-    def dot(self, level: str = "block") -> str:
-        """The Graphviz DOT text of the diagram at `level` (stage, block or layer)."""
+    def dot(self, level: str = "block", *, collapse: bool = True) -> str:
+        """The Graphviz DOT text of the diagram at `level` (stage, block or layer); `collapse`
+        draws a run of identical blocks once."""
         from archspec.emit.dot import emit_dot  # noqa: PLC0415 - only diagrams need it
 
-        return emit_dot(self.arch, level)
+        return emit_dot(self.arch, level, collapse=collapse)
 
     def to_module(self, **kwargs: Any) -> Any:
         """Import the generated source as a module and instantiate the model (needs torch).

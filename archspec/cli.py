@@ -18,7 +18,6 @@ from archspec.api import Compiled, compile_file, output_path
 from archspec.conventions import CONVENTIONS, count
 from archspec.diff import diff
 from archspec.emit.diff_format import format_diff
-from archspec.emit.dot import emit_dot
 from archspec.emit.plot import scatter_png
 from archspec.emit.stats_format import Report, format_reports
 from archspec.errors import ArchspecError, SpecError
@@ -235,7 +234,7 @@ def diagram(
     Files are named <name>.dot/.svg at block level and <name>.<level>.dot/.svg otherwise.
     """
     for compiled in _compile_all(specs):
-        source = emit_dot(compiled.arch, level.value, collapse=not expand)
+        source = compiled.dot(level.value, collapse=not expand)
         suffix = "" if level == Level.block else f".{level.value}"
         # Render before writing anything, so a failed render leaves no mismatched pair.
         image = _render(source, fmt.value) if fmt != DiagramFormat.dot else None

@@ -7,14 +7,14 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from archspec.conventions import Breakdown
 from archspec.memory import MemoryEstimate
 from archspec.stats import Stats
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 FORMATS = ("table", "json", "csv", "markdown")
 GRANULARITIES = ("stage", "block", "layer")
@@ -183,6 +183,8 @@ def _markdown(reports: Sequence[Report], granularity: str) -> str:
 
 
 def _rich_table(title: str, header: list[str], body: list[list[str]], numeric: set[int]) -> Table:
+    from rich.table import Table  # noqa: PLC0415 - rich only for text tables (start-up time)
+
     table = Table(title=title, title_justify="left")
     for i, column in enumerate(header):
         table.add_column(column, justify="right" if i in numeric else "left")
@@ -192,6 +194,8 @@ def _rich_table(title: str, header: list[str], body: list[list[str]], numeric: s
 
 
 def _text(reports: Sequence[Report], granularity: str) -> str:
+    from rich.console import Console  # noqa: PLC0415 - rich only for text tables
+
     console = Console(file=io.StringIO(), width=160, color_system=None, force_terminal=False)
     header, body = _totals_matrix(reports)
     console.print(
