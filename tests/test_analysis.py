@@ -127,3 +127,12 @@ def test_stats_time_grows_linearly() -> None:
         assert spec.stats.totals.params > 0
         timings.append(time.perf_counter() - start)
     assert timings[1] < 8 * timings[0] + 0.5
+
+
+def test_per_layer_rows_show_attention_internals() -> None:
+    paths = {row.path for row in compiled("seresnet50").stats.layers}
+    assert {"layer1.0.se.fc1", "layer1.0.se.fc2", "layer1.0.se.gate"} <= paths
+    paths = {row.path for row in compiled("skresnet18").stats.layers}
+    assert {"layer1.0.conv1.paths.1.conv", "layer1.0.conv1.attn.fc_select"} <= paths
+    paths = {row.path for row in compiled("resnest14d").stats.layers}
+    assert {"layer2.0.conv2.fc1", "layer2.0.conv2.rsoftmax", "layer2.0.avd_last"} <= paths
