@@ -183,8 +183,8 @@ class ResNeSt14D(nn.Module):
                 64,
                 64,
                 256,
-                2,
-                32,
+                radix=2,
+                attn_channels=32,
                 downsample=nn.Sequential(
                     nn.Identity(),
                     nn.Conv2d(64, 256, kernel_size=1, bias=False),
@@ -197,8 +197,8 @@ class ResNeSt14D(nn.Module):
                 256,
                 128,
                 512,
-                2,
-                64,
+                radix=2,
+                attn_channels=64,
                 avd=nn.AvgPool2d(kernel_size=3, stride=2, padding=1),
                 downsample=nn.Sequential(
                     nn.AvgPool2d(kernel_size=2, stride=2, ceil_mode=True, count_include_pad=False),
@@ -212,8 +212,8 @@ class ResNeSt14D(nn.Module):
                 512,
                 256,
                 1024,
-                2,
-                128,
+                radix=2,
+                attn_channels=128,
                 avd=nn.AvgPool2d(kernel_size=3, stride=2, padding=1),
                 downsample=nn.Sequential(
                     nn.AvgPool2d(kernel_size=2, stride=2, ceil_mode=True, count_include_pad=False),
@@ -227,8 +227,8 @@ class ResNeSt14D(nn.Module):
                 1024,
                 512,
                 2048,
-                2,
-                256,
+                radix=2,
+                attn_channels=256,
                 avd=nn.AvgPool2d(kernel_size=3, stride=2, padding=1),
                 downsample=nn.Sequential(
                     nn.AvgPool2d(kernel_size=2, stride=2, ceil_mode=True, count_include_pad=False),

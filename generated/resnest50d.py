@@ -231,24 +231,24 @@ class ResNeSt50D(nn.Module):
                 64,
                 64,
                 256,
-                2,
-                32,
+                radix=2,
+                attn_channels=32,
                 downsample=nn.Sequential(
                     nn.Identity(),
                     nn.Conv2d(64, 256, kernel_size=1, bias=False),
                     nn.BatchNorm2d(256),
                 ),
             ),
-            ResNestBottleneck(256, 64, 256, 2, 32),
-            ResNestBottleneck(256, 64, 256, 2, 32),
+            ResNestBottleneck(256, 64, 256, radix=2, attn_channels=32),
+            ResNestBottleneck(256, 64, 256, radix=2, attn_channels=32),
         )
         self.layer2 = nn.Sequential(
             ResNestBottleneck(
                 256,
                 128,
                 512,
-                2,
-                64,
+                radix=2,
+                attn_channels=64,
                 avd=nn.AvgPool2d(kernel_size=3, stride=2, padding=1),
                 downsample=nn.Sequential(
                     nn.AvgPool2d(kernel_size=2, stride=2, ceil_mode=True, count_include_pad=False),
@@ -256,17 +256,17 @@ class ResNeSt50D(nn.Module):
                     nn.BatchNorm2d(512),
                 ),
             ),
-            ResNestBottleneck(512, 128, 512, 2, 64),
-            ResNestBottleneck(512, 128, 512, 2, 64),
-            ResNestBottleneck(512, 128, 512, 2, 64),
+            ResNestBottleneck(512, 128, 512, radix=2, attn_channels=64),
+            ResNestBottleneck(512, 128, 512, radix=2, attn_channels=64),
+            ResNestBottleneck(512, 128, 512, radix=2, attn_channels=64),
         )
         self.layer3 = nn.Sequential(
             ResNestBottleneck(
                 512,
                 256,
                 1024,
-                2,
-                128,
+                radix=2,
+                attn_channels=128,
                 avd=nn.AvgPool2d(kernel_size=3, stride=2, padding=1),
                 downsample=nn.Sequential(
                     nn.AvgPool2d(kernel_size=2, stride=2, ceil_mode=True, count_include_pad=False),
@@ -274,19 +274,19 @@ class ResNeSt50D(nn.Module):
                     nn.BatchNorm2d(1024),
                 ),
             ),
-            ResNestBottleneck(1024, 256, 1024, 2, 128),
-            ResNestBottleneck(1024, 256, 1024, 2, 128),
-            ResNestBottleneck(1024, 256, 1024, 2, 128),
-            ResNestBottleneck(1024, 256, 1024, 2, 128),
-            ResNestBottleneck(1024, 256, 1024, 2, 128),
+            ResNestBottleneck(1024, 256, 1024, radix=2, attn_channels=128),
+            ResNestBottleneck(1024, 256, 1024, radix=2, attn_channels=128),
+            ResNestBottleneck(1024, 256, 1024, radix=2, attn_channels=128),
+            ResNestBottleneck(1024, 256, 1024, radix=2, attn_channels=128),
+            ResNestBottleneck(1024, 256, 1024, radix=2, attn_channels=128),
         )
         self.layer4 = nn.Sequential(
             ResNestBottleneck(
                 1024,
                 512,
                 2048,
-                2,
-                256,
+                radix=2,
+                attn_channels=256,
                 avd=nn.AvgPool2d(kernel_size=3, stride=2, padding=1),
                 downsample=nn.Sequential(
                     nn.AvgPool2d(kernel_size=2, stride=2, ceil_mode=True, count_include_pad=False),
@@ -294,8 +294,8 @@ class ResNeSt50D(nn.Module):
                     nn.BatchNorm2d(2048),
                 ),
             ),
-            ResNestBottleneck(2048, 512, 2048, 2, 256),
-            ResNestBottleneck(2048, 512, 2048, 2, 256),
+            ResNestBottleneck(2048, 512, 2048, radix=2, attn_channels=256),
+            ResNestBottleneck(2048, 512, 2048, radix=2, attn_channels=256),
         )
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(2048, num_classes)

@@ -258,55 +258,55 @@ class SKResNet34(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.layer1 = nn.Sequential(
-            SelectiveKernelBasic(64, 64, 16),
-            SelectiveKernelBasic(64, 64, 16),
-            SelectiveKernelBasic(64, 64, 16),
+            SelectiveKernelBasic(64, 64, attn_channels=16),
+            SelectiveKernelBasic(64, 64, attn_channels=16),
+            SelectiveKernelBasic(64, 64, attn_channels=16),
         )
         self.layer2 = nn.Sequential(
             SelectiveKernelBasic(
                 64,
                 128,
-                16,
+                attn_channels=16,
                 stride=2,
                 downsample=nn.Sequential(
                     nn.Conv2d(64, 128, kernel_size=1, stride=2, bias=False),
                     nn.BatchNorm2d(128),
                 ),
             ),
-            SelectiveKernelBasic(128, 128, 16),
-            SelectiveKernelBasic(128, 128, 16),
-            SelectiveKernelBasic(128, 128, 16),
+            SelectiveKernelBasic(128, 128, attn_channels=16),
+            SelectiveKernelBasic(128, 128, attn_channels=16),
+            SelectiveKernelBasic(128, 128, attn_channels=16),
         )
         self.layer3 = nn.Sequential(
             SelectiveKernelBasic(
                 128,
                 256,
-                32,
+                attn_channels=32,
                 stride=2,
                 downsample=nn.Sequential(
                     nn.Conv2d(128, 256, kernel_size=1, stride=2, bias=False),
                     nn.BatchNorm2d(256),
                 ),
             ),
-            SelectiveKernelBasic(256, 256, 32),
-            SelectiveKernelBasic(256, 256, 32),
-            SelectiveKernelBasic(256, 256, 32),
-            SelectiveKernelBasic(256, 256, 32),
-            SelectiveKernelBasic(256, 256, 32),
+            SelectiveKernelBasic(256, 256, attn_channels=32),
+            SelectiveKernelBasic(256, 256, attn_channels=32),
+            SelectiveKernelBasic(256, 256, attn_channels=32),
+            SelectiveKernelBasic(256, 256, attn_channels=32),
+            SelectiveKernelBasic(256, 256, attn_channels=32),
         )
         self.layer4 = nn.Sequential(
             SelectiveKernelBasic(
                 256,
                 512,
-                64,
+                attn_channels=64,
                 stride=2,
                 downsample=nn.Sequential(
                     nn.Conv2d(256, 512, kernel_size=1, stride=2, bias=False),
                     nn.BatchNorm2d(512),
                 ),
             ),
-            SelectiveKernelBasic(512, 512, 64),
-            SelectiveKernelBasic(512, 512, 64),
+            SelectiveKernelBasic(512, 512, attn_channels=64),
+            SelectiveKernelBasic(512, 512, attn_channels=64),
         )
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512, num_classes)

@@ -284,22 +284,22 @@ class SKResNeXt50_32x4d(nn.Module):
                 64,
                 128,
                 256,
-                32,
+                attn_channels=32,
                 groups=32,
                 downsample=nn.Sequential(
                     nn.Conv2d(64, 256, kernel_size=1, bias=False),
                     nn.BatchNorm2d(256),
                 ),
             ),
-            SelectiveKernelBottleneck(256, 128, 256, 32, groups=32),
-            SelectiveKernelBottleneck(256, 128, 256, 32, groups=32),
+            SelectiveKernelBottleneck(256, 128, 256, attn_channels=32, groups=32),
+            SelectiveKernelBottleneck(256, 128, 256, attn_channels=32, groups=32),
         )
         self.layer2 = nn.Sequential(
             SelectiveKernelBottleneck(
                 256,
                 256,
                 512,
-                32,
+                attn_channels=32,
                 stride=2,
                 groups=32,
                 downsample=nn.Sequential(
@@ -307,16 +307,16 @@ class SKResNeXt50_32x4d(nn.Module):
                     nn.BatchNorm2d(512),
                 ),
             ),
-            SelectiveKernelBottleneck(512, 256, 512, 32, groups=32),
-            SelectiveKernelBottleneck(512, 256, 512, 32, groups=32),
-            SelectiveKernelBottleneck(512, 256, 512, 32, groups=32),
+            SelectiveKernelBottleneck(512, 256, 512, attn_channels=32, groups=32),
+            SelectiveKernelBottleneck(512, 256, 512, attn_channels=32, groups=32),
+            SelectiveKernelBottleneck(512, 256, 512, attn_channels=32, groups=32),
         )
         self.layer3 = nn.Sequential(
             SelectiveKernelBottleneck(
                 512,
                 512,
                 1024,
-                32,
+                attn_channels=32,
                 stride=2,
                 groups=32,
                 downsample=nn.Sequential(
@@ -324,18 +324,18 @@ class SKResNeXt50_32x4d(nn.Module):
                     nn.BatchNorm2d(1024),
                 ),
             ),
-            SelectiveKernelBottleneck(1024, 512, 1024, 32, groups=32),
-            SelectiveKernelBottleneck(1024, 512, 1024, 32, groups=32),
-            SelectiveKernelBottleneck(1024, 512, 1024, 32, groups=32),
-            SelectiveKernelBottleneck(1024, 512, 1024, 32, groups=32),
-            SelectiveKernelBottleneck(1024, 512, 1024, 32, groups=32),
+            SelectiveKernelBottleneck(1024, 512, 1024, attn_channels=32, groups=32),
+            SelectiveKernelBottleneck(1024, 512, 1024, attn_channels=32, groups=32),
+            SelectiveKernelBottleneck(1024, 512, 1024, attn_channels=32, groups=32),
+            SelectiveKernelBottleneck(1024, 512, 1024, attn_channels=32, groups=32),
+            SelectiveKernelBottleneck(1024, 512, 1024, attn_channels=32, groups=32),
         )
         self.layer4 = nn.Sequential(
             SelectiveKernelBottleneck(
                 1024,
                 1024,
                 2048,
-                64,
+                attn_channels=64,
                 stride=2,
                 groups=32,
                 downsample=nn.Sequential(
@@ -343,8 +343,8 @@ class SKResNeXt50_32x4d(nn.Module):
                     nn.BatchNorm2d(2048),
                 ),
             ),
-            SelectiveKernelBottleneck(2048, 1024, 2048, 64, groups=32),
-            SelectiveKernelBottleneck(2048, 1024, 2048, 64, groups=32),
+            SelectiveKernelBottleneck(2048, 1024, 2048, attn_channels=64, groups=32),
+            SelectiveKernelBottleneck(2048, 1024, 2048, attn_channels=64, groups=32),
         )
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(2048, num_classes)

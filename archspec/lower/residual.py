@@ -321,7 +321,9 @@ def _sk_main(st: StageInput, cls: BlockClass, scope: Scope, x: str, a: BlockArgs
         )
         attn = sk_attn_channels(a.out_channels, sk)
         return BlockParts(
-            y, (a.in_channels, a.out_channels, attn), _optional(("stride", a.stride, 1))
+            y,
+            (a.in_channels, a.out_channels),
+            [("attn_channels", attn), *_optional(("stride", a.stride, 1))],
         )
     _check_split(st, a.width, count, split, a.groups)
     y = b.chain(
@@ -347,8 +349,8 @@ def _sk_main(st: StageInput, cls: BlockClass, scope: Scope, x: str, a: BlockArgs
     attn = sk_attn_channels(a.width, sk)
     return BlockParts(
         y,
-        (a.in_channels, a.width, a.out_channels, attn),
-        _optional(("stride", a.stride, 1), ("groups", a.groups, 1)),
+        (a.in_channels, a.width, a.out_channels),
+        [("attn_channels", attn), *_optional(("stride", a.stride, 1), ("groups", a.groups, 1))],
     )
 
 
@@ -402,7 +404,8 @@ def _split_main(st: StageInput, cls: BlockClass, scope: Scope, x: str, a: BlockA
         ("avd", pool if avd else None, None),
     )
     attn = split_attn_channels(a.width, split)
-    return BlockParts(y, (a.in_channels, a.width, a.out_channels, split.radix, attn), kwargs)
+    kwargs = [("radix", split.radix), ("attn_channels", attn), *kwargs]
+    return BlockParts(y, (a.in_channels, a.width, a.out_channels), kwargs)
 
 
 def _shortcut(b: Builder, scope: Scope, x: str, a: BlockArgs, style: str) -> tuple[str, Seq | None]:
