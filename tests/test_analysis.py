@@ -136,3 +136,14 @@ def test_per_layer_rows_show_attention_internals() -> None:
     assert {"layer1.0.conv1.paths.1.conv", "layer1.0.conv1.attn.fc_select"} <= paths
     paths = {row.path for row in compiled("resnest14d").stats.layers}
     assert {"layer2.0.conv2.fc1", "layer2.0.conv2.rsoftmax", "layer2.0.avd_last"} <= paths
+
+
+def test_ir_converts_to_networkx() -> None:
+    networkx = pytest.importorskip("networkx")
+    arch = compiled("densenet121").arch
+    graph = arch.to_networkx()
+    assert graph.number_of_nodes() == arch.graph.number_of_nodes()
+    assert graph.number_of_edges() == arch.graph.number_of_edges()
+    assert networkx.is_directed_acyclic_graph(graph)
+    order = list(networkx.topological_sort(graph))
+    assert order[0] == "input" and graph.nodes["features.conv0"]["shape"] == (64, 112, 112)
