@@ -12,22 +12,19 @@ from __future__ import annotations
 
 import math
 
-from archspec.ir.graph import ArchGraph, BlockClass, Builder, Call, Member, Scope, Seq, Step
+from archspec.ir.graph import ArchGraph, BlockClass, Builder, Call, Scope, Seq
 from archspec.ir.ops import (
     AvgPool2d,
     BatchNorm2d,
     Concat,
     Conv2d,
-    Flatten,
-    GlobalAvgPool,
-    Linear,
     MaxPool2d,
     Op,
     ReLU,
 )
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.errors import LowerError
-from archspec.lower.head import NUM_CLASSES
+from archspec.lower.head import lower_head
 from archspec.lower.stem import has_pool
 from archspec.spec.models import Spec
 
@@ -156,20 +153,4 @@ def lower_dense_tail(arch: ArchGraph, b: Builder, spec: Spec, current: StageOutp
     """ReLU, global average pool, flatten, classifier (torchvision DenseNet.forward)."""
     if spec.head is None:
         return current.x
-    scope = Scope("", "head")
-    linear = Linear(current.channels, spec.head.num_classes)
-    x = b.chain([("relu", ReLU()), ("avgpool", GlobalAvgPool())], current.x, scope)
-    x = b.add(Flatten(), [x], scope, "flatten", module=False)
-    x = b.add(linear, [x], scope, "classifier")
-    arch.model.members += [
-        Member("relu", ReLU()),
-        Member("avgpool", GlobalAvgPool()),
-        Member("classifier", Call("nn.Linear", (current.channels, NUM_CLASSES))),
-    ]
-    arch.model.head += [
-        Step("call", "relu"),
-        Step("call", "avgpool"),
-        Step("flatten", ""),
-        Step("call", "classifier"),
-    ]
-    return x
+    return lower_head(arch, b, spec.head, current, fc="classifier", relu_first=True)

@@ -45,10 +45,7 @@ class Family:
 def _residual_tail(arch: ArchGraph, b: Builder, spec: Spec, current: StageOutput) -> str:
     if spec.head is None:
         return current.x
-    out, members, steps = lower_head(b, spec.head, current.x, current.channels)
-    arch.model.members += members
-    arch.model.head += steps
-    return out
+    return lower_head(arch, b, spec.head, current)
 
 
 FAMILIES = (
