@@ -6,6 +6,22 @@ net.stats.totals.macs, net.source(), net.dot("stage"), net.to_module()
 """
 
 from archspec.api import Compiled, compile_file, compile_text
+from archspec.distribution import DISTRIBUTION, version
 from archspec.errors import ArchspecError, SpecError
 
-__all__ = ["ArchspecError", "Compiled", "SpecError", "compile_file", "compile_text"]
+__all__ = [
+    "DISTRIBUTION",
+    "ArchspecError",
+    "Compiled",
+    "SpecError",
+    "__version__",
+    "compile_file",
+    "compile_text",
+]
+
+
+def __getattr__(name: str) -> str:
+    # Looked up on first use: reading package metadata costs start-up time.
+    if name == "__version__":
+        return version()
+    raise AttributeError(f"module 'archspec' has no attribute {name!r}")

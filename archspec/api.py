@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import linecache
 import os
+import shlex
 import sys
 import types
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from archspec.distribution import DISTRIBUTION
 from archspec.emit.pytorch import emit_pytorch
-from archspec.errors import SpecError
+from archspec.emit.source import doc_text
+from archspec.errors import ArchspecError, SpecError
 from archspec.ir.graph import ArchGraph
 from archspec.lower import LowerError, lower
 from archspec.passes import run_passes
@@ -21,12 +25,18 @@ from archspec.spec import LoadedSpec, parse_spec, read_spec
 from archspec.stats import Stats, compute_stats
 
 
+class TorchMissingError(ArchspecError, ModuleNotFoundError):
+    """torch is not installed; the message says which extra to install."""
+
+
 @dataclass
 class Compiled:
     """A spec taken through lowering and every analysis pass."""
 
     loaded: LoadedSpec
     arch: ArchGraph
+    # The `--set key=value` overrides applied, as given; the generated header repeats them.
+    overrides: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -40,7 +50,7 @@ class Compiled:
         """The generated PyTorch module file."""
         return emit_pytorch(self.arch, display_path(self.loaded.file), self._header())
 
-    def _header(self) -> dict[str, str]:
+    def _header(self) -> dict[str, Any]:
         totals = self.stats.totals
         c, h, w = self.arch.input_shape
         return {
@@ -50,6 +60,7 @@ class Compiled:
             "buffers": f"{totals.buffers:,}",
             "macs": f"{totals.macs:,}",
             "input": f"{c}x{h}x{w}",
+            "overrides": [header_flag(text) for text in self.overrides],
         }
 
     def dot(self, level: str = "block", *, collapse: bool = True) -> str:
@@ -65,8 +76,32 @@ class Compiled:
         The source is registered with linecache under a module name so that inspect, and hence
         torch.jit.script, can read it back.
         """
-        module = import_source(self.source(), f"archspec_generated.{self.name}")
+        try:
+            module = import_source(self.source(), f"archspec_generated.{self.name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != "torch":
+                raise
+            raise TorchMissingError(
+                f"to_module() needs torch; install it with: pip install '{DISTRIBUTION}[torch]'",
+                name="torch",
+            ) from None
         return getattr(module, self.arch.class_name)(**kwargs)
+
+
+# The regenerate command in a generated header is indented 4 spaces on a 100-column line.
+MAX_HEADER_FLAG = 96
+
+
+def header_flag(text: str) -> str:
+    """`--set KEY=VALUE`, shell-quoted, as the generated header shows it."""
+    return f"--set {shlex.quote(text)}"
+
+
+def unrecordable(text: str) -> bool:
+    """True when the header could not repeat this override verbatim (docstring text is
+    printable ASCII without quotes or backslashes, within the line length)."""
+    flag = header_flag(text)
+    return doc_text(flag) != flag or len(flag) > MAX_HEADER_FLAG
 
 
 def import_source(source: str, module_name: str) -> types.ModuleType:
@@ -98,14 +133,14 @@ def display_path(file: str) -> str:
         return path.name
 
 
-def compile_loaded(loaded: LoadedSpec) -> Compiled:
+def compile_loaded(loaded: LoadedSpec, overrides: Sequence[str] = ()) -> Compiled:
     try:
         arch = run_passes(lower(loaded.spec))
     except LowerError as exc:
         raise SpecError([loaded.issue(exc.loc, exc.message, exc.hint)]) from None
     except ShapePassError as exc:
         raise SpecError([_shape_issue(loaded, exc)]) from None
-    return Compiled(loaded, arch)
+    return Compiled(loaded, arch, tuple(overrides))
 
 
 def _shape_issue(loaded: LoadedSpec, exc: ShapePassError) -> Any:
@@ -117,9 +152,12 @@ def _shape_issue(loaded: LoadedSpec, exc: ShapePassError) -> Any:
     )
 
 
-def compile_file(path: str | Path) -> Compiled:
-    """Load, validate, lower and analyse a spec file; raise SpecError with located issues."""
-    return compile_loaded(read_spec(path))
+def compile_file(path: str | Path, overrides: Sequence[str] = ()) -> Compiled:
+    """Load, validate, lower and analyse a spec file; raise SpecError with located issues.
+
+    `overrides` are `key=value` texts, as `--set` takes them (see archspec.spec.overrides).
+    """
+    return compile_loaded(read_spec(path, overrides), overrides)
 
 
 def compile_text(text: str, file: str = "<string>") -> Compiled:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import shlex
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -14,9 +15,13 @@ from typing import Annotated, NoReturn, TypeVar
 
 import typer
 
-from archspec.api import Compiled, compile_file, output_path
+from archspec import cli_sweep
+from archspec.api import Compiled, compile_file, header_flag, output_path, unrecordable
+from archspec.cli_help import Group
 from archspec.conventions import CONVENTIONS, count
 from archspec.diff import diff
+from archspec.distribution import DISTRIBUTION, version
+from archspec.emit import diagram_goldens
 from archspec.emit.diff_format import format_diff
 from archspec.emit.plot import scatter_png
 from archspec.emit.stats_format import Report, format_reports
@@ -24,10 +29,12 @@ from archspec.errors import ArchspecError, SpecError
 from archspec.files import write_atomic
 from archspec.memory import estimate
 from archspec.render import render
+from archspec.report import render_report
 from archspec.schema import json_schema
 
 app = typer.Typer(
-    add_completion=False,
+    cls=Group,
+    add_completion=True,
     no_args_is_help=True,
     help="archspec: compile CNN stage tables (YAML) into exact PyTorch models, stats and diagrams.",
     pretty_exceptions_enable=False,
@@ -36,9 +43,23 @@ app = typer.Typer(
 EXIT_STALE = 1
 EXIT_INPUT = 2
 DEFAULT_OUT = Path("generated")
+# Diagrams are not committed (their goldens are, see --golden): an ignored folder by default.
+DEFAULT_DIAGRAMS = Path("build/diagrams")
 
-SpecsArg = Annotated[list[Path], typer.Argument(help="Spec files (YAML).", show_default=False)]
-OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output directory.")]
+SpecsArg = Annotated[
+    list[Path], typer.Argument(metavar="SPEC", help="Spec files (YAML).", show_default=False)
+]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Output directory.")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="Override a spec field (repeatable): --set head.num_classes=10, "
+        "--set 'input=[3,320,320]', --set stages.depth.2=8. VALUE is YAML.",
+        show_default=False,
+    ),
+]
 
 T = TypeVar("T")
 
@@ -83,12 +104,12 @@ def _fail(exc: ArchspecError) -> NoReturn:
     raise typer.Exit(EXIT_INPUT)
 
 
-def _compile_all(specs: list[Path]) -> list[Compiled]:
-    """Compile every spec; report all their errors before exiting 2."""
+def _compile_all(specs: list[Path], overrides: list[str] | None = None) -> list[Compiled]:
+    """Compile every spec (with the `--set` overrides); report all their errors, then exit 2."""
     compiled, failed = [], False
     for spec in specs:
         try:
-            compiled.append(compile_file(spec))
+            compiled.append(compile_file(spec, overrides or ()))
         except SpecError as exc:
             _err(str(exc))
             failed = True
@@ -97,12 +118,29 @@ def _compile_all(specs: list[Path]) -> list[Compiled]:
     return compiled
 
 
-def _write(path: Path, data: bytes) -> None:
+def _write(path: Path, data: bytes, *, err: bool = False) -> None:
+    """Write `data` unless the file already holds it; say which (as formatters do)."""
+    if path.is_file() and path.read_bytes() == data:
+        typer.echo(f"unchanged {path}", err=err)
+        return
     try:
         write_atomic(path, data)
     except ArchspecError as exc:
         _fail(exc)
-    typer.echo(f"wrote {path}")
+    typer.echo(f"wrote {path}", err=err)
+
+
+def _refuse_unrecordable(overrides: list[str]) -> None:
+    """`build` records its overrides in the generated header; refuse any it cannot show."""
+    bad = [text for text in overrides if unrecordable(text)]
+    for text in bad:
+        _err(
+            f"--set {text}: error: cannot be recorded in the generated file's header "
+            "(it must be printable ASCII without quotes or backslashes, and short)\n"
+            "  fix: put this value in the spec itself"
+        )
+    if bad:
+        raise typer.Exit(EXIT_INPUT)
 
 
 def _render(source: str, fmt: str) -> bytes:
@@ -110,6 +148,27 @@ def _render(source: str, fmt: str) -> bytes:
         return render(source, fmt)
     except ArchspecError as exc:
         _fail(exc)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"{DISTRIBUTION} {version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            callback=_show_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """archspec: compile CNN stage tables (YAML) into exact PyTorch models, stats and diagrams."""
 
 
 @app.command()
@@ -122,10 +181,15 @@ def build(
             "--check", help="Write nothing; exit 1 if any generated file is missing or stale."
         ),
     ] = False,
+    overrides: SetOpt = None,
 ) -> None:
-    """Generate a standalone PyTorch model file for each spec."""
+    """Generate a standalone PyTorch model file for each spec.
+
+    With --set, the file's header records the overrides in its regenerate command.
+    """
+    _refuse_unrecordable(overrides or [])
     stale = []
-    for compiled in _compile_all(specs):
+    for compiled in _compile_all(specs, overrides):
         path = output_path(compiled, out, ".py")
         text = compiled.source().encode()
         if check:
@@ -133,11 +197,11 @@ def build(
                 stale.append(path)
             continue
         _write(path, text)
+    command = shlex.join(["archspec", "build", *map(str, specs)])
+    command += "".join(f" {header_flag(text)}" for text in overrides or [])
+    command += f" --out {shlex.quote(str(out))}" if out != DEFAULT_OUT else ""
     for path in stale:
-        _err(
-            f"{path}: stale or missing; run: archspec build {' '.join(map(str, specs))}"
-            + (f" --out {out}" if out != DEFAULT_OUT else "")
-        )
+        _err(f"{path}: stale or missing; run: {command}")
     if stale:
         raise typer.Exit(EXIT_STALE)
     if check:
@@ -148,13 +212,20 @@ def build(
 def stats(
     specs: SpecsArg,
     per_layer: Annotated[bool, typer.Option("--per-layer", help="One row per op.")] = False,
-    per_block: Annotated[bool, typer.Option("--per-block", help="One row per block.")] = False,
+    per_block: Annotated[
+        bool, typer.Option("--per-block", help="One row per block (with --per-layer: both).")
+    ] = False,
     fmt: Annotated[StatsFormat, typer.Option("--format", "-f")] = StatsFormat.table,
+    exact: Annotated[
+        bool,
+        typer.Option("--exact", help="Exact integers in tables (JSON and CSV are always exact)."),
+    ] = False,
     convention: Annotated[
         list[str] | None,
         typer.Option(
             "--convention",
             "-c",
+            metavar="NAME",
             help="Also total as another tool counts: "
             + ", ".join(CONVENTIONS)
             + ", or all (repeatable).",
@@ -162,17 +233,28 @@ def stats(
     ] = None,
     batch: Annotated[
         int | None,
-        typer.Option("--batch", min=1, max=1_000_000, help="Estimate memory for this batch size."),
+        typer.Option(
+            "--batch",
+            min=1,
+            max=1_000_000,
+            metavar="N",
+            help="Estimate memory for this batch size.",
+        ),
     ] = None,
     dtype: Annotated[DType, typer.Option("--dtype", help="dtype of memory estimates.")] = (
         DType.float32
     ),
     plot: Annotated[
-        Path | None, typer.Option("--plot", help="Write a params-vs-MACs scatter (PNG).")
+        Path | None,
+        typer.Option("--plot", metavar="FILE", help="Write a params-vs-MACs scatter (PNG)."),
     ] = None,
+    overrides: SetOpt = None,
 ) -> None:
-    """Params, MACs, FLOPs, activations, receptive fields; other tools' conventions; memory."""
-    compiled = _compile_all(specs)
+    """Params, MACs, FLOPs, activations, receptive fields; other tools' conventions; memory.
+
+    Tables show 25.56 M / 4.09 G / 97.5 MiB; --exact, JSON and CSV give exact integers.
+    """
+    compiled = _compile_all(specs, overrides)
     names = _conventions(convention or [])
     reports = [
         Report(
@@ -182,11 +264,12 @@ def stats(
         )
         for c in compiled
     ]
-    granularity = "layer" if per_layer else "block" if per_block else "stage"
-    sys.stdout.write(format_reports(reports, fmt.value, granularity))
+    levels = [level for level, on in (("block", per_block), ("layer", per_layer)) if on]
+    sys.stdout.write(format_reports(reports, fmt.value, levels or ["stage"], exact=exact))
     if plot is not None:
         try:
-            _write(plot, scatter_png([r.stats for r in reports]))
+            # Reported on stderr: stdout may be a JSON or CSV document.
+            _write(plot, scatter_png([r.stats for r in reports]), err=True)
         except ArchspecError as exc:
             _fail(exc)
 
@@ -210,9 +293,13 @@ def diff_command(
     spec_a: Annotated[Path, typer.Argument(help="The spec you have (e.g. a checkpoint's).")],
     spec_b: Annotated[Path, typer.Argument(help="The spec you compare it with.")],
     fmt: Annotated[DiffFormat, typer.Option("--format", "-f")] = DiffFormat.text,
+    overrides: SetOpt = None,
 ) -> None:
-    """Per-stage deltas and which state_dict tensors carry over, change shape, or are new."""
-    a, b = _compile_all([spec_a, spec_b])
+    """Per-stage deltas and which state_dict tensors carry over, change shape, or are new.
+
+    --set applies to both specs.
+    """
+    a, b = _compile_all([spec_a, spec_b], overrides)
     sys.stdout.write(format_diff(diff(a.arch, b.arch), fmt.value))
 
 
@@ -221,19 +308,38 @@ def diagram(
     specs: SpecsArg,
     level: Annotated[Level, typer.Option("--level", "-l")] = Level.block,
     fmt: Annotated[DiagramFormat, typer.Option("--format", "-f")] = DiagramFormat.svg,
-    out: OutOpt = DEFAULT_OUT,
+    out: OutOpt = DEFAULT_DIAGRAMS,
     expand: Annotated[
         bool,
         typer.Option(
             "--expand", help="Draw every block; by default identical blocks in a row show once, xN."
         ),
     ] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help=f"Write nothing; exit 1 if the golden DOT files in {diagram_goldens.GOLDENS}/ "
+            "are stale, missing or left from a removed spec.",
+        ),
+    ] = False,
+    golden: Annotated[
+        bool,
+        typer.Option(
+            "--golden",
+            help=f"Rewrite the golden DOT files (every level) in {diagram_goldens.GOLDENS}/.",
+        ),
+    ] = False,
+    overrides: SetOpt = None,
 ) -> None:
     """Draw each spec with Graphviz: always a .dot, plus an SVG or PNG.
 
     Files are named <name>.dot/.svg at block level and <name>.<level>.dot/.svg otherwise.
     """
-    for compiled in _compile_all(specs):
+    if check or golden:
+        _goldens(specs, out, overrides, check=check)
+        return
+    for compiled in _compile_all(specs, overrides):
         source = compiled.dot(level.value, collapse=not expand)
         suffix = "" if level == Level.block else f".{level.value}"
         # Render before writing anything, so a failed render leaves no mismatched pair.
@@ -243,10 +349,64 @@ def diagram(
             _write(output_path(compiled, out, f"{suffix}.{fmt.value}"), image)
 
 
+def _goldens(specs: list[Path], out: Path, overrides: list[str] | None, *, check: bool) -> None:
+    """`diagram --check` / `--golden`: the committed DOT goldens of the specs as written."""
+    if overrides or out != DEFAULT_DIAGRAMS:
+        _err(
+            "error: --check and --golden cover the specs as written, in "
+            f"{diagram_goldens.GOLDENS}/\n  fix: drop --set and --out"
+        )
+        raise typer.Exit(EXIT_INPUT)
+    compiled = _compile_all(specs)
+    try:
+        files = diagram_goldens.expected({c.name: c.arch for c in compiled})
+    except ArchspecError as exc:
+        _fail(exc)
+    # Goldens of specs not named here stay unless their spec file is gone.
+    known = {path.stem for spec in specs for path in spec.parent.glob("*.yaml")}
+    accept = shlex.join(["archspec", "diagram", *map(str, specs), "--golden"])
+    if check:
+        paths = diagram_goldens.stale(files, known=known)
+        for path in paths:
+            _err(f"{path}: stale, missing or without a spec; run: {accept}")
+        if paths:
+            raise typer.Exit(EXIT_STALE)
+        typer.echo(f"{len(files)} golden file(s) up to date")
+        return
+    try:
+        touched = diagram_goldens.write(files, known=known)
+    except ArchspecError as exc:
+        _fail(exc)
+    for path in touched:
+        typer.echo(f"{'wrote' if path in files else 'removed'} {path}")
+    typer.echo(f"{len(files)} golden file(s), {len(touched)} changed")
+
+
 @app.command()
-def validate(specs: SpecsArg) -> None:
+def report(
+    specs: SpecsArg,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="FILE", help="The HTML file to write.")
+    ] = Path("build/report.html"),
+    batch: Annotated[
+        int,
+        typer.Option("--batch", min=1, max=1_000_000, metavar="N", help="Memory at this batch."),
+    ] = 1,
+    dtype: Annotated[DType, typer.Option("--dtype", help="dtype of memory estimates.")] = (
+        DType.float32
+    ),
+    overrides: SetOpt = None,
+) -> None:
+    """One self-contained HTML page: totals, tables, a diagram that opens from stages to blocks
+    to layers; with several specs, a comparison, a params-vs-MACs plot and the diff view."""
+    compiled = _compile_all(specs, overrides)
+    _write(output, render_report(compiled, batch, dtype.value).encode())
+
+
+@app.command()
+def validate(specs: SpecsArg, overrides: SetOpt = None) -> None:
     """Check specs: every error as file:line:col, field, problem and fix; exit 2 on any."""
-    for compiled in _compile_all(specs):
+    for compiled in _compile_all(specs, overrides):
         totals = compiled.stats.totals
         typer.echo(
             f"ok: {compiled.loaded.file} ({compiled.name}: {totals.params:,} params, "
@@ -258,6 +418,10 @@ def validate(specs: SpecsArg) -> None:
 def schema() -> None:
     """Print the JSON Schema of the spec language (for editor completion)."""
     typer.echo(json.dumps(json_schema(), indent=2))
+
+
+app.command()(cli_sweep.sweep)
+app.command()(cli_sweep.fit)
 
 
 def main() -> None:

@@ -102,16 +102,25 @@ def _saved(op: Op, inputs: list[str], node: str) -> list[str]:
     return []
 
 
-def training_saved(arch: ArchGraph, batch: int, dtype_bytes: int) -> int:
+def saved_storages(arch: ArchGraph) -> tuple[set[str], dict[str, str], int]:
+    """(storages autograd keeps, node -> storage root, max-pool index elements), batch 1.
+
+    Sweeps compose networks from separately analysed blocks and need the set, not its sum.
+    """
     roots = _roots(arch)
     storages: set[str] = set()
-    extra = 0
+    indices = 0
     for node, data in arch.nodes():
         storages.update(roots[n] for n in _saved(data["op"], list(data["inputs"]), node))
         if isinstance(data["op"], MaxPool2d):
-            extra += math.prod(data["shape"]) * batch * INDEX_BYTES
+            indices += math.prod(data["shape"])
+    return storages, roots, indices
+
+
+def training_saved(arch: ArchGraph, batch: int, dtype_bytes: int) -> int:
+    storages, _, indices = saved_storages(arch)
     elements = sum(math.prod(arch.graph.nodes[root]["shape"]) for root in storages)
-    return int(elements * batch * dtype_bytes + extra)
+    return int(elements * batch * dtype_bytes + indices * batch * INDEX_BYTES)
 
 
 def estimate(arch: ArchGraph, batch: int = 1, dtype: str = "float32") -> MemoryEstimate:

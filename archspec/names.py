@@ -5,6 +5,14 @@ from __future__ import annotations
 import builtins
 import keyword
 
-# Top-level names of every generated file (imports, helpers, the fuse table).
-GENERATED_GLOBALS = ("torch", "nn", "Tensor", "FUSIBLE", "fuse_conv_bn", "named_sequential")
+# Top-level names of every generated file (imports, helpers; FUSIBLE was its fuse table).
+GENERATED_GLOBALS = (
+    "torch",
+    "nn",
+    "Tensor",
+    "FUSIBLE",
+    "fuse_conv_bn",
+    "replace_submodule",
+    "named_sequential",
+)
 RESERVED_NAMES = frozenset({*keyword.kwlist, *dir(builtins), *GENERATED_GLOBALS})

@@ -50,6 +50,8 @@ class GroupRow:
     acts: int
     rf: int | None
     stride: int | None
+    # The stage this stage or block belongs to (its own key for a stage row).
+    stage: str = ""
 
 
 @dataclass
@@ -114,6 +116,7 @@ def compute_stats(arch: ArchGraph) -> Stats:
 
 
 def _group(name: str, module: str, kind: str, depth: int, rows: list[LayerRow]) -> GroupRow:
+    """Sums over `rows`, which all belong to one stage."""
     spatial = [r for r in rows if r.rf is not None]
     last = spatial[-1] if spatial else None
     return GroupRow(
@@ -127,6 +130,7 @@ def _group(name: str, module: str, kind: str, depth: int, rows: list[LayerRow]) 
         sum(r.acts for r in rows),
         last.rf if last else None,
         last.stride if last else None,
+        rows[0].stage,
     )
 
 

@@ -201,7 +201,7 @@ def measure(argv: list[str]) -> Sample:
 
 
 def parse_archspec(output: str) -> Report:
-    totals = json.loads(output)["totals"]
+    totals = json.loads(output)["models"][0]["totals"]
     return Report(totals["macs"], "MACs", totals["macs"], totals["params"])
 
 
@@ -216,7 +216,7 @@ def parse_peer(output: str) -> Report:
 def spec_input_shape(spec: Path) -> list[int]:
     """Input (C, H, W) as archspec reports it, so the peers count on the same input."""
     sample = measure([str(archspec_executable()), "stats", str(spec), "--format", "json"])
-    shape: list[int] = json.loads(sample.output)["input"]
+    shape: list[int] = json.loads(sample.output)["models"][0]["input"]
     return shape
 
 

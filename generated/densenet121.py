@@ -13,69 +13,6 @@ MACs: 2,834,161,664 at 3x224x224 (FLOPs = 2 x MACs; conv + linear, bias excluded
 import torch
 from torch import Tensor, nn
 
-# (conv, norm) pairs that fuse() folds into one conv: each norm reads only that conv's output.
-FUSIBLE = (
-    ("features.conv0", "features.norm0"),
-    ("features.denseblock1.denselayer1.conv1", "features.denseblock1.denselayer1.norm2"),
-    ("features.denseblock1.denselayer2.conv1", "features.denseblock1.denselayer2.norm2"),
-    ("features.denseblock1.denselayer3.conv1", "features.denseblock1.denselayer3.norm2"),
-    ("features.denseblock1.denselayer4.conv1", "features.denseblock1.denselayer4.norm2"),
-    ("features.denseblock1.denselayer5.conv1", "features.denseblock1.denselayer5.norm2"),
-    ("features.denseblock1.denselayer6.conv1", "features.denseblock1.denselayer6.norm2"),
-    ("features.denseblock2.denselayer1.conv1", "features.denseblock2.denselayer1.norm2"),
-    ("features.denseblock2.denselayer2.conv1", "features.denseblock2.denselayer2.norm2"),
-    ("features.denseblock2.denselayer3.conv1", "features.denseblock2.denselayer3.norm2"),
-    ("features.denseblock2.denselayer4.conv1", "features.denseblock2.denselayer4.norm2"),
-    ("features.denseblock2.denselayer5.conv1", "features.denseblock2.denselayer5.norm2"),
-    ("features.denseblock2.denselayer6.conv1", "features.denseblock2.denselayer6.norm2"),
-    ("features.denseblock2.denselayer7.conv1", "features.denseblock2.denselayer7.norm2"),
-    ("features.denseblock2.denselayer8.conv1", "features.denseblock2.denselayer8.norm2"),
-    ("features.denseblock2.denselayer9.conv1", "features.denseblock2.denselayer9.norm2"),
-    ("features.denseblock2.denselayer10.conv1", "features.denseblock2.denselayer10.norm2"),
-    ("features.denseblock2.denselayer11.conv1", "features.denseblock2.denselayer11.norm2"),
-    ("features.denseblock2.denselayer12.conv1", "features.denseblock2.denselayer12.norm2"),
-    ("features.denseblock3.denselayer1.conv1", "features.denseblock3.denselayer1.norm2"),
-    ("features.denseblock3.denselayer2.conv1", "features.denseblock3.denselayer2.norm2"),
-    ("features.denseblock3.denselayer3.conv1", "features.denseblock3.denselayer3.norm2"),
-    ("features.denseblock3.denselayer4.conv1", "features.denseblock3.denselayer4.norm2"),
-    ("features.denseblock3.denselayer5.conv1", "features.denseblock3.denselayer5.norm2"),
-    ("features.denseblock3.denselayer6.conv1", "features.denseblock3.denselayer6.norm2"),
-    ("features.denseblock3.denselayer7.conv1", "features.denseblock3.denselayer7.norm2"),
-    ("features.denseblock3.denselayer8.conv1", "features.denseblock3.denselayer8.norm2"),
-    ("features.denseblock3.denselayer9.conv1", "features.denseblock3.denselayer9.norm2"),
-    ("features.denseblock3.denselayer10.conv1", "features.denseblock3.denselayer10.norm2"),
-    ("features.denseblock3.denselayer11.conv1", "features.denseblock3.denselayer11.norm2"),
-    ("features.denseblock3.denselayer12.conv1", "features.denseblock3.denselayer12.norm2"),
-    ("features.denseblock3.denselayer13.conv1", "features.denseblock3.denselayer13.norm2"),
-    ("features.denseblock3.denselayer14.conv1", "features.denseblock3.denselayer14.norm2"),
-    ("features.denseblock3.denselayer15.conv1", "features.denseblock3.denselayer15.norm2"),
-    ("features.denseblock3.denselayer16.conv1", "features.denseblock3.denselayer16.norm2"),
-    ("features.denseblock3.denselayer17.conv1", "features.denseblock3.denselayer17.norm2"),
-    ("features.denseblock3.denselayer18.conv1", "features.denseblock3.denselayer18.norm2"),
-    ("features.denseblock3.denselayer19.conv1", "features.denseblock3.denselayer19.norm2"),
-    ("features.denseblock3.denselayer20.conv1", "features.denseblock3.denselayer20.norm2"),
-    ("features.denseblock3.denselayer21.conv1", "features.denseblock3.denselayer21.norm2"),
-    ("features.denseblock3.denselayer22.conv1", "features.denseblock3.denselayer22.norm2"),
-    ("features.denseblock3.denselayer23.conv1", "features.denseblock3.denselayer23.norm2"),
-    ("features.denseblock3.denselayer24.conv1", "features.denseblock3.denselayer24.norm2"),
-    ("features.denseblock4.denselayer1.conv1", "features.denseblock4.denselayer1.norm2"),
-    ("features.denseblock4.denselayer2.conv1", "features.denseblock4.denselayer2.norm2"),
-    ("features.denseblock4.denselayer3.conv1", "features.denseblock4.denselayer3.norm2"),
-    ("features.denseblock4.denselayer4.conv1", "features.denseblock4.denselayer4.norm2"),
-    ("features.denseblock4.denselayer5.conv1", "features.denseblock4.denselayer5.norm2"),
-    ("features.denseblock4.denselayer6.conv1", "features.denseblock4.denselayer6.norm2"),
-    ("features.denseblock4.denselayer7.conv1", "features.denseblock4.denselayer7.norm2"),
-    ("features.denseblock4.denselayer8.conv1", "features.denseblock4.denselayer8.norm2"),
-    ("features.denseblock4.denselayer9.conv1", "features.denseblock4.denselayer9.norm2"),
-    ("features.denseblock4.denselayer10.conv1", "features.denseblock4.denselayer10.norm2"),
-    ("features.denseblock4.denselayer11.conv1", "features.denseblock4.denselayer11.norm2"),
-    ("features.denseblock4.denselayer12.conv1", "features.denseblock4.denselayer12.norm2"),
-    ("features.denseblock4.denselayer13.conv1", "features.denseblock4.denselayer13.norm2"),
-    ("features.denseblock4.denselayer14.conv1", "features.denseblock4.denselayer14.norm2"),
-    ("features.denseblock4.denselayer15.conv1", "features.denseblock4.denselayer15.norm2"),
-    ("features.denseblock4.denselayer16.conv1", "features.denseblock4.denselayer16.norm2"),
-)
-
 
 def fuse_conv_bn(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
     """A conv computing norm(conv(x)) with the norm's running statistics (inference only)."""
@@ -98,6 +35,11 @@ def fuse_conv_bn(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
     return fused
 
 
+def replace_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
+    parent, _, name = path.rpartition(".")
+    setattr(root.get_submodule(parent), name, module)
+
+
 def named_sequential(*children: tuple[str, nn.Module]) -> nn.Sequential:
     """nn.Sequential with named children (their names are state_dict keys)."""
     sequential = nn.Sequential()
@@ -108,6 +50,8 @@ def named_sequential(*children: tuple[str, nn.Module]) -> nn.Sequential:
 
 class DenseLayer(nn.Module):
     """BN-ReLU-1x1 conv (bottleneck), BN-ReLU-3x3 conv to growth_rate channels."""
+
+    fusible = (("conv1", "norm2"),)
 
     def __init__(self, in_channels: int, growth_rate: int, bottleneck_channels: int) -> None:
         super().__init__()
@@ -150,6 +94,8 @@ class DenseBlock(nn.ModuleDict):
 
 class DenseNet121(nn.Module):
     """DenseNet-121."""
+
+    fusible = (("features.conv0", "features.norm0"),)
 
     def __init__(self, num_classes: int = 1000) -> None:
         super().__init__()
@@ -207,23 +153,21 @@ class DenseNet121(nn.Module):
 
     @torch.no_grad()
     def fuse(self) -> "DenseNet121":
-        """Fold each BatchNorm into the conv before it (FUSIBLE), for faster inference.
+        """Fold each BatchNorm into the conv before it, for faster inference.
 
-        Call after loading weights; the model is put in eval mode and then holds conv biases
-        and nn.Identity in place of those norms, so its state_dict no longer matches.
+        Each class lists its (conv, norm) pairs in `fusible`: the norm reads only that conv's
+        output. Call after loading weights; the model is put in eval mode and then holds conv
+        biases and nn.Identity in place of those norms, so its state_dict no longer matches.
         """
         self.eval()
-        for conv_path, norm_path in FUSIBLE:
-            conv = self.get_submodule(conv_path)
-            norm = self.get_submodule(norm_path)
-            assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
-            self._replace(conv_path, fuse_conv_bn(conv, norm))
-            self._replace(norm_path, nn.Identity())
+        for module in list(self.modules()):
+            for conv_path, norm_path in getattr(module, "fusible", ()):
+                conv = module.get_submodule(conv_path)
+                norm = module.get_submodule(norm_path)
+                assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
+                replace_submodule(module, conv_path, fuse_conv_bn(conv, norm))
+                replace_submodule(module, norm_path, nn.Identity())
         return self
-
-    def _replace(self, path: str, module: nn.Module) -> None:
-        parent, _, name = path.rpartition(".")
-        setattr(self.get_submodule(parent), name, module)
 
     def forward_features(self, x: Tensor) -> Tensor:
         x = self.features.conv0(x)

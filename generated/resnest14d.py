@@ -12,33 +12,6 @@ MACs: 2,749,405,184 at 3x224x224 (FLOPs = 2 x MACs; conv + linear, bias excluded
 import torch
 from torch import Tensor, nn
 
-# (conv, norm) pairs that fuse() folds into one conv: each norm reads only that conv's output.
-FUSIBLE = (
-    ("conv1.0", "conv1.1"),
-    ("conv1.3", "conv1.4"),
-    ("conv1.6", "bn1"),
-    ("layer1.0.conv1", "layer1.0.bn1"),
-    ("layer1.0.conv2.conv", "layer1.0.conv2.bn0"),
-    ("layer1.0.conv2.fc1", "layer1.0.conv2.bn1"),
-    ("layer1.0.conv3", "layer1.0.bn3"),
-    ("layer1.0.downsample.1", "layer1.0.downsample.2"),
-    ("layer2.0.conv1", "layer2.0.bn1"),
-    ("layer2.0.conv2.conv", "layer2.0.conv2.bn0"),
-    ("layer2.0.conv2.fc1", "layer2.0.conv2.bn1"),
-    ("layer2.0.conv3", "layer2.0.bn3"),
-    ("layer2.0.downsample.1", "layer2.0.downsample.2"),
-    ("layer3.0.conv1", "layer3.0.bn1"),
-    ("layer3.0.conv2.conv", "layer3.0.conv2.bn0"),
-    ("layer3.0.conv2.fc1", "layer3.0.conv2.bn1"),
-    ("layer3.0.conv3", "layer3.0.bn3"),
-    ("layer3.0.downsample.1", "layer3.0.downsample.2"),
-    ("layer4.0.conv1", "layer4.0.bn1"),
-    ("layer4.0.conv2.conv", "layer4.0.conv2.bn0"),
-    ("layer4.0.conv2.fc1", "layer4.0.conv2.bn1"),
-    ("layer4.0.conv3", "layer4.0.bn3"),
-    ("layer4.0.downsample.1", "layer4.0.downsample.2"),
-)
-
 
 def fuse_conv_bn(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
     """A conv computing norm(conv(x)) with the norm's running statistics (inference only)."""
@@ -61,8 +34,15 @@ def fuse_conv_bn(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
     return fused
 
 
+def replace_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
+    parent, _, name = path.rpartition(".")
+    setattr(root.get_submodule(parent), name, module)
+
+
 class SplitAttention(nn.Module):
     """Split attention (ResNeSt): a radix-grouped conv whose splits are mixed by attention."""
+
+    fusible = (("conv", "bn0"), ("fc1", "bn1"))
 
     def __init__(
         self,
@@ -70,29 +50,25 @@ class SplitAttention(nn.Module):
         radix: int,
         attn_channels: int,
         stride: int = 1,
-        dilation: int = 1,
-        groups: int = 1,
     ) -> None:
         super().__init__()
         self.radix = radix
-        self.groups = groups
         mid_channels = channels * radix
         self.conv = nn.Conv2d(
             channels,
             mid_channels,
             kernel_size=3,
             stride=stride,
-            padding=dilation,
-            dilation=dilation,
-            groups=groups * radix,
+            padding=1,
+            groups=radix,
             bias=False,
         )
         self.bn0 = nn.BatchNorm2d(mid_channels)
         self.act0 = nn.ReLU(inplace=True)
-        self.fc1 = nn.Conv2d(channels, attn_channels, kernel_size=1, groups=groups)
+        self.fc1 = nn.Conv2d(channels, attn_channels, kernel_size=1)
         self.bn1 = nn.BatchNorm2d(attn_channels)
         self.act1 = nn.ReLU(inplace=True)
-        self.fc2 = nn.Conv2d(attn_channels, mid_channels, kernel_size=1, groups=groups)
+        self.fc2 = nn.Conv2d(attn_channels, mid_channels, kernel_size=1)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.conv(x)
@@ -107,7 +83,7 @@ class SplitAttention(nn.Module):
         attn = self.fc2(gap)
         if self.radix > 1:
             # Softmax across the radix splits, per cardinal group (timm RadixSoftmax).
-            attn = attn.view(batch, self.groups, self.radix, -1).transpose(1, 2)
+            attn = attn.view(batch, 1, self.radix, -1).transpose(1, 2)
             attn = torch.softmax(attn, dim=1).reshape(batch, -1)
         else:
             attn = torch.sigmoid(attn)
@@ -118,6 +94,8 @@ class SplitAttention(nn.Module):
 class ResNestBottleneck(nn.Module):
     """ResNeSt bottleneck: 1x1, split-attention 3x3, 1x1, residual."""
 
+    fusible = (("conv1", "bn1"), ("conv3", "bn3"))
+
     def __init__(
         self,
         in_channels: int,
@@ -126,8 +104,6 @@ class ResNestBottleneck(nn.Module):
         radix: int,
         attn_channels: int,
         stride: int = 1,
-        groups: int = 1,
-        dilation: int = 1,
         avd: nn.Module | None = None,
         downsample: nn.Module | None = None,
     ) -> None:
@@ -135,9 +111,7 @@ class ResNestBottleneck(nn.Module):
         self.conv1 = nn.Conv2d(in_channels, width, kernel_size=1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         self.act1 = nn.ReLU(inplace=True)
-        self.conv2 = SplitAttention(
-            width, radix, attn_channels, stride=stride, dilation=dilation, groups=groups
-        )
+        self.conv2 = SplitAttention(width, radix, attn_channels, stride=stride)
         self.avd_last = avd
         self.conv3 = nn.Conv2d(width, out_channels, kernel_size=1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_channels)
@@ -163,6 +137,16 @@ class ResNestBottleneck(nn.Module):
 
 class ResNeSt14D(nn.Module):
     """ResNeSt-14d."""
+
+    fusible = (
+        ("conv1.0", "conv1.1"),
+        ("conv1.3", "conv1.4"),
+        ("conv1.6", "bn1"),
+        ("layer1.0.downsample.1", "layer1.0.downsample.2"),
+        ("layer2.0.downsample.1", "layer2.0.downsample.2"),
+        ("layer3.0.downsample.1", "layer3.0.downsample.2"),
+        ("layer4.0.downsample.1", "layer4.0.downsample.2"),
+    )
 
     def __init__(self, num_classes: int = 1000) -> None:
         super().__init__()
@@ -256,23 +240,21 @@ class ResNeSt14D(nn.Module):
 
     @torch.no_grad()
     def fuse(self) -> "ResNeSt14D":
-        """Fold each BatchNorm into the conv before it (FUSIBLE), for faster inference.
+        """Fold each BatchNorm into the conv before it, for faster inference.
 
-        Call after loading weights; the model is put in eval mode and then holds conv biases
-        and nn.Identity in place of those norms, so its state_dict no longer matches.
+        Each class lists its (conv, norm) pairs in `fusible`: the norm reads only that conv's
+        output. Call after loading weights; the model is put in eval mode and then holds conv
+        biases and nn.Identity in place of those norms, so its state_dict no longer matches.
         """
         self.eval()
-        for conv_path, norm_path in FUSIBLE:
-            conv = self.get_submodule(conv_path)
-            norm = self.get_submodule(norm_path)
-            assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
-            self._replace(conv_path, fuse_conv_bn(conv, norm))
-            self._replace(norm_path, nn.Identity())
+        for module in list(self.modules()):
+            for conv_path, norm_path in getattr(module, "fusible", ()):
+                conv = module.get_submodule(conv_path)
+                norm = module.get_submodule(norm_path)
+                assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
+                replace_submodule(module, conv_path, fuse_conv_bn(conv, norm))
+                replace_submodule(module, norm_path, nn.Identity())
         return self
-
-    def _replace(self, path: str, module: nn.Module) -> None:
-        parent, _, name = path.rpartition(".")
-        setattr(self.get_submodule(parent), name, module)
 
     def forward_features(self, x: Tensor) -> Tensor:
         x = self.conv1(x)

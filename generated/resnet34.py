@@ -12,46 +12,6 @@ MACs: 3,663,761,408 at 3x224x224 (FLOPs = 2 x MACs; conv + linear, bias excluded
 import torch
 from torch import Tensor, nn
 
-# (conv, norm) pairs that fuse() folds into one conv: each norm reads only that conv's output.
-FUSIBLE = (
-    ("conv1", "bn1"),
-    ("layer1.0.conv1", "layer1.0.bn1"),
-    ("layer1.0.conv2", "layer1.0.bn2"),
-    ("layer1.1.conv1", "layer1.1.bn1"),
-    ("layer1.1.conv2", "layer1.1.bn2"),
-    ("layer1.2.conv1", "layer1.2.bn1"),
-    ("layer1.2.conv2", "layer1.2.bn2"),
-    ("layer2.0.conv1", "layer2.0.bn1"),
-    ("layer2.0.conv2", "layer2.0.bn2"),
-    ("layer2.0.downsample.0", "layer2.0.downsample.1"),
-    ("layer2.1.conv1", "layer2.1.bn1"),
-    ("layer2.1.conv2", "layer2.1.bn2"),
-    ("layer2.2.conv1", "layer2.2.bn1"),
-    ("layer2.2.conv2", "layer2.2.bn2"),
-    ("layer2.3.conv1", "layer2.3.bn1"),
-    ("layer2.3.conv2", "layer2.3.bn2"),
-    ("layer3.0.conv1", "layer3.0.bn1"),
-    ("layer3.0.conv2", "layer3.0.bn2"),
-    ("layer3.0.downsample.0", "layer3.0.downsample.1"),
-    ("layer3.1.conv1", "layer3.1.bn1"),
-    ("layer3.1.conv2", "layer3.1.bn2"),
-    ("layer3.2.conv1", "layer3.2.bn1"),
-    ("layer3.2.conv2", "layer3.2.bn2"),
-    ("layer3.3.conv1", "layer3.3.bn1"),
-    ("layer3.3.conv2", "layer3.3.bn2"),
-    ("layer3.4.conv1", "layer3.4.bn1"),
-    ("layer3.4.conv2", "layer3.4.bn2"),
-    ("layer3.5.conv1", "layer3.5.bn1"),
-    ("layer3.5.conv2", "layer3.5.bn2"),
-    ("layer4.0.conv1", "layer4.0.bn1"),
-    ("layer4.0.conv2", "layer4.0.bn2"),
-    ("layer4.0.downsample.0", "layer4.0.downsample.1"),
-    ("layer4.1.conv1", "layer4.1.bn1"),
-    ("layer4.1.conv2", "layer4.1.bn2"),
-    ("layer4.2.conv1", "layer4.2.bn1"),
-    ("layer4.2.conv2", "layer4.2.bn2"),
-)
-
 
 def fuse_conv_bn(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
     """A conv computing norm(conv(x)) with the norm's running statistics (inference only)."""
@@ -74,17 +34,22 @@ def fuse_conv_bn(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
     return fused
 
 
+def replace_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
+    parent, _, name = path.rpartition(".")
+    setattr(root.get_submodule(parent), name, module)
+
+
 class BasicBlock(nn.Module):
     """Two 3x3 convolutions with a residual connection."""
+
+    fusible = (("conv1", "bn1"), ("conv2", "bn2"))
 
     def __init__(
         self,
         in_channels: int,
         out_channels: int,
         stride: int = 1,
-        dilation: int = 1,
         downsample: nn.Module | None = None,
-        se: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(
@@ -92,8 +57,7 @@ class BasicBlock(nn.Module):
             out_channels,
             kernel_size=3,
             stride=stride,
-            padding=dilation,
-            dilation=dilation,
+            padding=1,
             bias=False,
         )
         self.bn1 = nn.BatchNorm2d(out_channels)
@@ -102,12 +66,10 @@ class BasicBlock(nn.Module):
             out_channels,
             out_channels,
             kernel_size=3,
-            padding=dilation,
-            dilation=dilation,
+            padding=1,
             bias=False,
         )
         self.bn2 = nn.BatchNorm2d(out_channels)
-        self.se = se
         self.downsample = downsample
 
     def forward(self, x: Tensor) -> Tensor:
@@ -117,8 +79,6 @@ class BasicBlock(nn.Module):
         out = self.relu(out)
         out = self.conv2(out)
         out = self.bn2(out)
-        if self.se is not None:
-            out = self.se(out)
         if self.downsample is not None:
             identity = self.downsample(x)
         out += identity
@@ -129,13 +89,20 @@ class BasicBlock(nn.Module):
 class ResNet34(nn.Module):
     """ResNet-34."""
 
+    fusible = (
+        ("conv1", "bn1"),
+        ("layer2.0.downsample.0", "layer2.0.downsample.1"),
+        ("layer3.0.downsample.0", "layer3.0.downsample.1"),
+        ("layer4.0.downsample.0", "layer4.0.downsample.1"),
+    )
+
     def __init__(self, num_classes: int = 1000) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.layer1 = nn.Sequential(BasicBlock(64, 64), BasicBlock(64, 64), BasicBlock(64, 64))
+        self.layer1 = nn.Sequential(*[BasicBlock(64, 64) for _ in range(3)])
         self.layer2 = nn.Sequential(
             BasicBlock(
                 64,
@@ -146,9 +113,7 @@ class ResNet34(nn.Module):
                     nn.BatchNorm2d(128),
                 ),
             ),
-            BasicBlock(128, 128),
-            BasicBlock(128, 128),
-            BasicBlock(128, 128),
+            *[BasicBlock(128, 128) for _ in range(3)],
         )
         self.layer3 = nn.Sequential(
             BasicBlock(
@@ -160,11 +125,7 @@ class ResNet34(nn.Module):
                     nn.BatchNorm2d(256),
                 ),
             ),
-            BasicBlock(256, 256),
-            BasicBlock(256, 256),
-            BasicBlock(256, 256),
-            BasicBlock(256, 256),
-            BasicBlock(256, 256),
+            *[BasicBlock(256, 256) for _ in range(5)],
         )
         self.layer4 = nn.Sequential(
             BasicBlock(
@@ -176,8 +137,7 @@ class ResNet34(nn.Module):
                     nn.BatchNorm2d(512),
                 ),
             ),
-            BasicBlock(512, 512),
-            BasicBlock(512, 512),
+            *[BasicBlock(512, 512) for _ in range(2)],
         )
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512, num_classes)
@@ -198,23 +158,21 @@ class ResNet34(nn.Module):
 
     @torch.no_grad()
     def fuse(self) -> "ResNet34":
-        """Fold each BatchNorm into the conv before it (FUSIBLE), for faster inference.
+        """Fold each BatchNorm into the conv before it, for faster inference.
 
-        Call after loading weights; the model is put in eval mode and then holds conv biases
-        and nn.Identity in place of those norms, so its state_dict no longer matches.
+        Each class lists its (conv, norm) pairs in `fusible`: the norm reads only that conv's
+        output. Call after loading weights; the model is put in eval mode and then holds conv
+        biases and nn.Identity in place of those norms, so its state_dict no longer matches.
         """
         self.eval()
-        for conv_path, norm_path in FUSIBLE:
-            conv = self.get_submodule(conv_path)
-            norm = self.get_submodule(norm_path)
-            assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
-            self._replace(conv_path, fuse_conv_bn(conv, norm))
-            self._replace(norm_path, nn.Identity())
+        for module in list(self.modules()):
+            for conv_path, norm_path in getattr(module, "fusible", ()):
+                conv = module.get_submodule(conv_path)
+                norm = module.get_submodule(norm_path)
+                assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
+                replace_submodule(module, conv_path, fuse_conv_bn(conv, norm))
+                replace_submodule(module, norm_path, nn.Identity())
         return self
-
-    def _replace(self, path: str, module: nn.Module) -> None:
-        parent, _, name = path.rpartition(".")
-        setattr(self.get_submodule(parent), name, module)
 
     def forward_features(self, x: Tensor) -> Tensor:
         x = self.conv1(x)

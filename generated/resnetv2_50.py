@@ -12,42 +12,6 @@ MACs: 4,089,184,256 at 3x224x224 (FLOPs = 2 x MACs; conv + linear, bias excluded
 import torch
 from torch import Tensor, nn
 
-# (conv, norm) pairs that fuse() folds into one conv: each norm reads only that conv's output.
-FUSIBLE = (
-    ("stages.0.blocks.0.conv1", "stages.0.blocks.0.norm2"),
-    ("stages.0.blocks.0.conv2", "stages.0.blocks.0.norm3"),
-    ("stages.0.blocks.1.conv1", "stages.0.blocks.1.norm2"),
-    ("stages.0.blocks.1.conv2", "stages.0.blocks.1.norm3"),
-    ("stages.0.blocks.2.conv1", "stages.0.blocks.2.norm2"),
-    ("stages.0.blocks.2.conv2", "stages.0.blocks.2.norm3"),
-    ("stages.1.blocks.0.conv1", "stages.1.blocks.0.norm2"),
-    ("stages.1.blocks.0.conv2", "stages.1.blocks.0.norm3"),
-    ("stages.1.blocks.1.conv1", "stages.1.blocks.1.norm2"),
-    ("stages.1.blocks.1.conv2", "stages.1.blocks.1.norm3"),
-    ("stages.1.blocks.2.conv1", "stages.1.blocks.2.norm2"),
-    ("stages.1.blocks.2.conv2", "stages.1.blocks.2.norm3"),
-    ("stages.1.blocks.3.conv1", "stages.1.blocks.3.norm2"),
-    ("stages.1.blocks.3.conv2", "stages.1.blocks.3.norm3"),
-    ("stages.2.blocks.0.conv1", "stages.2.blocks.0.norm2"),
-    ("stages.2.blocks.0.conv2", "stages.2.blocks.0.norm3"),
-    ("stages.2.blocks.1.conv1", "stages.2.blocks.1.norm2"),
-    ("stages.2.blocks.1.conv2", "stages.2.blocks.1.norm3"),
-    ("stages.2.blocks.2.conv1", "stages.2.blocks.2.norm2"),
-    ("stages.2.blocks.2.conv2", "stages.2.blocks.2.norm3"),
-    ("stages.2.blocks.3.conv1", "stages.2.blocks.3.norm2"),
-    ("stages.2.blocks.3.conv2", "stages.2.blocks.3.norm3"),
-    ("stages.2.blocks.4.conv1", "stages.2.blocks.4.norm2"),
-    ("stages.2.blocks.4.conv2", "stages.2.blocks.4.norm3"),
-    ("stages.2.blocks.5.conv1", "stages.2.blocks.5.norm2"),
-    ("stages.2.blocks.5.conv2", "stages.2.blocks.5.norm3"),
-    ("stages.3.blocks.0.conv1", "stages.3.blocks.0.norm2"),
-    ("stages.3.blocks.0.conv2", "stages.3.blocks.0.norm3"),
-    ("stages.3.blocks.1.conv1", "stages.3.blocks.1.norm2"),
-    ("stages.3.blocks.1.conv2", "stages.3.blocks.1.norm3"),
-    ("stages.3.blocks.2.conv1", "stages.3.blocks.2.norm2"),
-    ("stages.3.blocks.2.conv2", "stages.3.blocks.2.norm3"),
-)
-
 
 def fuse_conv_bn(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
     """A conv computing norm(conv(x)) with the norm's running statistics (inference only)."""
@@ -70,6 +34,11 @@ def fuse_conv_bn(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
     return fused
 
 
+def replace_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
+    parent, _, name = path.rpartition(".")
+    setattr(root.get_submodule(parent), name, module)
+
+
 def named_sequential(*children: tuple[str, nn.Module]) -> nn.Sequential:
     """nn.Sequential with named children (their names are state_dict keys)."""
     sequential = nn.Sequential()
@@ -81,16 +50,15 @@ def named_sequential(*children: tuple[str, nn.Module]) -> nn.Sequential:
 class PreActBottleneck(nn.Module):
     """Pre-activation bottleneck: (BN, ReLU, conv) x 3 (1x1, 3x3, 1x1)."""
 
+    fusible = (("conv1", "norm2"), ("conv2", "norm3"))
+
     def __init__(
         self,
         in_channels: int,
         width: int,
         out_channels: int,
         stride: int = 1,
-        groups: int = 1,
-        dilation: int = 1,
         downsample: nn.Module | None = None,
-        se: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.downsample = downsample
@@ -104,15 +72,12 @@ class PreActBottleneck(nn.Module):
             width,
             kernel_size=3,
             stride=stride,
-            padding=dilation,
-            dilation=dilation,
-            groups=groups,
+            padding=1,
             bias=False,
         )
         self.norm3 = nn.BatchNorm2d(width)
         self.act3 = nn.ReLU(inplace=True)
         self.conv3 = nn.Conv2d(width, out_channels, kernel_size=1, bias=False)
-        self.se = se
 
     def forward(self, x: Tensor) -> Tensor:
         shortcut = x
@@ -127,8 +92,6 @@ class PreActBottleneck(nn.Module):
         out = self.norm3(out)
         out = self.act3(out)
         out = self.conv3(out)
-        if self.se is not None:
-            out = self.se(out)
         return out + shortcut
 
 
@@ -154,8 +117,7 @@ class ResNetV2_50(nn.Module):
                                 ("conv", nn.Conv2d(64, 256, kernel_size=1, bias=False)),
                             ),
                         ),
-                        PreActBottleneck(256, 64, 256),
-                        PreActBottleneck(256, 64, 256),
+                        *[PreActBottleneck(256, 64, 256) for _ in range(2)],
                     ),
                 ),
             ),
@@ -172,9 +134,7 @@ class ResNetV2_50(nn.Module):
                                 ("conv", nn.Conv2d(256, 512, kernel_size=1, stride=2, bias=False)),
                             ),
                         ),
-                        PreActBottleneck(512, 128, 512),
-                        PreActBottleneck(512, 128, 512),
-                        PreActBottleneck(512, 128, 512),
+                        *[PreActBottleneck(512, 128, 512) for _ in range(3)],
                     ),
                 ),
             ),
@@ -191,11 +151,7 @@ class ResNetV2_50(nn.Module):
                                 ("conv", nn.Conv2d(512, 1024, kernel_size=1, stride=2, bias=False)),
                             ),
                         ),
-                        PreActBottleneck(1024, 256, 1024),
-                        PreActBottleneck(1024, 256, 1024),
-                        PreActBottleneck(1024, 256, 1024),
-                        PreActBottleneck(1024, 256, 1024),
-                        PreActBottleneck(1024, 256, 1024),
+                        *[PreActBottleneck(1024, 256, 1024) for _ in range(5)],
                     ),
                 ),
             ),
@@ -215,8 +171,7 @@ class ResNetV2_50(nn.Module):
                                 ),
                             ),
                         ),
-                        PreActBottleneck(2048, 512, 2048),
-                        PreActBottleneck(2048, 512, 2048),
+                        *[PreActBottleneck(2048, 512, 2048) for _ in range(2)],
                     ),
                 ),
             ),
@@ -245,23 +200,21 @@ class ResNetV2_50(nn.Module):
 
     @torch.no_grad()
     def fuse(self) -> "ResNetV2_50":
-        """Fold each BatchNorm into the conv before it (FUSIBLE), for faster inference.
+        """Fold each BatchNorm into the conv before it, for faster inference.
 
-        Call after loading weights; the model is put in eval mode and then holds conv biases
-        and nn.Identity in place of those norms, so its state_dict no longer matches.
+        Each class lists its (conv, norm) pairs in `fusible`: the norm reads only that conv's
+        output. Call after loading weights; the model is put in eval mode and then holds conv
+        biases and nn.Identity in place of those norms, so its state_dict no longer matches.
         """
         self.eval()
-        for conv_path, norm_path in FUSIBLE:
-            conv = self.get_submodule(conv_path)
-            norm = self.get_submodule(norm_path)
-            assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
-            self._replace(conv_path, fuse_conv_bn(conv, norm))
-            self._replace(norm_path, nn.Identity())
+        for module in list(self.modules()):
+            for conv_path, norm_path in getattr(module, "fusible", ()):
+                conv = module.get_submodule(conv_path)
+                norm = module.get_submodule(norm_path)
+                assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
+                replace_submodule(module, conv_path, fuse_conv_bn(conv, norm))
+                replace_submodule(module, norm_path, nn.Identity())
         return self
-
-    def _replace(self, path: str, module: nn.Module) -> None:
-        parent, _, name = path.rpartition(".")
-        setattr(self.get_submodule(parent), name, module)
 
     def forward_features(self, x: Tensor) -> Tensor:
         x = self.stem(x)

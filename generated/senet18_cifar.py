@@ -13,18 +13,6 @@ MACs: 555,509,760 at 3x32x32 (FLOPs = 2 x MACs; conv + linear, bias excluded)
 import torch
 from torch import Tensor, nn
 
-# (conv, norm) pairs that fuse() folds into one conv: each norm reads only that conv's output.
-FUSIBLE = (
-    ("stages.0.blocks.0.conv1", "stages.0.blocks.0.norm2"),
-    ("stages.0.blocks.1.conv1", "stages.0.blocks.1.norm2"),
-    ("stages.1.blocks.0.conv1", "stages.1.blocks.0.norm2"),
-    ("stages.1.blocks.1.conv1", "stages.1.blocks.1.norm2"),
-    ("stages.2.blocks.0.conv1", "stages.2.blocks.0.norm2"),
-    ("stages.2.blocks.1.conv1", "stages.2.blocks.1.norm2"),
-    ("stages.3.blocks.0.conv1", "stages.3.blocks.0.norm2"),
-    ("stages.3.blocks.1.conv1", "stages.3.blocks.1.norm2"),
-)
-
 
 def fuse_conv_bn(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
     """A conv computing norm(conv(x)) with the norm's running statistics (inference only)."""
@@ -47,6 +35,11 @@ def fuse_conv_bn(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
     return fused
 
 
+def replace_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
+    parent, _, name = path.rpartition(".")
+    setattr(root.get_submodule(parent), name, module)
+
+
 def named_sequential(*children: tuple[str, nn.Module]) -> nn.Sequential:
     """nn.Sequential with named children (their names are state_dict keys)."""
     sequential = nn.Sequential()
@@ -58,12 +51,13 @@ def named_sequential(*children: tuple[str, nn.Module]) -> nn.Sequential:
 class PreActBasic(nn.Module):
     """Pre-activation basic block: (BN, ReLU, 3x3 conv) x 2."""
 
+    fusible = (("conv1", "norm2"),)
+
     def __init__(
         self,
         in_channels: int,
         out_channels: int,
         stride: int = 1,
-        dilation: int = 1,
         downsample: nn.Module | None = None,
         se: nn.Module | None = None,
     ) -> None:
@@ -76,8 +70,7 @@ class PreActBasic(nn.Module):
             out_channels,
             kernel_size=3,
             stride=stride,
-            padding=dilation,
-            dilation=dilation,
+            padding=1,
             bias=False,
         )
         self.norm2 = nn.BatchNorm2d(out_channels)
@@ -86,8 +79,7 @@ class PreActBasic(nn.Module):
             out_channels,
             out_channels,
             kernel_size=3,
-            padding=dilation,
-            dilation=dilation,
+            padding=1,
             bias=False,
         )
         self.se = se
@@ -138,8 +130,7 @@ class SENet18Cifar(nn.Module):
                 (
                     "blocks",
                     nn.Sequential(
-                        PreActBasic(64, 64, se=SqueezeExcite(64, 4)),
-                        PreActBasic(64, 64, se=SqueezeExcite(64, 4)),
+                        *[PreActBasic(64, 64, se=SqueezeExcite(64, 4)) for _ in range(2)],
                     ),
                 ),
             ),
@@ -219,23 +210,21 @@ class SENet18Cifar(nn.Module):
 
     @torch.no_grad()
     def fuse(self) -> "SENet18Cifar":
-        """Fold each BatchNorm into the conv before it (FUSIBLE), for faster inference.
+        """Fold each BatchNorm into the conv before it, for faster inference.
 
-        Call after loading weights; the model is put in eval mode and then holds conv biases
-        and nn.Identity in place of those norms, so its state_dict no longer matches.
+        Each class lists its (conv, norm) pairs in `fusible`: the norm reads only that conv's
+        output. Call after loading weights; the model is put in eval mode and then holds conv
+        biases and nn.Identity in place of those norms, so its state_dict no longer matches.
         """
         self.eval()
-        for conv_path, norm_path in FUSIBLE:
-            conv = self.get_submodule(conv_path)
-            norm = self.get_submodule(norm_path)
-            assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
-            self._replace(conv_path, fuse_conv_bn(conv, norm))
-            self._replace(norm_path, nn.Identity())
+        for module in list(self.modules()):
+            for conv_path, norm_path in getattr(module, "fusible", ()):
+                conv = module.get_submodule(conv_path)
+                norm = module.get_submodule(norm_path)
+                assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
+                replace_submodule(module, conv_path, fuse_conv_bn(conv, norm))
+                replace_submodule(module, norm_path, nn.Identity())
         return self
-
-    def _replace(self, path: str, module: nn.Module) -> None:
-        parent, _, name = path.rpartition(".")
-        setattr(self.get_submodule(parent), name, module)
 
     def forward_features(self, x: Tensor) -> Tensor:
         x = self.stem(x)

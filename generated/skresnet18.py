@@ -12,46 +12,6 @@ MACs: 1,814,337,536 at 3x224x224 (FLOPs = 2 x MACs; conv + linear, bias excluded
 import torch
 from torch import Tensor, nn
 
-# (conv, norm) pairs that fuse() folds into one conv: each norm reads only that conv's output.
-FUSIBLE = (
-    ("conv1", "bn1"),
-    ("layer1.0.conv1.paths.0.conv", "layer1.0.conv1.paths.0.bn"),
-    ("layer1.0.conv1.paths.1.conv", "layer1.0.conv1.paths.1.bn"),
-    ("layer1.0.conv1.attn.fc_reduce", "layer1.0.conv1.attn.bn"),
-    ("layer1.0.conv2.conv", "layer1.0.conv2.bn"),
-    ("layer1.1.conv1.paths.0.conv", "layer1.1.conv1.paths.0.bn"),
-    ("layer1.1.conv1.paths.1.conv", "layer1.1.conv1.paths.1.bn"),
-    ("layer1.1.conv1.attn.fc_reduce", "layer1.1.conv1.attn.bn"),
-    ("layer1.1.conv2.conv", "layer1.1.conv2.bn"),
-    ("layer2.0.conv1.paths.0.conv", "layer2.0.conv1.paths.0.bn"),
-    ("layer2.0.conv1.paths.1.conv", "layer2.0.conv1.paths.1.bn"),
-    ("layer2.0.conv1.attn.fc_reduce", "layer2.0.conv1.attn.bn"),
-    ("layer2.0.conv2.conv", "layer2.0.conv2.bn"),
-    ("layer2.0.downsample.0", "layer2.0.downsample.1"),
-    ("layer2.1.conv1.paths.0.conv", "layer2.1.conv1.paths.0.bn"),
-    ("layer2.1.conv1.paths.1.conv", "layer2.1.conv1.paths.1.bn"),
-    ("layer2.1.conv1.attn.fc_reduce", "layer2.1.conv1.attn.bn"),
-    ("layer2.1.conv2.conv", "layer2.1.conv2.bn"),
-    ("layer3.0.conv1.paths.0.conv", "layer3.0.conv1.paths.0.bn"),
-    ("layer3.0.conv1.paths.1.conv", "layer3.0.conv1.paths.1.bn"),
-    ("layer3.0.conv1.attn.fc_reduce", "layer3.0.conv1.attn.bn"),
-    ("layer3.0.conv2.conv", "layer3.0.conv2.bn"),
-    ("layer3.0.downsample.0", "layer3.0.downsample.1"),
-    ("layer3.1.conv1.paths.0.conv", "layer3.1.conv1.paths.0.bn"),
-    ("layer3.1.conv1.paths.1.conv", "layer3.1.conv1.paths.1.bn"),
-    ("layer3.1.conv1.attn.fc_reduce", "layer3.1.conv1.attn.bn"),
-    ("layer3.1.conv2.conv", "layer3.1.conv2.bn"),
-    ("layer4.0.conv1.paths.0.conv", "layer4.0.conv1.paths.0.bn"),
-    ("layer4.0.conv1.paths.1.conv", "layer4.0.conv1.paths.1.bn"),
-    ("layer4.0.conv1.attn.fc_reduce", "layer4.0.conv1.attn.bn"),
-    ("layer4.0.conv2.conv", "layer4.0.conv2.bn"),
-    ("layer4.0.downsample.0", "layer4.0.downsample.1"),
-    ("layer4.1.conv1.paths.0.conv", "layer4.1.conv1.paths.0.bn"),
-    ("layer4.1.conv1.paths.1.conv", "layer4.1.conv1.paths.1.bn"),
-    ("layer4.1.conv1.attn.fc_reduce", "layer4.1.conv1.attn.bn"),
-    ("layer4.1.conv2.conv", "layer4.1.conv2.bn"),
-)
-
 
 def fuse_conv_bn(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
     """A conv computing norm(conv(x)) with the norm's running statistics (inference only)."""
@@ -74,8 +34,15 @@ def fuse_conv_bn(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
     return fused
 
 
+def replace_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
+    parent, _, name = path.rpartition(".")
+    setattr(root.get_submodule(parent), name, module)
+
+
 class ConvNormAct(nn.Module):
     """Convolution, BatchNorm, then ReLU (or nothing)."""
+
+    fusible = (("conv", "bn"),)
 
     def __init__(
         self,
@@ -85,7 +52,6 @@ class ConvNormAct(nn.Module):
         stride: int = 1,
         padding: int = 0,
         dilation: int = 1,
-        groups: int = 1,
         act: bool = True,
     ) -> None:
         super().__init__()
@@ -96,7 +62,6 @@ class ConvNormAct(nn.Module):
             stride=stride,
             padding=padding,
             dilation=dilation,
-            groups=groups,
             bias=False,
         )
         self.bn = nn.BatchNorm2d(out_channels)
@@ -110,6 +75,8 @@ class ConvNormAct(nn.Module):
 
 class SelectiveKernelAttn(nn.Module):
     """SK attention: sum the paths, global average, reduce, softmax across the paths."""
+
+    fusible = (("fc_reduce", "bn"),)
 
     def __init__(self, channels: int, num_paths: int, attn_channels: int) -> None:
         super().__init__()
@@ -143,7 +110,6 @@ class SelectiveKernel(nn.Module):
         dilations: list[int],
         paddings: list[int],
         stride: int = 1,
-        groups: int = 1,
         split_input: bool = False,
     ) -> None:
         super().__init__()
@@ -158,7 +124,6 @@ class SelectiveKernel(nn.Module):
                     stride=stride,
                     padding=padding,
                     dilation=dilation,
-                    groups=groups,
                 )
                 for kernel, dilation, padding in zip(kernels, dilations, paddings, strict=True)
             ]
@@ -185,7 +150,6 @@ class SelectiveKernelBasic(nn.Module):
         attn_channels: int,
         stride: int = 1,
         downsample: nn.Module | None = None,
-        se: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.conv1 = SelectiveKernel(
@@ -199,7 +163,6 @@ class SelectiveKernelBasic(nn.Module):
             split_input=True,
         )
         self.conv2 = ConvNormAct(out_channels, out_channels, 3, padding=1, act=False)
-        self.se = se
         self.act = nn.ReLU(inplace=True)
         self.downsample = downsample
 
@@ -207,8 +170,6 @@ class SelectiveKernelBasic(nn.Module):
         identity = x
         out = self.conv1(x)
         out = self.conv2(out)
-        if self.se is not None:
-            out = self.se(out)
         if self.downsample is not None:
             identity = self.downsample(x)
         out += identity
@@ -219,6 +180,13 @@ class SelectiveKernelBasic(nn.Module):
 class SKResNet18(nn.Module):
     """SK-ResNet-18."""
 
+    fusible = (
+        ("conv1", "bn1"),
+        ("layer2.0.downsample.0", "layer2.0.downsample.1"),
+        ("layer3.0.downsample.0", "layer3.0.downsample.1"),
+        ("layer4.0.downsample.0", "layer4.0.downsample.1"),
+    )
+
     def __init__(self, num_classes: int = 1000) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
@@ -226,8 +194,7 @@ class SKResNet18(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.layer1 = nn.Sequential(
-            SelectiveKernelBasic(64, 64, attn_channels=16),
-            SelectiveKernelBasic(64, 64, attn_channels=16),
+            *[SelectiveKernelBasic(64, 64, attn_channels=16) for _ in range(2)],
         )
         self.layer2 = nn.Sequential(
             SelectiveKernelBasic(
@@ -287,23 +254,21 @@ class SKResNet18(nn.Module):
 
     @torch.no_grad()
     def fuse(self) -> "SKResNet18":
-        """Fold each BatchNorm into the conv before it (FUSIBLE), for faster inference.
+        """Fold each BatchNorm into the conv before it, for faster inference.
 
-        Call after loading weights; the model is put in eval mode and then holds conv biases
-        and nn.Identity in place of those norms, so its state_dict no longer matches.
+        Each class lists its (conv, norm) pairs in `fusible`: the norm reads only that conv's
+        output. Call after loading weights; the model is put in eval mode and then holds conv
+        biases and nn.Identity in place of those norms, so its state_dict no longer matches.
         """
         self.eval()
-        for conv_path, norm_path in FUSIBLE:
-            conv = self.get_submodule(conv_path)
-            norm = self.get_submodule(norm_path)
-            assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
-            self._replace(conv_path, fuse_conv_bn(conv, norm))
-            self._replace(norm_path, nn.Identity())
+        for module in list(self.modules()):
+            for conv_path, norm_path in getattr(module, "fusible", ()):
+                conv = module.get_submodule(conv_path)
+                norm = module.get_submodule(norm_path)
+                assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
+                replace_submodule(module, conv_path, fuse_conv_bn(conv, norm))
+                replace_submodule(module, norm_path, nn.Identity())
         return self
-
-    def _replace(self, path: str, module: nn.Module) -> None:
-        parent, _, name = path.rpartition(".")
-        setattr(self.get_submodule(parent), name, module)
 
     def forward_features(self, x: Tensor) -> Tensor:
         x = self.conv1(x)

@@ -12,78 +12,6 @@ MACs: 3,664,237,568 at 3x224x224 (FLOPs = 2 x MACs; conv + linear, bias excluded
 import torch
 from torch import Tensor, nn
 
-# (conv, norm) pairs that fuse() folds into one conv: each norm reads only that conv's output.
-FUSIBLE = (
-    ("conv1", "bn1"),
-    ("layer1.0.conv1.paths.0.conv", "layer1.0.conv1.paths.0.bn"),
-    ("layer1.0.conv1.paths.1.conv", "layer1.0.conv1.paths.1.bn"),
-    ("layer1.0.conv1.attn.fc_reduce", "layer1.0.conv1.attn.bn"),
-    ("layer1.0.conv2.conv", "layer1.0.conv2.bn"),
-    ("layer1.1.conv1.paths.0.conv", "layer1.1.conv1.paths.0.bn"),
-    ("layer1.1.conv1.paths.1.conv", "layer1.1.conv1.paths.1.bn"),
-    ("layer1.1.conv1.attn.fc_reduce", "layer1.1.conv1.attn.bn"),
-    ("layer1.1.conv2.conv", "layer1.1.conv2.bn"),
-    ("layer1.2.conv1.paths.0.conv", "layer1.2.conv1.paths.0.bn"),
-    ("layer1.2.conv1.paths.1.conv", "layer1.2.conv1.paths.1.bn"),
-    ("layer1.2.conv1.attn.fc_reduce", "layer1.2.conv1.attn.bn"),
-    ("layer1.2.conv2.conv", "layer1.2.conv2.bn"),
-    ("layer2.0.conv1.paths.0.conv", "layer2.0.conv1.paths.0.bn"),
-    ("layer2.0.conv1.paths.1.conv", "layer2.0.conv1.paths.1.bn"),
-    ("layer2.0.conv1.attn.fc_reduce", "layer2.0.conv1.attn.bn"),
-    ("layer2.0.conv2.conv", "layer2.0.conv2.bn"),
-    ("layer2.0.downsample.0", "layer2.0.downsample.1"),
-    ("layer2.1.conv1.paths.0.conv", "layer2.1.conv1.paths.0.bn"),
-    ("layer2.1.conv1.paths.1.conv", "layer2.1.conv1.paths.1.bn"),
-    ("layer2.1.conv1.attn.fc_reduce", "layer2.1.conv1.attn.bn"),
-    ("layer2.1.conv2.conv", "layer2.1.conv2.bn"),
-    ("layer2.2.conv1.paths.0.conv", "layer2.2.conv1.paths.0.bn"),
-    ("layer2.2.conv1.paths.1.conv", "layer2.2.conv1.paths.1.bn"),
-    ("layer2.2.conv1.attn.fc_reduce", "layer2.2.conv1.attn.bn"),
-    ("layer2.2.conv2.conv", "layer2.2.conv2.bn"),
-    ("layer2.3.conv1.paths.0.conv", "layer2.3.conv1.paths.0.bn"),
-    ("layer2.3.conv1.paths.1.conv", "layer2.3.conv1.paths.1.bn"),
-    ("layer2.3.conv1.attn.fc_reduce", "layer2.3.conv1.attn.bn"),
-    ("layer2.3.conv2.conv", "layer2.3.conv2.bn"),
-    ("layer3.0.conv1.paths.0.conv", "layer3.0.conv1.paths.0.bn"),
-    ("layer3.0.conv1.paths.1.conv", "layer3.0.conv1.paths.1.bn"),
-    ("layer3.0.conv1.attn.fc_reduce", "layer3.0.conv1.attn.bn"),
-    ("layer3.0.conv2.conv", "layer3.0.conv2.bn"),
-    ("layer3.0.downsample.0", "layer3.0.downsample.1"),
-    ("layer3.1.conv1.paths.0.conv", "layer3.1.conv1.paths.0.bn"),
-    ("layer3.1.conv1.paths.1.conv", "layer3.1.conv1.paths.1.bn"),
-    ("layer3.1.conv1.attn.fc_reduce", "layer3.1.conv1.attn.bn"),
-    ("layer3.1.conv2.conv", "layer3.1.conv2.bn"),
-    ("layer3.2.conv1.paths.0.conv", "layer3.2.conv1.paths.0.bn"),
-    ("layer3.2.conv1.paths.1.conv", "layer3.2.conv1.paths.1.bn"),
-    ("layer3.2.conv1.attn.fc_reduce", "layer3.2.conv1.attn.bn"),
-    ("layer3.2.conv2.conv", "layer3.2.conv2.bn"),
-    ("layer3.3.conv1.paths.0.conv", "layer3.3.conv1.paths.0.bn"),
-    ("layer3.3.conv1.paths.1.conv", "layer3.3.conv1.paths.1.bn"),
-    ("layer3.3.conv1.attn.fc_reduce", "layer3.3.conv1.attn.bn"),
-    ("layer3.3.conv2.conv", "layer3.3.conv2.bn"),
-    ("layer3.4.conv1.paths.0.conv", "layer3.4.conv1.paths.0.bn"),
-    ("layer3.4.conv1.paths.1.conv", "layer3.4.conv1.paths.1.bn"),
-    ("layer3.4.conv1.attn.fc_reduce", "layer3.4.conv1.attn.bn"),
-    ("layer3.4.conv2.conv", "layer3.4.conv2.bn"),
-    ("layer3.5.conv1.paths.0.conv", "layer3.5.conv1.paths.0.bn"),
-    ("layer3.5.conv1.paths.1.conv", "layer3.5.conv1.paths.1.bn"),
-    ("layer3.5.conv1.attn.fc_reduce", "layer3.5.conv1.attn.bn"),
-    ("layer3.5.conv2.conv", "layer3.5.conv2.bn"),
-    ("layer4.0.conv1.paths.0.conv", "layer4.0.conv1.paths.0.bn"),
-    ("layer4.0.conv1.paths.1.conv", "layer4.0.conv1.paths.1.bn"),
-    ("layer4.0.conv1.attn.fc_reduce", "layer4.0.conv1.attn.bn"),
-    ("layer4.0.conv2.conv", "layer4.0.conv2.bn"),
-    ("layer4.0.downsample.0", "layer4.0.downsample.1"),
-    ("layer4.1.conv1.paths.0.conv", "layer4.1.conv1.paths.0.bn"),
-    ("layer4.1.conv1.paths.1.conv", "layer4.1.conv1.paths.1.bn"),
-    ("layer4.1.conv1.attn.fc_reduce", "layer4.1.conv1.attn.bn"),
-    ("layer4.1.conv2.conv", "layer4.1.conv2.bn"),
-    ("layer4.2.conv1.paths.0.conv", "layer4.2.conv1.paths.0.bn"),
-    ("layer4.2.conv1.paths.1.conv", "layer4.2.conv1.paths.1.bn"),
-    ("layer4.2.conv1.attn.fc_reduce", "layer4.2.conv1.attn.bn"),
-    ("layer4.2.conv2.conv", "layer4.2.conv2.bn"),
-)
-
 
 def fuse_conv_bn(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
     """A conv computing norm(conv(x)) with the norm's running statistics (inference only)."""
@@ -106,8 +34,15 @@ def fuse_conv_bn(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
     return fused
 
 
+def replace_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
+    parent, _, name = path.rpartition(".")
+    setattr(root.get_submodule(parent), name, module)
+
+
 class ConvNormAct(nn.Module):
     """Convolution, BatchNorm, then ReLU (or nothing)."""
+
+    fusible = (("conv", "bn"),)
 
     def __init__(
         self,
@@ -117,7 +52,6 @@ class ConvNormAct(nn.Module):
         stride: int = 1,
         padding: int = 0,
         dilation: int = 1,
-        groups: int = 1,
         act: bool = True,
     ) -> None:
         super().__init__()
@@ -128,7 +62,6 @@ class ConvNormAct(nn.Module):
             stride=stride,
             padding=padding,
             dilation=dilation,
-            groups=groups,
             bias=False,
         )
         self.bn = nn.BatchNorm2d(out_channels)
@@ -142,6 +75,8 @@ class ConvNormAct(nn.Module):
 
 class SelectiveKernelAttn(nn.Module):
     """SK attention: sum the paths, global average, reduce, softmax across the paths."""
+
+    fusible = (("fc_reduce", "bn"),)
 
     def __init__(self, channels: int, num_paths: int, attn_channels: int) -> None:
         super().__init__()
@@ -175,7 +110,6 @@ class SelectiveKernel(nn.Module):
         dilations: list[int],
         paddings: list[int],
         stride: int = 1,
-        groups: int = 1,
         split_input: bool = False,
     ) -> None:
         super().__init__()
@@ -190,7 +124,6 @@ class SelectiveKernel(nn.Module):
                     stride=stride,
                     padding=padding,
                     dilation=dilation,
-                    groups=groups,
                 )
                 for kernel, dilation, padding in zip(kernels, dilations, paddings, strict=True)
             ]
@@ -217,7 +150,6 @@ class SelectiveKernelBasic(nn.Module):
         attn_channels: int,
         stride: int = 1,
         downsample: nn.Module | None = None,
-        se: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.conv1 = SelectiveKernel(
@@ -231,7 +163,6 @@ class SelectiveKernelBasic(nn.Module):
             split_input=True,
         )
         self.conv2 = ConvNormAct(out_channels, out_channels, 3, padding=1, act=False)
-        self.se = se
         self.act = nn.ReLU(inplace=True)
         self.downsample = downsample
 
@@ -239,8 +170,6 @@ class SelectiveKernelBasic(nn.Module):
         identity = x
         out = self.conv1(x)
         out = self.conv2(out)
-        if self.se is not None:
-            out = self.se(out)
         if self.downsample is not None:
             identity = self.downsample(x)
         out += identity
@@ -251,6 +180,13 @@ class SelectiveKernelBasic(nn.Module):
 class SKResNet34(nn.Module):
     """SK-ResNet-34."""
 
+    fusible = (
+        ("conv1", "bn1"),
+        ("layer2.0.downsample.0", "layer2.0.downsample.1"),
+        ("layer3.0.downsample.0", "layer3.0.downsample.1"),
+        ("layer4.0.downsample.0", "layer4.0.downsample.1"),
+    )
+
     def __init__(self, num_classes: int = 1000) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
@@ -258,9 +194,7 @@ class SKResNet34(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.layer1 = nn.Sequential(
-            SelectiveKernelBasic(64, 64, attn_channels=16),
-            SelectiveKernelBasic(64, 64, attn_channels=16),
-            SelectiveKernelBasic(64, 64, attn_channels=16),
+            *[SelectiveKernelBasic(64, 64, attn_channels=16) for _ in range(3)],
         )
         self.layer2 = nn.Sequential(
             SelectiveKernelBasic(
@@ -273,9 +207,7 @@ class SKResNet34(nn.Module):
                     nn.BatchNorm2d(128),
                 ),
             ),
-            SelectiveKernelBasic(128, 128, attn_channels=16),
-            SelectiveKernelBasic(128, 128, attn_channels=16),
-            SelectiveKernelBasic(128, 128, attn_channels=16),
+            *[SelectiveKernelBasic(128, 128, attn_channels=16) for _ in range(3)],
         )
         self.layer3 = nn.Sequential(
             SelectiveKernelBasic(
@@ -288,11 +220,7 @@ class SKResNet34(nn.Module):
                     nn.BatchNorm2d(256),
                 ),
             ),
-            SelectiveKernelBasic(256, 256, attn_channels=32),
-            SelectiveKernelBasic(256, 256, attn_channels=32),
-            SelectiveKernelBasic(256, 256, attn_channels=32),
-            SelectiveKernelBasic(256, 256, attn_channels=32),
-            SelectiveKernelBasic(256, 256, attn_channels=32),
+            *[SelectiveKernelBasic(256, 256, attn_channels=32) for _ in range(5)],
         )
         self.layer4 = nn.Sequential(
             SelectiveKernelBasic(
@@ -305,8 +233,7 @@ class SKResNet34(nn.Module):
                     nn.BatchNorm2d(512),
                 ),
             ),
-            SelectiveKernelBasic(512, 512, attn_channels=64),
-            SelectiveKernelBasic(512, 512, attn_channels=64),
+            *[SelectiveKernelBasic(512, 512, attn_channels=64) for _ in range(2)],
         )
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512, num_classes)
@@ -327,23 +254,21 @@ class SKResNet34(nn.Module):
 
     @torch.no_grad()
     def fuse(self) -> "SKResNet34":
-        """Fold each BatchNorm into the conv before it (FUSIBLE), for faster inference.
+        """Fold each BatchNorm into the conv before it, for faster inference.
 
-        Call after loading weights; the model is put in eval mode and then holds conv biases
-        and nn.Identity in place of those norms, so its state_dict no longer matches.
+        Each class lists its (conv, norm) pairs in `fusible`: the norm reads only that conv's
+        output. Call after loading weights; the model is put in eval mode and then holds conv
+        biases and nn.Identity in place of those norms, so its state_dict no longer matches.
         """
         self.eval()
-        for conv_path, norm_path in FUSIBLE:
-            conv = self.get_submodule(conv_path)
-            norm = self.get_submodule(norm_path)
-            assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
-            self._replace(conv_path, fuse_conv_bn(conv, norm))
-            self._replace(norm_path, nn.Identity())
+        for module in list(self.modules()):
+            for conv_path, norm_path in getattr(module, "fusible", ()):
+                conv = module.get_submodule(conv_path)
+                norm = module.get_submodule(norm_path)
+                assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
+                replace_submodule(module, conv_path, fuse_conv_bn(conv, norm))
+                replace_submodule(module, norm_path, nn.Identity())
         return self
-
-    def _replace(self, path: str, module: nn.Module) -> None:
-        parent, _, name = path.rpartition(".")
-        setattr(self.get_submodule(parent), name, module)
 
     def forward_features(self, x: Tensor) -> Tensor:
         x = self.conv1(x)

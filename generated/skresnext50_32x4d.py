@@ -12,95 +12,6 @@ MACs: 4,462,710,784 at 3x224x224 (FLOPs = 2 x MACs; conv + linear, bias excluded
 import torch
 from torch import Tensor, nn
 
-# (conv, norm) pairs that fuse() folds into one conv: each norm reads only that conv's output.
-FUSIBLE = (
-    ("conv1", "bn1"),
-    ("layer1.0.conv1.conv", "layer1.0.conv1.bn"),
-    ("layer1.0.conv2.paths.0.conv", "layer1.0.conv2.paths.0.bn"),
-    ("layer1.0.conv2.paths.1.conv", "layer1.0.conv2.paths.1.bn"),
-    ("layer1.0.conv2.attn.fc_reduce", "layer1.0.conv2.attn.bn"),
-    ("layer1.0.conv3.conv", "layer1.0.conv3.bn"),
-    ("layer1.0.downsample.0", "layer1.0.downsample.1"),
-    ("layer1.1.conv1.conv", "layer1.1.conv1.bn"),
-    ("layer1.1.conv2.paths.0.conv", "layer1.1.conv2.paths.0.bn"),
-    ("layer1.1.conv2.paths.1.conv", "layer1.1.conv2.paths.1.bn"),
-    ("layer1.1.conv2.attn.fc_reduce", "layer1.1.conv2.attn.bn"),
-    ("layer1.1.conv3.conv", "layer1.1.conv3.bn"),
-    ("layer1.2.conv1.conv", "layer1.2.conv1.bn"),
-    ("layer1.2.conv2.paths.0.conv", "layer1.2.conv2.paths.0.bn"),
-    ("layer1.2.conv2.paths.1.conv", "layer1.2.conv2.paths.1.bn"),
-    ("layer1.2.conv2.attn.fc_reduce", "layer1.2.conv2.attn.bn"),
-    ("layer1.2.conv3.conv", "layer1.2.conv3.bn"),
-    ("layer2.0.conv1.conv", "layer2.0.conv1.bn"),
-    ("layer2.0.conv2.paths.0.conv", "layer2.0.conv2.paths.0.bn"),
-    ("layer2.0.conv2.paths.1.conv", "layer2.0.conv2.paths.1.bn"),
-    ("layer2.0.conv2.attn.fc_reduce", "layer2.0.conv2.attn.bn"),
-    ("layer2.0.conv3.conv", "layer2.0.conv3.bn"),
-    ("layer2.0.downsample.0", "layer2.0.downsample.1"),
-    ("layer2.1.conv1.conv", "layer2.1.conv1.bn"),
-    ("layer2.1.conv2.paths.0.conv", "layer2.1.conv2.paths.0.bn"),
-    ("layer2.1.conv2.paths.1.conv", "layer2.1.conv2.paths.1.bn"),
-    ("layer2.1.conv2.attn.fc_reduce", "layer2.1.conv2.attn.bn"),
-    ("layer2.1.conv3.conv", "layer2.1.conv3.bn"),
-    ("layer2.2.conv1.conv", "layer2.2.conv1.bn"),
-    ("layer2.2.conv2.paths.0.conv", "layer2.2.conv2.paths.0.bn"),
-    ("layer2.2.conv2.paths.1.conv", "layer2.2.conv2.paths.1.bn"),
-    ("layer2.2.conv2.attn.fc_reduce", "layer2.2.conv2.attn.bn"),
-    ("layer2.2.conv3.conv", "layer2.2.conv3.bn"),
-    ("layer2.3.conv1.conv", "layer2.3.conv1.bn"),
-    ("layer2.3.conv2.paths.0.conv", "layer2.3.conv2.paths.0.bn"),
-    ("layer2.3.conv2.paths.1.conv", "layer2.3.conv2.paths.1.bn"),
-    ("layer2.3.conv2.attn.fc_reduce", "layer2.3.conv2.attn.bn"),
-    ("layer2.3.conv3.conv", "layer2.3.conv3.bn"),
-    ("layer3.0.conv1.conv", "layer3.0.conv1.bn"),
-    ("layer3.0.conv2.paths.0.conv", "layer3.0.conv2.paths.0.bn"),
-    ("layer3.0.conv2.paths.1.conv", "layer3.0.conv2.paths.1.bn"),
-    ("layer3.0.conv2.attn.fc_reduce", "layer3.0.conv2.attn.bn"),
-    ("layer3.0.conv3.conv", "layer3.0.conv3.bn"),
-    ("layer3.0.downsample.0", "layer3.0.downsample.1"),
-    ("layer3.1.conv1.conv", "layer3.1.conv1.bn"),
-    ("layer3.1.conv2.paths.0.conv", "layer3.1.conv2.paths.0.bn"),
-    ("layer3.1.conv2.paths.1.conv", "layer3.1.conv2.paths.1.bn"),
-    ("layer3.1.conv2.attn.fc_reduce", "layer3.1.conv2.attn.bn"),
-    ("layer3.1.conv3.conv", "layer3.1.conv3.bn"),
-    ("layer3.2.conv1.conv", "layer3.2.conv1.bn"),
-    ("layer3.2.conv2.paths.0.conv", "layer3.2.conv2.paths.0.bn"),
-    ("layer3.2.conv2.paths.1.conv", "layer3.2.conv2.paths.1.bn"),
-    ("layer3.2.conv2.attn.fc_reduce", "layer3.2.conv2.attn.bn"),
-    ("layer3.2.conv3.conv", "layer3.2.conv3.bn"),
-    ("layer3.3.conv1.conv", "layer3.3.conv1.bn"),
-    ("layer3.3.conv2.paths.0.conv", "layer3.3.conv2.paths.0.bn"),
-    ("layer3.3.conv2.paths.1.conv", "layer3.3.conv2.paths.1.bn"),
-    ("layer3.3.conv2.attn.fc_reduce", "layer3.3.conv2.attn.bn"),
-    ("layer3.3.conv3.conv", "layer3.3.conv3.bn"),
-    ("layer3.4.conv1.conv", "layer3.4.conv1.bn"),
-    ("layer3.4.conv2.paths.0.conv", "layer3.4.conv2.paths.0.bn"),
-    ("layer3.4.conv2.paths.1.conv", "layer3.4.conv2.paths.1.bn"),
-    ("layer3.4.conv2.attn.fc_reduce", "layer3.4.conv2.attn.bn"),
-    ("layer3.4.conv3.conv", "layer3.4.conv3.bn"),
-    ("layer3.5.conv1.conv", "layer3.5.conv1.bn"),
-    ("layer3.5.conv2.paths.0.conv", "layer3.5.conv2.paths.0.bn"),
-    ("layer3.5.conv2.paths.1.conv", "layer3.5.conv2.paths.1.bn"),
-    ("layer3.5.conv2.attn.fc_reduce", "layer3.5.conv2.attn.bn"),
-    ("layer3.5.conv3.conv", "layer3.5.conv3.bn"),
-    ("layer4.0.conv1.conv", "layer4.0.conv1.bn"),
-    ("layer4.0.conv2.paths.0.conv", "layer4.0.conv2.paths.0.bn"),
-    ("layer4.0.conv2.paths.1.conv", "layer4.0.conv2.paths.1.bn"),
-    ("layer4.0.conv2.attn.fc_reduce", "layer4.0.conv2.attn.bn"),
-    ("layer4.0.conv3.conv", "layer4.0.conv3.bn"),
-    ("layer4.0.downsample.0", "layer4.0.downsample.1"),
-    ("layer4.1.conv1.conv", "layer4.1.conv1.bn"),
-    ("layer4.1.conv2.paths.0.conv", "layer4.1.conv2.paths.0.bn"),
-    ("layer4.1.conv2.paths.1.conv", "layer4.1.conv2.paths.1.bn"),
-    ("layer4.1.conv2.attn.fc_reduce", "layer4.1.conv2.attn.bn"),
-    ("layer4.1.conv3.conv", "layer4.1.conv3.bn"),
-    ("layer4.2.conv1.conv", "layer4.2.conv1.bn"),
-    ("layer4.2.conv2.paths.0.conv", "layer4.2.conv2.paths.0.bn"),
-    ("layer4.2.conv2.paths.1.conv", "layer4.2.conv2.paths.1.bn"),
-    ("layer4.2.conv2.attn.fc_reduce", "layer4.2.conv2.attn.bn"),
-    ("layer4.2.conv3.conv", "layer4.2.conv3.bn"),
-)
-
 
 def fuse_conv_bn(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
     """A conv computing norm(conv(x)) with the norm's running statistics (inference only)."""
@@ -123,8 +34,15 @@ def fuse_conv_bn(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
     return fused
 
 
+def replace_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
+    parent, _, name = path.rpartition(".")
+    setattr(root.get_submodule(parent), name, module)
+
+
 class ConvNormAct(nn.Module):
     """Convolution, BatchNorm, then ReLU (or nothing)."""
+
+    fusible = (("conv", "bn"),)
 
     def __init__(
         self,
@@ -159,6 +77,8 @@ class ConvNormAct(nn.Module):
 
 class SelectiveKernelAttn(nn.Module):
     """SK attention: sum the paths, global average, reduce, softmax across the paths."""
+
+    fusible = (("fc_reduce", "bn"),)
 
     def __init__(self, channels: int, num_paths: int, attn_channels: int) -> None:
         super().__init__()
@@ -236,7 +156,6 @@ class SelectiveKernelBottleneck(nn.Module):
         stride: int = 1,
         groups: int = 1,
         downsample: nn.Module | None = None,
-        se: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.conv1 = ConvNormAct(in_channels, width, 1)
@@ -252,7 +171,6 @@ class SelectiveKernelBottleneck(nn.Module):
             split_input=False,
         )
         self.conv3 = ConvNormAct(width, out_channels, 1, act=False)
-        self.se = se
         self.act = nn.ReLU(inplace=True)
         self.downsample = downsample
 
@@ -261,8 +179,6 @@ class SelectiveKernelBottleneck(nn.Module):
         out = self.conv1(x)
         out = self.conv2(out)
         out = self.conv3(out)
-        if self.se is not None:
-            out = self.se(out)
         if self.downsample is not None:
             identity = self.downsample(x)
         out += identity
@@ -272,6 +188,14 @@ class SelectiveKernelBottleneck(nn.Module):
 
 class SKResNeXt50_32x4d(nn.Module):
     """SK-ResNeXt-50 (32x4d)."""
+
+    fusible = (
+        ("conv1", "bn1"),
+        ("layer1.0.downsample.0", "layer1.0.downsample.1"),
+        ("layer2.0.downsample.0", "layer2.0.downsample.1"),
+        ("layer3.0.downsample.0", "layer3.0.downsample.1"),
+        ("layer4.0.downsample.0", "layer4.0.downsample.1"),
+    )
 
     def __init__(self, num_classes: int = 1000) -> None:
         super().__init__()
@@ -291,8 +215,10 @@ class SKResNeXt50_32x4d(nn.Module):
                     nn.BatchNorm2d(256),
                 ),
             ),
-            SelectiveKernelBottleneck(256, 128, 256, attn_channels=32, groups=32),
-            SelectiveKernelBottleneck(256, 128, 256, attn_channels=32, groups=32),
+            *[
+                SelectiveKernelBottleneck(256, 128, 256, attn_channels=32, groups=32)
+                for _ in range(2)
+            ],
         )
         self.layer2 = nn.Sequential(
             SelectiveKernelBottleneck(
@@ -307,9 +233,10 @@ class SKResNeXt50_32x4d(nn.Module):
                     nn.BatchNorm2d(512),
                 ),
             ),
-            SelectiveKernelBottleneck(512, 256, 512, attn_channels=32, groups=32),
-            SelectiveKernelBottleneck(512, 256, 512, attn_channels=32, groups=32),
-            SelectiveKernelBottleneck(512, 256, 512, attn_channels=32, groups=32),
+            *[
+                SelectiveKernelBottleneck(512, 256, 512, attn_channels=32, groups=32)
+                for _ in range(3)
+            ],
         )
         self.layer3 = nn.Sequential(
             SelectiveKernelBottleneck(
@@ -324,11 +251,10 @@ class SKResNeXt50_32x4d(nn.Module):
                     nn.BatchNorm2d(1024),
                 ),
             ),
-            SelectiveKernelBottleneck(1024, 512, 1024, attn_channels=32, groups=32),
-            SelectiveKernelBottleneck(1024, 512, 1024, attn_channels=32, groups=32),
-            SelectiveKernelBottleneck(1024, 512, 1024, attn_channels=32, groups=32),
-            SelectiveKernelBottleneck(1024, 512, 1024, attn_channels=32, groups=32),
-            SelectiveKernelBottleneck(1024, 512, 1024, attn_channels=32, groups=32),
+            *[
+                SelectiveKernelBottleneck(1024, 512, 1024, attn_channels=32, groups=32)
+                for _ in range(5)
+            ],
         )
         self.layer4 = nn.Sequential(
             SelectiveKernelBottleneck(
@@ -343,8 +269,10 @@ class SKResNeXt50_32x4d(nn.Module):
                     nn.BatchNorm2d(2048),
                 ),
             ),
-            SelectiveKernelBottleneck(2048, 1024, 2048, attn_channels=64, groups=32),
-            SelectiveKernelBottleneck(2048, 1024, 2048, attn_channels=64, groups=32),
+            *[
+                SelectiveKernelBottleneck(2048, 1024, 2048, attn_channels=64, groups=32)
+                for _ in range(2)
+            ],
         )
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(2048, num_classes)
@@ -365,23 +293,21 @@ class SKResNeXt50_32x4d(nn.Module):
 
     @torch.no_grad()
     def fuse(self) -> "SKResNeXt50_32x4d":
-        """Fold each BatchNorm into the conv before it (FUSIBLE), for faster inference.
+        """Fold each BatchNorm into the conv before it, for faster inference.
 
-        Call after loading weights; the model is put in eval mode and then holds conv biases
-        and nn.Identity in place of those norms, so its state_dict no longer matches.
+        Each class lists its (conv, norm) pairs in `fusible`: the norm reads only that conv's
+        output. Call after loading weights; the model is put in eval mode and then holds conv
+        biases and nn.Identity in place of those norms, so its state_dict no longer matches.
         """
         self.eval()
-        for conv_path, norm_path in FUSIBLE:
-            conv = self.get_submodule(conv_path)
-            norm = self.get_submodule(norm_path)
-            assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
-            self._replace(conv_path, fuse_conv_bn(conv, norm))
-            self._replace(norm_path, nn.Identity())
+        for module in list(self.modules()):
+            for conv_path, norm_path in getattr(module, "fusible", ()):
+                conv = module.get_submodule(conv_path)
+                norm = module.get_submodule(norm_path)
+                assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
+                replace_submodule(module, conv_path, fuse_conv_bn(conv, norm))
+                replace_submodule(module, norm_path, nn.Identity())
         return self
-
-    def _replace(self, path: str, module: nn.Module) -> None:
-        parent, _, name = path.rpartition(".")
-        setattr(self.get_submodule(parent), name, module)
 
     def forward_features(self, x: Tensor) -> Tensor:
         x = self.conv1(x)

@@ -44,6 +44,7 @@ def test_per_block_rows_sum_to_totals() -> None:
 @pytest.mark.parametrize(
     "name", ["resnet50", "densenet121", "seresnet50", "resnest50d", "skresnet18", "resnetv2_50"]
 )
+@pytest.mark.slow
 def test_training_memory_estimate_matches_autograd(name: str) -> None:
     """Saved-for-backward bytes within 1% of what autograd really saves (batch 2, fp32)."""
     torch = pytest.importorskip("torch")
@@ -91,6 +92,7 @@ def test_diff_cli_reports_reshaped_tensors() -> None:
     assert "layer1.0.conv1.weight: 64x64x1x1 -> 128x64x1x1" in result.stdout
 
 
+@pytest.mark.slow
 def test_plot_writes_png(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     out = tmp_path / "zoo.png"
@@ -118,6 +120,7 @@ def _synthetic(blocks: int) -> str:
     )
 
 
+@pytest.mark.slow
 def test_stats_time_grows_linearly() -> None:
     """1,000 vs 4,000 blocks: time grows ~4x (under 8x: no quadratic pass)."""
     timings = []

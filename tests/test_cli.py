@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from archspec.cli import app
@@ -46,7 +49,8 @@ def test_build_check_of_the_zoo_is_clean() -> None:
 
 
 def test_stats_table_side_by_side() -> None:
-    result = runner.invoke(app, ["stats", "specs/resnet50.yaml", "specs/resnext50_32x4d.yaml"])
+    specs = ["specs/resnet50.yaml", "specs/resnext50_32x4d.yaml"]
+    result = runner.invoke(app, ["stats", *specs, "--exact"])
     assert result.exit_code == 0
     assert "25,557,032" in result.stdout and "25,028,904" in result.stdout
     assert "4,089,184,256" in result.stdout and "4,230,479,872" in result.stdout
@@ -54,7 +58,9 @@ def test_stats_table_side_by_side() -> None:
 
 def test_stats_json_per_layer() -> None:
     result = runner.invoke(app, ["stats", "specs/resnet50.yaml", "--per-layer", "--format", "json"])
-    doc = json.loads(result.stdout)
+    document = json.loads(result.stdout)
+    assert document["format"] == 1 and len(document["models"]) == 1
+    doc = document["models"][0]
     assert doc["totals"] == {
         "params": 25_557_032,
         "buffers": 53_173,
@@ -87,14 +93,24 @@ def test_stats_json_per_layer() -> None:
 
 
 def test_stats_csv_and_markdown() -> None:
-    csv = runner.invoke(app, ["stats", "specs/resnet18.yaml", "--format", "csv"]).stdout
-    assert csv.splitlines()[0] == "model,name,module,kind,depth,shape,params,macs,acts,rf,stride"
-    assert (
-        csv.splitlines()[2]
-        == "resnet18,stage1,layer1,basic,2,64x56x56,147968,462422016,802816,43,4"
-    )
+    text = runner.invoke(app, ["stats", "specs/resnet18.yaml", "--format", "csv"]).stdout
+    rows = list(csv.DictReader(io.StringIO(text)))
+    stage1 = next(r for r in rows if r["section"] == "stage" and r["name"] == "stage1")
+    shown = {k: stage1[k] for k in ("module", "stage", "kind", "depth", "shape", "params", "macs")}
+    assert shown == {
+        "module": "layer1",
+        "stage": "stage1",
+        "kind": "basic",
+        "depth": "2",
+        "shape": "64x56x56",
+        "params": "147968",
+        "macs": "462422016",
+    }
+    assert (stage1["acts"], stage1["rf"], stage1["stride"]) == ("802816", "43", "4")
     md = runner.invoke(app, ["stats", "specs/resnet18.yaml", "--format", "markdown"]).stdout
-    assert "| Params | 11,689,512 |" in md
+    assert "| Params | 11.69 M |" in md
+    exact = ["stats", "specs/resnet18.yaml", "--format", "markdown", "--exact"]
+    assert "| Params | 11,689,512 |" in runner.invoke(app, exact).stdout
 
 
 def test_validate_ok_and_schema() -> None:
@@ -105,6 +121,7 @@ def test_validate_ok_and_schema() -> None:
     assert "stages" in schema["properties"] and "StageTable" in schema["$defs"]
 
 
+@pytest.mark.slow
 def test_schema_accepts_zoo_specs() -> None:
     jsonschema = __import__("pytest").importorskip("jsonschema")
     import yaml
@@ -122,6 +139,7 @@ def test_diagram_writes_dot_and_svg(tmp_path: Path) -> None:
     assert svg.lstrip().startswith("<?xml") and "layer4.1" in svg
 
 
+@pytest.mark.slow
 def test_diagram_png_and_levels(tmp_path: Path) -> None:
     for level in ("stage", "layer"):
         result = runner.invoke(
@@ -157,6 +175,7 @@ def test_unwritable_out_is_a_clean_error(tmp_path: Path) -> None:
     assert "cannot write here" in result.stderr
 
 
+@pytest.mark.slow
 def test_fast_commands_do_not_import_torch(tmp_path: Path) -> None:
     code = (
         "import sys\n"

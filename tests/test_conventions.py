@@ -27,6 +27,8 @@ MODELS = [
     "resnest50d",
     "skresnet18",
     "resnetv2_50",
+    "resnet50d_os16",  # dilated avg-down: ZeroPad2d + stride-1 AvgPool2d
+    "senet18_pytorch_cifar",
 ]
 
 
@@ -73,6 +75,7 @@ def _flop_counter(model: Any, x: Any) -> int:
 
 
 @pytest.mark.parametrize("name", MODELS)
+@pytest.mark.slow
 def test_conventions_equal_real_tools(name: str) -> None:
     spec, model = _model(name)
     shape = spec.arch.input_shape
@@ -126,6 +129,7 @@ def test_pycls_convention_equals_pycls(name: str, groups: int, width: int) -> No
 
 
 @pytest.mark.parametrize("name", ["densenet121", "seresnet50", "resnest50d"])
+@pytest.mark.slow
 def test_pycls_convention_equals_pycls_formulas_per_layer(name: str) -> None:
     """Nets pycls cannot build: apply pycls's own complexity_conv2d to every conv / linear
     the generated model runs (hooks give each layer's real input size)."""

@@ -89,6 +89,7 @@ def test_readme_image_is_rendered_from_its_golden() -> None:
     assert image.read_bytes() == render(golden, "svg"), f"{image} is stale; run: {ACCEPT}"
 
 
+@pytest.mark.slow
 def test_dot_is_identical_in_separate_processes() -> None:
     code = (
         "from archspec.api import compile_file\n"
@@ -252,6 +253,7 @@ def test_svg_is_valid_and_shows_the_boxes(name: str, level: str) -> None:
 
 
 @pytest.mark.parametrize(("name", "level"), [("resnet50", "block"), ("densenet121", "layer")])
+@pytest.mark.slow
 def test_png_is_valid_and_page_sized(name: str, level: str) -> None:
     png = render(dot(name, level), "png")
     assert png.startswith(PNG_SIGNATURE)

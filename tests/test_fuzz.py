@@ -316,6 +316,7 @@ def _zoo_texts() -> list[tuple[str, str]]:
     return [(path.stem, path.read_text()) for path in sorted(SPECS.glob("*.yaml"))]
 
 
+@pytest.mark.slow
 def test_mutated_zoo_specs_build_or_are_refused(tmp_path: Path) -> None:
     """Seeded line/token/byte mutations of every zoo spec: a parsing module, or exit 2."""
     rng = random.Random(SEED)

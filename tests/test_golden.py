@@ -58,6 +58,7 @@ def _build(out: Path, seed: str) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
 
 
+@pytest.mark.slow
 def test_builds_in_separate_processes_are_identical(tmp_path: Path) -> None:
     first = _build(tmp_path / "a", "1")
     second = _build(tmp_path / "b", "4242")

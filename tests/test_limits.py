@@ -188,7 +188,8 @@ def test_stats_of_two_thousand_blocks_finish(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["stats", str(spec), "--format", "json", "--per-block"])
     assert result.exit_code == 0, result.output
     assert time.perf_counter() - start < 10
-    assert len(json.loads(result.stdout)["blocks"]) == 2000 + 2  # + stem and head
+    blocks = json.loads(result.stdout)["models"][0]["blocks"]
+    assert len(blocks) == 2000 + 2  # + stem and head
 
 
 def test_huge_numbers_stay_exact() -> None:

@@ -29,6 +29,9 @@ from archspec.spec.models import StageRow, default_class_name
 torch = pytest.importorskip("torch")
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
+# Every test here runs models in torch or a long seeded campaign: `pytest -m "not slow"` skips them.
+pytestmark = pytest.mark.slow
+
 # ARCHSPEC_FUZZ_SCALE=N runs N times the examples (a longer, still seeded, bug hunt).
 SCALE = int(os.environ.get("ARCHSPEC_FUZZ_SCALE", "1"))
 BOUNDED = settings(
@@ -65,6 +68,8 @@ def valid_specs(draw: Draw, families: tuple[str, ...] = ("residual", "preact", "
         row_strategy = {"residual": residual_row, "preact": preact_row, "dense": dense_row}[family]
         row, channels = draw(row_strategy(index, channels))
         rows.append(row)
+    if family == "dense" and rows[-1].get("compression", 0.5) != 0.5:
+        del rows[-1]["compression"]  # the last dense stage has no transition
     spec: dict[str, Any] = {
         "archspec": 1,
         "name": draw(st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True)),
@@ -113,7 +118,6 @@ def residual_row(draw: Draw, index: int, in_channels: int) -> tuple[dict[str, An
     if attention == "se":
         row["attention"] = draw(se_attention())
     elif attention == "sk":
-        row.pop("dilation", None)
         row["attention"] = draw(
             sk_attention(block, (in_channels, out), inner, row.get("groups", 1))
         )
@@ -122,15 +126,23 @@ def residual_row(draw: Draw, index: int, in_channels: int) -> tuple[dict[str, An
         per_group = row["width"] * row["base_width"] // 64
         radix = draw(st.sampled_from([r for r in (1, 2, 4) if per_group % r == 0]))
         row["attention"] = {"type": "split", "radix": radix}
-        row["attention"].update(draw(split_options()))
-    if attention not in ("sk", "split"):
-        if draw(st.booleans()):
-            row["stride_at"] = draw(st.sampled_from(["3x3", "1x1"]))
-        if draw(st.booleans()):
-            row["dilation"] = draw(st.sampled_from([1, 2]))
+        row["attention"].update(draw(split_options(_stride(row, index) > 1)))
+    if attention not in ("sk", "split") and block == "bottleneck" and draw(st.booleans()):
+        row["stride_at"] = draw(st.sampled_from(["3x3", "1x1"]))
     if draw(st.booleans()):
-        row["downsample"] = draw(st.sampled_from(["conv", "avg"]))
+        row["dilation"] = draw(st.sampled_from([1, 2]))
+    _downsample(draw, row, index, in_channels, out)
     return row, out
+
+
+def _stride(row: dict[str, Any], index: int) -> int:
+    return int(row.get("stride") or (1 if index == 0 else 2))
+
+
+def _downsample(draw: Draw, row: dict[str, Any], index: int, in_channels: int, out: int) -> None:
+    """`downsample` styles the projection shortcut: only stages that have one take it."""
+    if (_stride(row, index) != 1 or in_channels != out) and draw(st.booleans()):
+        row["downsample"] = draw(st.sampled_from(["conv", "avg"]))
 
 
 def _common_options(draw: Draw, row: dict[str, Any]) -> None:
@@ -147,16 +159,20 @@ def se_attention() -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
-def split_options() -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries(
-        {},
-        optional={
-            "reduction": st.integers(1, 8),
-            "divisor": st.sampled_from([1, 4, 8]),
-            "min_channels": st.sampled_from([8, 16, 32]),
-            "avd": st.booleans(),
-            "avd_first": st.booleans(),
-        },
+def split_options(strided: bool) -> st.SearchStrategy[dict[str, Any]]:
+    """avd moves a strided block's stride into a pool: only strided stages take it, and
+    `avd_first` only with avd on."""
+    optional: dict[str, Any] = {
+        "reduction": st.integers(1, 8),
+        "divisor": st.sampled_from([1, 4, 8]),
+        "min_channels": st.sampled_from([8, 16, 32]),
+    }
+    if not strided:
+        return st.fixed_dictionaries({}, optional=optional)
+    avd = st.one_of(st.just({}), st.just({"avd": False}), st.just({"avd": True}))
+    first = st.fixed_dictionaries({}, optional={"avd_first": st.booleans()})
+    return st.tuples(st.fixed_dictionaries({}, optional=optional), avd, first).map(
+        lambda parts: parts[0] | parts[1] | (parts[2] if parts[1].get("avd", True) else {})
     )
 
 
@@ -209,7 +225,9 @@ def preact_row(draw: Draw, index: int, in_channels: int) -> tuple[dict[str, Any]
     if draw(st.booleans()):
         row["attention"] = draw(se_attention())
     expansion = row.get("expansion") or (4 if block == "preact_bottleneck" else 1)
-    return row, row["width"] * expansion
+    out = row["width"] * expansion
+    _downsample(draw, row, index, in_channels, out)
+    return row, out
 
 
 @st.composite
@@ -223,7 +241,6 @@ def dense_row(draw: Draw, index: int, in_channels: int) -> tuple[dict[str, Any],
                     "growth_rate": st.integers(4, 16),
                     "bn_size": st.integers(1, 4),
                     "compression": st.sampled_from([0.25, 0.5, 1.0]),
-                    "stride": st.just(2),
                 },
             )
         )

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import venv
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from tests.conftest import GENERATED, ROOT
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git for a clean copy")
+@pytest.mark.slow
 def test_wheel_installs_and_builds(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
     subprocess.run(
@@ -33,10 +35,11 @@ def test_wheel_installs_and_builds(tmp_path: Path) -> None:
         check=True,
         capture_output=True,
     )
-    wheel = next(dist.glob("archspec-*.whl"))
+    wheel = next(dist.glob("archspec_cnn-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "archspec/templates/model.py.jinja" in names
     assert "archspec/templates/blocks/bottleneck.py.jinja" in names
+    assert "archspec/templates/report/page.html.jinja" in names
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
@@ -60,3 +63,20 @@ def test_wheel_installs_and_builds(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (work / "out" / "resnet50.py").read_bytes() == (GENERATED / "resnet50.py").read_bytes()
+    # The report's templates, styles and script load from the installed package too.
+    report = subprocess.run(
+        [str(env_dir / "bin" / "archspec"), "report", "specs/resnet50.yaml", "-o", "r.html"],
+        cwd=work,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert report.returncode == 0, report.stderr
+    assert "25,557,032" in (work / "r.html").read_text()
+    shown = subprocess.run(
+        [str(env_dir / "bin" / "archspec"), "--version"],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert shown.stdout == f"archspec-cnn {metadata.version('archspec-cnn')}\n", shown.stderr

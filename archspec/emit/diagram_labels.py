@@ -22,6 +22,9 @@ from archspec.emit.diagram_writer import escape
 from archspec.ir.graph import ArchGraph
 
 GREY = "#555555"
+# The params/MACs line: one point under the box text and near-black, readable at 100% zoom.
+STATS_COLOUR = "#333333"
+STATS_SIZE = "9"
 BRANCH_COLOUR = "#8e3b6f"
 
 
@@ -47,7 +50,7 @@ def cluster_label(diagram: Diagram, key: str) -> str:
     elif cluster.kind == "block":
         text = f"{run_title(diagram, key, cluster.stage)}: {block_kind(arch, key, cluster.stage)}"
     else:
-        kind = _stage_kind(arch, cluster.stage)
+        kind = stage_kind(arch, cluster.stage)
         text = stage_title(arch, cluster.stage) + (f": {kind}" if kind else "")
     return bold(text)
 
@@ -63,8 +66,13 @@ def _op_label(diagram: Diagram, unit: Unit) -> str:
     data = diagram.arch.graph.nodes[unit.nodes[0]]
     # The module path (the state_dict prefix), short inside its block's cluster.
     name = data["path"].removeprefix(f"{unit.block}.") if unit.block else data["path"]
-    stats = _stats(diagram, unit)
-    return f"{_symbol(op_text(data['op']))}<BR/>{small(name + (' | ' + stats if stats else ''))}"
+    text = op_text(data["op"])
+    # The path is left out where it is no module (a residual "add", a "cat") or only repeats
+    # the op ("relu" under ReLU, "maxpool" under "maxpool 3x3, /2").
+    repeats = name.rsplit(".", 1)[-1].lower() == text.lower().split(" ", 1)[0]
+    path = name if data["module"] and not repeats else ""
+    details = [part for part in (path, _stats(diagram, unit)) if part]
+    return "<BR/>".join([_symbol(text), *([small(" | ".join(details))] if details else [])])
 
 
 def _symbol(text: str) -> str:
@@ -94,6 +102,12 @@ def _shortcut_source(arch: ArchGraph, unit: Unit) -> str:
 
 
 def _stage_label(diagram: Diagram, unit: Unit) -> str:
+    return _box(
+        stage_title(diagram.arch, unit.stage), stage_rows(diagram, unit), _stats(diagram, unit)
+    )
+
+
+def stage_rows(diagram: Diagram, unit: Unit) -> list[Row]:
     """A stage as a paper's table prints it: block kind xN and the convs of one block."""
     arch, stage = diagram.arch, unit.stage
     blocks = _stage_blocks(arch, stage)
@@ -103,9 +117,8 @@ def _stage_label(diagram: Diagram, unit: Unit) -> str:
         if block not in main:
             members = [n for n in unit.nodes if arch.graph.nodes[n]["block"] == block]
             rows += [Row("transition:", heading=True), *summary(arch, members)]
-    kind = _stage_kind(arch, stage)
-    heading = [Row(kind, heading=True)] if kind else []
-    return _box(stage_title(arch, stage), heading + rows, _stats(diagram, unit))
+    kind = stage_kind(arch, stage)
+    return ([Row(kind, heading=True)] if kind else []) + rows
 
 
 def _body(diagram: Diagram, unit: Unit, block: str) -> list[str]:
@@ -118,7 +131,7 @@ def _stage_blocks(arch: ArchGraph, stage: str) -> list[str]:
     return list(dict.fromkeys(block for block in blocks if block))
 
 
-def _stage_kind(arch: ArchGraph, stage: str) -> str:
+def stage_kind(arch: ArchGraph, stage: str) -> str:
     """E.g. "bottleneck x4", "dense layer x6 + transition"; "" for the stem and head."""
     kinds = [block_kind(arch, block, stage) for block in _stage_blocks(arch, stage)]
     main = [kind for kind in kinds if kind != "transition"]
@@ -151,4 +164,4 @@ def bold(text: str) -> str:
 
 
 def small(text: str) -> str:
-    return f'<FONT POINT-SIZE="8" COLOR="{GREY}">{escape(text)}</FONT>'
+    return f'<FONT POINT-SIZE="{STATS_SIZE}" COLOR="{STATS_COLOUR}">{escape(text)}</FONT>'

@@ -234,7 +234,7 @@ def _links(
             tail, head = unit_of[origin.node], unit_of[target.node]
             if tail == head:
                 continue
-            skip = _is_skip(arch, parts, origin.node, target.node)
+            skip = is_skip(arch, parts, origin.node, target.node)
             link = Link(tail, head, arch.graph.nodes[source]["shape"], skip)
             known = found.setdefault((tail, head), link)
             if known.skip and not skip:
@@ -242,7 +242,7 @@ def _links(
     return list(found.values())
 
 
-def _is_skip(arch: ArchGraph, parts: dict[str, str], source: str, target: str) -> bool:
+def is_skip(arch: ArchGraph, parts: dict[str, str], source: str, target: str) -> bool:
     """Shortcut paths, and what a merge receives from outside its block's body."""
     if "shortcut" in (parts.get(source), parts.get(target)):
         return True

@@ -63,8 +63,31 @@ def emit_dot(arch: ArchGraph, level: str = "block", *, collapse: bool = True) ->
     body = nest(nodes, lambda key: _cluster_lines(diagram, key))
     body += [INDENT + line for line in _legend(diagram)]
     body += [INDENT + same_rank(keys) for keys in diagram.same_rank]
-    body += [INDENT + edge(link.tail, link.head, _edge_attrs(link)) for link in diagram.links]
+    labelled = _labelled(diagram)
+    body += [
+        INDENT + edge(link.tail, link.head, _edge_attrs(link, index in labelled))
+        for index, link in enumerate(diagram.links)
+    ]
     return digraph(arch.name, _defaults(diagram), body)
+
+
+def _labelled(diagram: Diagram) -> set[int]:
+    """The links that print their tensor shape. A tensor feeding several boxes says its shape
+    once (on the main path, not the shortcut); at layer level, only ops that change the shape
+    label their output, since every label costs a rank of height."""
+    entering: dict[str, set[tuple[int, ...]]] = {}
+    for link in diagram.links:
+        entering.setdefault(link.head, set()).add(link.shape)
+    said: set[tuple[str, tuple[int, ...]]] = set()
+    labelled = set()
+    order = sorted(range(len(diagram.links)), key=lambda i: diagram.links[i].skip)
+    for index in order:
+        link = diagram.links[index]
+        unchanged = entering.get(link.tail) == {link.shape} and diagram.level == "layer"
+        if (link.tail, link.shape) not in said and not unchanged:
+            labelled.add(index)
+        said.add((link.tail, link.shape))
+    return labelled
 
 
 def _defaults(diagram: Diagram) -> dict[str, Attrs]:
@@ -100,8 +123,8 @@ def _cluster_lines(diagram: Diagram, key: str) -> list[str]:
     return [assignment(name, value) for name, value in values.items()]
 
 
-def _edge_attrs(link: Link) -> Attrs:
-    values: dict[str, str | Html] = {"label": shape_text(link.shape)}
+def _edge_attrs(link: Link, labelled: bool) -> Attrs:
+    values: dict[str, str | Html] = {"label": shape_text(link.shape)} if labelled else {}
     if link.skip:
         values.update(style="dashed", color=SKIP_COLOUR, fontcolor=SKIP_COLOUR)
     return values

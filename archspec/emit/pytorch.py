@@ -9,9 +9,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from archspec.emit.fusion import model_pairs, pairs_statement
 from archspec.emit.source import doc_text, docstring, statement, wrapped
 from archspec.ir.graph import ArchGraph, BlockClass, Call, Member, Seq
-from archspec.ir.ops import BatchNorm2d, Conv2d, Op
+from archspec.ir.ops import Op
 from archspec.names import RESERVED_NAMES
 
 # Names the generated module itself uses; a spec-derived class name may not take them.
@@ -72,7 +73,10 @@ def emit_pytorch(arch: ArchGraph, source: str, header: dict[str, Any]) -> str:
     for cls in classes:
         names.name(cls)
     by_template = {cls.template: names.name(cls) for cls in classes}
-    views = [_class_view(cls, names.name(cls), by_template) for cls in classes]
+    received = _received(arch.model.members)
+    views = [
+        _class_view(cls, names.name(cls), by_template, received.get(cls, set())) for cls in classes
+    ]
     model = _model_view(arch, names)
     header = {
         **header,
@@ -89,32 +93,18 @@ def emit_pytorch(arch: ArchGraph, source: str, header: dict[str, Any]) -> str:
             classes=views,
             model=model,
             named_sequential=_uses_named_sequential(arch.model.members),
-            fusible=[(json.dumps(c), json.dumps(n)) for c, n in fusible(arch)],
         )
     )
 
 
-def fusible(arch: ArchGraph) -> list[tuple[str, str]]:
-    """(conv, norm) module paths where the norm reads that conv's output and nothing else
-    reads it: the pairs fuse() folds."""
-    graph = arch.graph
-    pairs = []
-    for node, data in arch.nodes():
-        inputs = data["inputs"]
-        if not isinstance(data["op"], BatchNorm2d) or len(inputs) != 1:
-            continue
-        source = graph.nodes[inputs[0]]
-        if isinstance(source["op"], Conv2d) and list(graph.successors(inputs[0])) == [node]:
-            pairs.append((source["path"], data["path"]))
-    return pairs
-
-
-def _class_view(cls: BlockClass, name: str, names: dict[str, str]) -> ClassView:
+def _class_view(cls: BlockClass, name: str, names: dict[str, str], received: set[str]) -> ClassView:
+    """A block class's source. `received` holds the keyword arguments some call passes it:
+    the template leaves out the parameters no call uses (se, dilation, groups)."""
     view = ClassView(name, docstring(doc_text(cls.doc), 4), cls.last_norm)
     text = (
         environment()
         .get_template(f"blocks/{cls.template}.py.jinja")
-        .render(cls=view, o=_Options(cls), names=names)
+        .render(cls=view, o=_Options(cls), names=names, received=received)
     )
     return ClassView(name, view.doc, cls.last_norm, text.rstrip("\n"))
 
@@ -168,6 +158,25 @@ def _classes(values: Any) -> Iterator[BlockClass]:
     yield from seen
 
 
+def _received(values: Any) -> dict[BlockClass, set[str]]:
+    """The keyword arguments each class receives. A helper a block builds (SplitAttention,
+    SelectiveKernel, ConvNormAct) receives what that block does: the block passes them on."""
+    received: dict[BlockClass, set[str]] = {}
+
+    def add(cls: BlockClass, keys: set[str]) -> None:
+        received.setdefault(cls, set()).update(keys)
+        for helper in cls.requires:
+            add(helper, keys)
+
+    for value in _walk(values):
+        if isinstance(value, Call) and isinstance(value.target, BlockClass):
+            keys = {key for key, _ in value.kwargs}
+            if "first_dilation" in keys:  # its default reads `dilation`
+                keys.add("dilation")
+            add(value.target, keys)
+    return received
+
+
 def _uses_named_sequential(values: Any) -> bool:
     return any(isinstance(v, Seq) and v.names is not None for v in _walk(values))
 
@@ -181,7 +190,9 @@ def _model_view(arch: ArchGraph, names: Namespace) -> dict[str, Any]:
         if cls.last_norm
     ]
     title = doc_text(arch.title) or arch.name
+    pairs = model_pairs(arch)
     return {
+        "fusible": pairs_statement(pairs, 4) if pairs else "",
         "name": arch.class_name,
         "doc": docstring(title if title.endswith(".") else f"{title}.", 4),
         "params": [f"{n}: {t} = {d!r}" for n, t, d in model.ctor_params],

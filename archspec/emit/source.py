@@ -10,6 +10,7 @@ import json
 import textwrap
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from archspec.ir.graph import BlockClass, Call, Name, Seq
@@ -25,6 +26,7 @@ from archspec.ir.ops import (
     Op,
     ReLU,
     Sigmoid,
+    ZeroPad2d,
 )
 
 LINE_LENGTH = 100
@@ -86,6 +88,20 @@ def _render(
     value: Any, names: Callable[[BlockClass], str], indent: int, column: int, trail: int
 ) -> str:
     """Render at `column` on a line indented by `indent`; `trail` chars follow on the line."""
+    atom = _atom(value, names)
+    if atom is not None:
+        return atom
+    if isinstance(value, _Repeat):
+        return _render_repeat(value, names, (indent, column, trail))
+    call = _as_call(value)
+    target = call.target if isinstance(call.target, str) else names(call.target)
+    # A Call with an empty target is a tuple: ("name", module) pairs of named_sequential.
+    parts = [_Arg(None, v) for v in call.args] + [_Arg(k, v) for k, v in call.kwargs]
+    return _wrap(target, parts, names, (indent, column, trail))
+
+
+def _atom(value: Any, names: Callable[[BlockClass], str]) -> str | None:
+    """Source for a value that never wraps (literals, identifiers, short tuples), else None."""
     if isinstance(value, bool) or value is None:
         return repr(value)
     if isinstance(value, int):
@@ -96,11 +112,7 @@ def _render(
         return json.dumps(value)
     if isinstance(value, tuple):
         return "(" + ", ".join(_render(v, names, 0, 0, 0) for v in value) + ")"
-    call = _as_call(value)
-    target = call.target if isinstance(call.target, str) else names(call.target)
-    # A Call with an empty target is a tuple: ("name", module) pairs of named_sequential.
-    parts = [_Arg(None, v) for v in call.args] + [_Arg(k, v) for k, v in call.kwargs]
-    return _wrap(target, parts, names, (indent, column, trail))
+    return None
 
 
 class _Arg:
@@ -129,6 +141,45 @@ def _wrap(
     return target + "(\n" + "\n".join(lines) + "\n" + " " * indent + ")"
 
 
+@dataclass(frozen=True)
+class _Repeat:
+    """`count` identical constructor calls: `*[value for _ in range(count)]` in a sequential."""
+
+    value: Any
+    count: int
+
+
+def _runs(items: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Items with each run of equal consecutive items (2 or more) folded into one _Repeat.
+
+    The expansion keeps every child's index, so the state_dict keys are unchanged.
+    """
+    out: list[Any] = []
+    for item in items:
+        last = out[-1] if out else None
+        if isinstance(last, _Repeat) and last.value == item:
+            out[-1] = _Repeat(item, last.count + 1)
+        elif last is not None and not isinstance(last, _Repeat) and last == item:
+            out[-1] = _Repeat(item, 2)
+        else:
+            out.append(item)
+    return tuple(out)
+
+
+def _render_repeat(
+    repeat: _Repeat, names: Callable[[BlockClass], str], where: tuple[int, int, int]
+) -> str:
+    """A starred comprehension, split before `for` when too long (as `ruff format` does)."""
+    indent, column, trail = where
+    loop = f"for _ in range({repeat.count})"
+    flat = f"*[{_render(repeat.value, names, 0, 0, 0)} {loop}]"
+    if column + len(flat) + trail <= LINE_LENGTH:
+        return flat
+    inner = " " * (indent + len(INDENT))
+    element = _render(repeat.value, names, len(inner), len(inner), 0)
+    return f"*[\n{inner}{element}\n{inner}{loop}\n{' ' * indent}]"
+
+
 def _as_call(value: Any) -> Call:
     if isinstance(value, Call):
         return value
@@ -136,7 +187,7 @@ def _as_call(value: Any) -> Call:
         pairs = tuple(Call("", (n, v)) for n, v in zip(value.names, value.items, strict=True))
         return Call(NAMED_SEQUENTIAL, pairs)
     if isinstance(value, Seq):
-        return Call("nn.Sequential", value.items)
+        return Call("nn.Sequential", _runs(value.items))
     if isinstance(value, Op):
         return torch_call(value)
     raise TypeError(f"cannot render {value!r} as Python source")
@@ -170,6 +221,7 @@ def torch_call(op: Op) -> Call:
         ReLU: lambda o: Call("nn.ReLU", (), (("inplace", True),)),
         Sigmoid: lambda o: Call("nn.Sigmoid"),
         Identity: lambda o: Call("nn.Identity"),
+        ZeroPad2d: lambda o: Call("nn.ZeroPad2d", ((0, o.right, 0, o.bottom),)),
         GlobalAvgPool: lambda o: Call("nn.AdaptiveAvgPool2d", ((1, 1),)),
     }
     return simple[type(op)](op)

@@ -178,6 +178,24 @@ class AvgPool2d(_Pool):
 
 
 @dataclass(frozen=True)
+class ZeroPad2d(Op):
+    """Zeros added on the right and bottom (nn.ZeroPad2d((0, right, 0, bottom))). Followed by a
+    stride-1 2x2 average pool it is timm's AvgPool2dSame (TF 'same' padding, the zeros counted),
+    the pool of an avg-down shortcut in a dilated stage."""
+
+    kind: ClassVar[str] = "pad"
+    right: int = 1
+    bottom: int = 1
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        c, h, w = inputs[0]
+        return (c, h + self.bottom, w + self.right)
+
+    def describe(self) -> str:
+        return f"zero pad +{self.right}x{self.bottom}"
+
+
+@dataclass(frozen=True)
 class GlobalAvgPool(Op):
     """nn.AdaptiveAvgPool2d(1), or with `functional` a `x.mean((2, 3), keepdim=True)`.
 

@@ -135,8 +135,10 @@ def selective_kernel(
     groups: int,
     sk: SelectiveKernel,
     split_input: bool,
+    dilation: int = 1,
 ) -> str:
-    """Add the SK conv's ops (paths.N.*, attn.*) under scope; return the output node."""
+    """Add the SK conv's ops (paths.N.*, attn.*) under scope; return the output node.
+    `dilation` scales every branch's dilation and padding (timm SelectiveKernel(dilation=))."""
     in_channels, out_channels = channels
     scope = scope.tagged("sk")
     kernels, dilations, paddings = sk_paths(sk)
@@ -149,7 +151,7 @@ def selective_kernel(
         if split_input:
             cut = ChannelSlice(i * path_in, (i + 1) * path_in)
             source = b.add(cut, [x], scope, f"paths.{i}.split", module=False)
-        conv = Conv2d(path_in, out_channels, k, stride, p, d, path_groups)
+        conv = Conv2d(path_in, out_channels, k, stride, p * dilation, d * dilation, path_groups)
         ops = [("conv", conv), ("bn", BatchNorm2d(out_channels)), ("act", ReLU())]
         outputs.append(b.chain([(f"paths.{i}.{n}", op) for n, op in ops], source, scope))
     stack = b.add(Concat(), outputs, scope, "stack", module=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archspec.ir.graph import Builder, Scope
+from archspec.lower.geometry import StageGeometry
 from archspec.spec.models import Spec, StageRow
 
 
@@ -19,6 +20,7 @@ class StageInput:
     x: str  # node id of the stage input
     channels: int
     last: bool  # the final stage (DenseNet: no transition after it)
+    geometry: StageGeometry  # stride and dilations (see archspec.lower.geometry)
 
     @property
     def loc(self) -> tuple[str | int, ...]:

@@ -15,6 +15,7 @@ from archspec.ir.ops import Input
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.dense import lower_dense_stage, lower_dense_stem, lower_dense_tail
 from archspec.lower.errors import LowerError
+from archspec.lower.geometry import stage_geometry
 from archspec.lower.head import lower_head
 from archspec.lower.preact import lower_preact_stage, lower_preact_stem, lower_preact_tail
 from archspec.lower.residual import lower_residual_stage
@@ -115,10 +116,10 @@ def lower(spec: Spec) -> ArchGraph:
     layout.place(children, family.stem_container)
     arch.stages.append(StageInfo("stem", "", spec.stem.type, 1))
     _tap(arch, spec, "stem", current.x)
+    geometry = stage_geometry(spec)
     for index, row in enumerate(spec.stages):
-        st = StageInput(
-            spec, row, index, b, current.x, current.channels, index == len(spec.stages) - 1
-        )
+        last = index == len(spec.stages) - 1
+        st = StageInput(spec, row, index, b, current.x, current.channels, last, geometry[index])
         current, children = family.stage(st)
         layout.place(children, family.stage_container)
         container = family.stage_container

@@ -11,10 +11,12 @@ from __future__ import annotations
 from archspec.ir.graph import ArchGraph, BlockClass, Builder, Call, Member, Scope, Seq, Step
 from archspec.ir.ops import (
     Add,
+    AvgPool2d,
     BatchNorm2d,
     Conv2d,
     Flatten,
     GlobalAvgPool,
+    Identity,
     MaxPool2d,
     Op,
     ReLU,
@@ -23,7 +25,7 @@ from archspec.lower.attention import squeeze_excite
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.errors import LowerError
 from archspec.lower.head import NUM_CLASSES
-from archspec.lower.residual import BlockArgs, block_args
+from archspec.lower.residual import BlockArgs, block_args, flat_names, same_avg_pool
 from archspec.lower.stem import has_pool, stem_convs
 from archspec.spec.models import Spec
 
@@ -84,15 +86,7 @@ def _lower_block(
     b = st.builder
     pre = b.chain([("norm1", BatchNorm2d(a.in_channels)), ("act1", ReLU())], x, scope)
     y = b.chain(_main_ops(cls, a), pre, scope)
-    kwargs: list[tuple[str, object]] = [
-        (key, value)
-        for key, value, default in (
-            ("stride", a.stride, 1),
-            ("groups", a.groups, 1),
-            ("dilation", a.dilation, 1),
-        )
-        if value != default and (key != "groups" or cls.template == "preact_bottleneck")
-    ]
+    kwargs = _block_kwargs(cls, a)
     attention = st.row.attention
     if attention is not None:
         if attention.type != "se":
@@ -104,10 +98,11 @@ def _lower_block(
         y, se = squeeze_excite(b, scope.child("se"), y, a.out_channels, attention)
         kwargs.append(("se", se))
     shortcut = x
-    if a.stride != 1 or a.in_channels != a.out_channels:
-        conv = Conv2d(a.in_channels, a.out_channels, 1, a.stride, bias=a.bias)
-        shortcut = b.add(conv, [pre], scope, "downsample.conv")
-        kwargs.append(("downsample", Seq.named(("conv", conv))))
+    # timm ResNetV2 also projects where the block changes dilation (PreActBasic).
+    if a.stride != 1 or a.in_channels != a.out_channels or a.first_dilation != a.dilation:
+        downsample = Seq.named(*_projection(st, a))
+        shortcut = b.chain(flat_names("downsample", downsample), pre, scope)
+        kwargs.append(("downsample", downsample))
     y = b.add(Add(), [y, shortcut], scope, "add", module=False)
     args = (
         (a.in_channels, a.width, a.out_channels)
@@ -117,11 +112,47 @@ def _lower_block(
     return y, Call(cls, args, tuple(kwargs))
 
 
+def _block_kwargs(cls: BlockClass, a: BlockArgs) -> list[tuple[str, object]]:
+    """Constructor keywords that differ from their defaults. The bottleneck's only dilated conv
+    reads the block input (timm `first_dilation`); the basic block's second conv uses `dilation`."""
+    if cls.template == "preact_bottleneck":
+        items = [
+            ("stride", a.stride, 1),
+            ("groups", a.groups, 1),
+            ("dilation", a.first_dilation, 1),
+        ]
+    else:
+        items = [
+            ("stride", a.stride, 1),
+            ("dilation", a.dilation, 1),
+            ("first_dilation", a.first_dilation, a.dilation),
+        ]
+    return [(key, value) for key, value, default in items if value != default]
+
+
+def _projection(st: StageInput, a: BlockArgs) -> list[tuple[str, Op | Seq]]:
+    """timm DownsampleConv (a strided 1x1 conv) or, with `downsample: avg`, DownsampleAvg
+    (a 2x2 average pool, nn.Identity when the stride is 1, then a 1x1 conv)."""
+    if st.row.downsample == "conv":
+        return [("conv", Conv2d(a.in_channels, a.out_channels, 1, a.stride, bias=a.bias))]
+    pool: Op | Seq = (
+        same_avg_pool()
+        if a.dilation != 1 and a.stride == 1
+        else Identity()
+        if a.stride == 1
+        else AvgPool2d(2, a.stride, ceil_mode=True, count_include_pad=False)
+    )
+    return [("pool", pool), ("conv", Conv2d(a.in_channels, a.out_channels, 1, bias=a.bias))]
+
+
 def _main_ops(cls: BlockClass, a: BlockArgs) -> list[tuple[str, Op]]:
-    d = a.dilation
+    d, first = a.dilation, a.first_dilation
     if cls.template == "preact_basic":
         return [
-            ("conv1", Conv2d(a.in_channels, a.out_channels, 3, a.stride, d, d, bias=a.bias)),
+            (
+                "conv1",
+                Conv2d(a.in_channels, a.out_channels, 3, a.stride, first, first, bias=a.bias),
+            ),
             ("norm2", BatchNorm2d(a.out_channels)),
             ("act2", ReLU()),
             ("conv2", Conv2d(a.out_channels, a.out_channels, 3, 1, d, d, bias=a.bias)),
@@ -130,7 +161,7 @@ def _main_ops(cls: BlockClass, a: BlockArgs) -> list[tuple[str, Op]]:
         ("conv1", Conv2d(a.in_channels, a.width, 1, bias=a.bias)),
         ("norm2", BatchNorm2d(a.width)),
         ("act2", ReLU()),
-        ("conv2", Conv2d(a.width, a.width, 3, a.stride, d, d, a.groups, a.bias)),
+        ("conv2", Conv2d(a.width, a.width, 3, a.stride, first, first, a.groups, a.bias)),
         ("norm3", BatchNorm2d(a.width)),
         ("act3", ReLU()),
         ("conv3", Conv2d(a.width, a.out_channels, 1, bias=a.bias)),
@@ -140,9 +171,11 @@ def _main_ops(cls: BlockClass, a: BlockArgs) -> list[tuple[str, Op]]:
 def lower_preact_tail(arch: ArchGraph, b: Builder, spec: Spec, current: StageOutput) -> str:
     """Final norm + ReLU, then (if any) the conv classifier head; returns the output node."""
     scope = Scope("", "head")
-    x = b.chain([("norm", BatchNorm2d(current.channels)), ("act", ReLU())], current.x, scope)
-    arch.model.members += [Member("norm", BatchNorm2d(current.channels)), Member("act", ReLU())]
-    arch.model.features += [Step("call", "norm"), Step("call", "act")]
+    x = current.x
+    if spec.final_norm is not False:
+        x = b.chain([("norm", BatchNorm2d(current.channels)), ("act", ReLU())], x, scope)
+        arch.model.members += [Member("norm", BatchNorm2d(current.channels)), Member("act", ReLU())]
+        arch.model.features += [Step("call", "norm"), Step("call", "act")]
     if spec.head is None:
         return x
     fc = Conv2d(current.channels, spec.head.num_classes, 1, bias=True)

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from archspec.ir.graph import BlockClass, Builder, Call, Scope, Seq
-from archspec.ir.ops import Add, AvgPool2d, BatchNorm2d, Conv2d, Identity, Op, ReLU
+from archspec.ir.graph import BlockClass, Call, Scope, Seq
+from archspec.ir.ops import Add, AvgPool2d, BatchNorm2d, Conv2d, Identity, Op, ReLU, ZeroPad2d
 from archspec.lower.attention import (
     CONV_NORM_ACT,
     SK_CLASS,
@@ -46,6 +46,8 @@ class BlockArgs:
     groups: int
     dilation: int
     bias: bool
+    # The dilation the block reads its input at: the previous stage's for a stage's first block.
+    first_dilation: int
 
 
 @dataclass(frozen=True)
@@ -62,18 +64,18 @@ Main = Callable[[StageInput, BlockClass, Scope, str, BlockArgs], BlockParts]
 
 def block_args(st: StageInput) -> list[BlockArgs]:
     """Each block's channels and stride: the first block takes the stage's input and stride."""
-    row = st.row
+    row, geo = st.row, st.geometry
     width, out_channels = stage_channels(st)
-    stride = row.stride or (1 if st.index == 0 else 2)
     return [
         BlockArgs(
             st.channels if i == 0 else out_channels,
             width,
             out_channels,
-            stride if i == 0 else 1,
+            geo.stride if i == 0 else 1,
             row.groups,
-            row.dilation,
+            geo.dilation,
             st.spec.conv_bias,
+            geo.first_dilation if i == 0 else geo.dilation,
         )
         for i in range(row.depth)
     ]
@@ -106,7 +108,7 @@ def _finish_block(
     se = None
     if st.row.attention is not None and st.row.attention.type == "se":
         y, se = squeeze_excite(b, scope.child("se"), y, a.out_channels, st.row.attention)
-    identity, downsample = _shortcut(b, scope, x, a, st.row.downsample)
+    identity, downsample = _shortcut(st, scope, x, a)
     kwargs += [
         (key, value) for key, value in (("downsample", downsample), ("se", se)) if value is not None
     ]
@@ -228,10 +230,14 @@ def _optional(*items: tuple[str, Any, Any]) -> list[tuple[str, Any]]:
 def _plain_main(st: StageInput, cls: BlockClass, scope: Scope, x: str, a: BlockArgs) -> BlockParts:
     y = st.builder.chain(_plain_ops(cls, a), x, scope)
     if cls.template == "basic":
-        kwargs = _optional(("stride", a.stride, 1), ("dilation", a.dilation, 1))
+        kwargs = _optional(
+            ("stride", a.stride, 1),
+            ("dilation", a.dilation, 1),
+            ("first_dilation", a.first_dilation, a.dilation),
+        )
         return BlockParts(y, (a.in_channels, a.out_channels), kwargs)
     kwargs = _optional(
-        ("stride", a.stride, 1), ("groups", a.groups, 1), ("dilation", a.dilation, 1)
+        ("stride", a.stride, 1), ("groups", a.groups, 1), ("dilation", a.first_dilation, 1)
     )
     return BlockParts(y, (a.in_channels, a.width, a.out_channels), kwargs)
 
@@ -242,7 +248,13 @@ def _plain_ops(cls: BlockClass, a: BlockArgs) -> list[tuple[str, Op]]:
             (
                 "conv1",
                 Conv2d(
-                    a.in_channels, a.out_channels, 3, a.stride, a.dilation, a.dilation, bias=a.bias
+                    a.in_channels,
+                    a.out_channels,
+                    3,
+                    a.stride,
+                    a.first_dilation,
+                    a.first_dilation,
+                    bias=a.bias,
                 ),
             ),
             ("bn1", BatchNorm2d(a.out_channels)),
@@ -258,7 +270,7 @@ def _plain_ops(cls: BlockClass, a: BlockArgs) -> list[tuple[str, Op]]:
         ("conv1", Conv2d(a.in_channels, a.width, 1, s1, bias=a.bias)),
         ("bn1", BatchNorm2d(a.width)),
         ("relu", ReLU()),
-        ("conv2", Conv2d(a.width, a.width, 3, s3, a.dilation, a.dilation, a.groups, a.bias)),
+        ("conv2", Conv2d(a.width, a.width, 3, s3, *[a.first_dilation] * 2, a.groups, a.bias)),
         ("bn2", BatchNorm2d(a.width)),
         ("relu", ReLU()),
         ("conv3", Conv2d(a.width, a.out_channels, 1, bias=a.bias)),
@@ -299,21 +311,17 @@ def _sk_main(st: StageInput, cls: BlockClass, scope: Scope, x: str, a: BlockArgs
     b, sk = st.builder, st.row.attention
     assert isinstance(sk, SelectiveKernel)
     split = bool(cls.option("split_input"))
-    if a.dilation != 1:
-        raise LowerError(
-            (*st.loc, "dilation"),
-            "SK blocks dilate their own branches",
-            "remove `dilation` (set branch sizes with attention.kernels)",
-        )
     count = len(cls.option("kernels"))
     if cls.template == "sk_basic":
         _check_split(st, a.in_channels, count, split)
+        channels = (a.in_channels, a.out_channels)
         y = selective_kernel(
-            b, scope.child("conv1"), x, (a.in_channels, a.out_channels), a.stride, 1, sk, split
+            b, scope.child("conv1"), x, channels, a.stride, 1, sk, split, a.first_dilation
         )
+        d = a.dilation
         y = b.chain(
             [
-                ("conv2.conv", Conv2d(a.out_channels, a.out_channels, 3, 1, 1)),
+                ("conv2.conv", Conv2d(a.out_channels, a.out_channels, 3, 1, d, d)),
                 ("conv2.bn", BatchNorm2d(a.out_channels)),
             ],
             y,
@@ -323,7 +331,14 @@ def _sk_main(st: StageInput, cls: BlockClass, scope: Scope, x: str, a: BlockArgs
         return BlockParts(
             y,
             (a.in_channels, a.out_channels),
-            [("attn_channels", attn), *_optional(("stride", a.stride, 1))],
+            [
+                ("attn_channels", attn),
+                *_optional(
+                    ("stride", a.stride, 1),
+                    ("dilation", a.dilation, 1),
+                    ("first_dilation", a.first_dilation, a.dilation),
+                ),
+            ],
         )
     _check_split(st, a.width, count, split, a.groups)
     y = b.chain(
@@ -336,7 +351,15 @@ def _sk_main(st: StageInput, cls: BlockClass, scope: Scope, x: str, a: BlockArgs
         scope,
     )
     y = selective_kernel(
-        b, scope.child("conv2"), y, (a.width, a.width), a.stride, a.groups, sk, split
+        b,
+        scope.child("conv2"),
+        y,
+        (a.width, a.width),
+        a.stride,
+        a.groups,
+        sk,
+        split,
+        a.first_dilation,
     )
     y = b.chain(
         [
@@ -350,7 +373,14 @@ def _sk_main(st: StageInput, cls: BlockClass, scope: Scope, x: str, a: BlockArgs
     return BlockParts(
         y,
         (a.in_channels, a.width, a.out_channels),
-        [("attn_channels", attn), *_optional(("stride", a.stride, 1), ("groups", a.groups, 1))],
+        [
+            ("attn_channels", attn),
+            *_optional(
+                ("stride", a.stride, 1),
+                ("groups", a.groups, 1),
+                ("dilation", a.first_dilation, 1),
+            ),
+        ],
     )
 
 
@@ -388,7 +418,7 @@ def _split_main(st: StageInput, cls: BlockClass, scope: Scope, x: str, a: BlockA
     if avd and split.avd_first:
         y = b.add(pool, [y], scope, "avd_first")
     y = split_attention(
-        b, scope.child("conv2"), y, a.width, (conv_stride, a.dilation, a.groups), split
+        b, scope.child("conv2"), y, a.width, (conv_stride, a.first_dilation, a.groups), split
     )
     if avd and not split.avd_first:
         y = b.add(pool, [y], scope, "avd_last")
@@ -400,7 +430,7 @@ def _split_main(st: StageInput, cls: BlockClass, scope: Scope, x: str, a: BlockA
     kwargs = _optional(
         ("stride", conv_stride, 1),
         ("groups", a.groups, 1),
-        ("dilation", a.dilation, 1),
+        ("dilation", a.first_dilation, 1),
         ("avd", pool if avd else None, None),
     )
     attn = split_attn_channels(a.width, split)
@@ -408,17 +438,38 @@ def _split_main(st: StageInput, cls: BlockClass, scope: Scope, x: str, a: BlockA
     return BlockParts(y, (a.in_channels, a.width, a.out_channels), kwargs)
 
 
-def _shortcut(b: Builder, scope: Scope, x: str, a: BlockArgs, style: str) -> tuple[str, Seq | None]:
+def _shortcut(st: StageInput, scope: Scope, x: str, a: BlockArgs) -> tuple[str, Seq | None]:
     if a.stride == 1 and a.in_channels == a.out_channels:
         return x, None
-    ops = shortcut_ops(a.in_channels, a.out_channels, a.stride, style, a.bias)
-    named = [(f"downsample.{i}", op) for i, op in enumerate(ops)]
-    return b.chain(named, x, scope), Seq(tuple(ops))
+    ops = shortcut_ops(a.in_channels, a.out_channels, a.stride, st.row.downsample, a.bias)
+    if st.row.downsample == "avg" and a.stride == 1 and a.dilation != 1:
+        ops[0] = same_avg_pool()
+    downsample = Seq(tuple(ops))
+    return st.builder.chain(flat_names("downsample", downsample), x, scope), downsample
+
+
+def same_avg_pool() -> Seq:
+    """timm AvgPool2dSame(2, 1): the avg-down pool of a dilated stride-1 stage ('same' padding
+    keeps the map's size). A stage that both strides and dilates (only explicit columns can
+    say so; timm's own pool would then not stride, and fail) keeps the strided pool."""
+    return Seq((ZeroPad2d(1, 1), AvgPool2d(2, 1, ceil_mode=True, count_include_pad=False)))
+
+
+def flat_names(path: str, item: Op | Seq) -> list[tuple[str, Op]]:
+    """(module path, op) of every op in a (possibly nested) Sequential at `path`."""
+    if not isinstance(item, Seq):
+        return [(path, item)]
+    names = item.names or tuple(str(i) for i in range(len(item.items)))
+    return [
+        pair
+        for name, sub in zip(names, item.items, strict=True)
+        for pair in flat_names(f"{path}.{name}", sub)
+    ]
 
 
 def shortcut_ops(
     in_channels: int, out_channels: int, stride: int, style: str, bias: bool
-) -> list[Op]:
+) -> list[Op | Seq]:
     """The projection shortcut: [conv, bn] or, for ResNet-D, [pool | identity, conv, bn]."""
     if style == "conv":
         return [Conv2d(in_channels, out_channels, 1, stride, bias=bias), BatchNorm2d(out_channels)]

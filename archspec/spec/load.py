@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import stat
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,13 @@ from pydantic import BaseModel
 
 from archspec.errors import Issue, Loc, SpecError, format_loc
 from archspec.names import RESERVED_NAMES
+from archspec.spec.checks import (
+    Finding,
+    IsShared,
+    check_spec,
+    stage_context,
+    stage_findings,
+)
 from archspec.spec.models import (
     MAX_BLOCKS,
     SelectiveKernel,
@@ -27,6 +35,7 @@ from archspec.spec.models import (
     StageRow,
     default_class_name,
 )
+from archspec.spec.overrides import apply_overrides
 from archspec.spec.yamlsource import Source, YamlError, load_yaml
 
 # Zoo specs are under 2 kB; PyYAML reads about 400 kB/s, so this bounds parsing to ~0.5 s.
@@ -55,10 +64,10 @@ class LoadedSpec:
         return self.source.issue(yaml_loc, format_loc(yaml_loc), message, hint)
 
 
-def read_spec(path: str | Path) -> LoadedSpec:
-    """Read and validate a spec file."""
+def read_spec(path: str | Path, overrides: Sequence[str] = ()) -> LoadedSpec:
+    """Read and validate a spec file, with `--set key=value` overrides applied."""
     file = str(path)
-    return parse_spec(_decode(_read_bytes(Path(path), file), file), file)
+    return parse_spec(_decode(_read_bytes(Path(path), file), file), file, overrides)
 
 
 def _file_error(file: str, message: str, hint: str) -> SpecError:
@@ -105,7 +114,7 @@ def _decode(raw: bytes, file: str) -> str:
         ) from None
 
 
-def parse_spec(text: str, file: str = "<string>") -> LoadedSpec:
+def parse_spec(text: str, file: str = "<string>", overrides: Sequence[str] = ()) -> LoadedSpec:
     """Validate spec text; raise SpecError listing every located issue."""
     try:
         source = load_yaml(text, file)
@@ -122,19 +131,89 @@ def parse_spec(text: str, file: str = "<string>") -> LoadedSpec:
                 )
             ]
         )
-    data, remap, issues = _normalize(source)
-    if issues:
-        raise SpecError(issues)
+    source = apply_overrides(source, overrides)
+    table = _normalize(source)
+    if table.fatal:
+        raise SpecError(table.fatal)
     try:
-        spec = Spec.model_validate(data)
+        spec = Spec.model_validate(table.data)
     except pydantic.ValidationError as exc:
-        issues = [_pydantic_issue(source, remap, err) for err in exc.errors()]
-        # A columnar scalar applies to every stage: report its error once.
-        raise SpecError(list(dict.fromkeys(issues))) from None
-    issues = [*_class_name_issues(source, spec), *_size_issues(source, remap, spec)]
+        raise SpecError(_invalid_spec_issues(source, table, exc)) from None
+    issues = [
+        *table.unknown,
+        *_class_name_issues(source, spec),
+        *_size_issues(source, table.remap, spec),
+        *_check_issues(source, table.remap, check_spec(spec, _shared(table.remap))),
+    ]
     if issues:
         raise SpecError(issues)
-    return LoadedSpec(spec, source, remap)
+    return LoadedSpec(spec, source, table.remap)
+
+
+def _invalid_spec_issues(
+    source: Source, table: _Table, exc: pydantic.ValidationError
+) -> list[Issue]:
+    """The schema errors, minus a `missing` field that an unknown key's did-you-mean names,
+    plus the applicability checks of the stage rows and taps that did validate."""
+    errors = [
+        err
+        for err in exc.errors()
+        if not (err["type"] == "missing" and _strip_tags(tuple(err["loc"])) in table.suggested)
+    ]
+    suggested = _suggested_locs(errors)
+    errors = [err for err in errors if not _is_suggested_missing(err, suggested)]
+    issues = [*table.unknown, *(_pydantic_issue(source, table.remap, err) for err in errors)]
+    issues += _check_issues(source, table.remap, _partial_findings(table.data, table.remap))
+    # A columnar scalar applies to every stage: report its error once.
+    return list(dict.fromkeys(issues))
+
+
+def _suggested_locs(errors: list[Any]) -> set[Loc]:
+    """(mapping, field) of each close match an unknown field suggests."""
+    found: set[Loc] = set()
+    for err in errors:
+        if err["type"] != "extra_forbidden":
+            continue
+        loc = _strip_tags(tuple(err["loc"]))
+        close = difflib.get_close_matches(str(loc[-1]), _fields_at(loc), n=1)
+        found.update((*loc[:-1], name) for name in close)
+    return found
+
+
+def _is_suggested_missing(err: Any, suggested: set[Loc]) -> bool:
+    return err["type"] == "missing" and _strip_tags(tuple(err["loc"])) in suggested
+
+
+def _partial_findings(data: dict[str, Any], remap: dict[Loc, Loc]) -> list[Finding]:
+    """Applicability checks of the stage rows that validate on their own."""
+    stages = data.get("stages")
+    if not isinstance(stages, list):
+        return []
+    rows: list[tuple[int, StageRow]] = []
+    for index, row in enumerate(stages):
+        try:
+            rows.append((index, StageRow.model_validate(row)))
+        except pydantic.ValidationError:
+            continue
+    stem = data.get("stem")
+    width = stem.get("width", 64) if isinstance(stem, dict) else 64
+    ctx = stage_context(rows, len(stages), width if isinstance(width, int) else 0)
+    return stage_findings(rows, _shared(remap), ctx)
+
+
+def _shared(remap: dict[Loc, Loc]) -> IsShared:
+    def shared(index: int, key: str) -> bool:
+        return remap.get(("stages", index, key)) == ("stages", key)
+
+    return shared
+
+
+def _check_issues(source: Source, remap: dict[Loc, Loc], findings: list[Finding]) -> list[Issue]:
+    return [
+        source.issue(loc, format_loc(loc), f.message, f.hint)
+        for f in findings
+        for loc in [_yaml_loc(remap, f.loc)]
+    ]
 
 
 def _class_name_issues(source: Source, spec: Spec) -> list[Issue]:
@@ -181,19 +260,30 @@ def _yaml_loc(remap: dict[Loc, Loc], loc: Loc) -> Loc:
     return loc
 
 
-def _normalize(source: Source) -> tuple[dict[str, Any], dict[Loc, Loc], list[Issue]]:
+@dataclass
+class _Table:
+    """Spec data with the stage table in row form, and what normalising it found."""
+
+    data: dict[str, Any]
+    remap: dict[Loc, Loc] = field(default_factory=dict)
+    fatal: list[Issue] = field(default_factory=list)  # later checks would be meaningless
+    unknown: list[Issue] = field(default_factory=list)  # unknown columns, reported once each
+    suggested: set[Loc] = field(default_factory=set)  # row fields those columns may mean
+
+
+def _normalize(source: Source) -> _Table:
     data = dict(source.data)
     for key in ("head",):
         if data.get(key) in _NONE_WORDS:
             data[key] = None
     stages = data.get("stages")
     if isinstance(stages, dict):
-        rows, remap, issues = _columns_to_rows(source, stages)
-        data["stages"] = rows
-        return data, remap, issues
+        table = _columns_to_rows(source, stages)
+        table.data = {**data, "stages": table.data["stages"]}
+        return table
     if isinstance(stages, list):
         data["stages"] = [_none_attention(row) for row in stages]
-    return data, {}, []
+    return _Table(data)
 
 
 def _none_attention(row: Any) -> Any:
@@ -202,9 +292,9 @@ def _none_attention(row: Any) -> Any:
     return row
 
 
-def _columns_to_rows(
-    source: Source, table: dict[str, Any]
-) -> tuple[list[Any], dict[Loc, Loc], list[Issue]]:
+def _columns_to_rows(source: Source, columns: dict[str, Any]) -> _Table:
+    unknown, suggested = _unknown_columns(source, columns)
+    table = {key: value for key, value in columns.items() if key in StageRow.model_fields}
     lengths = {key: len(value) for key, value in table.items() if isinstance(value, list)}
     reference = "depth" if "depth" in lengths else next(iter(lengths), "depth")
     count = lengths.get(reference, 1)
@@ -230,7 +320,23 @@ def _columns_to_rows(
             remap[("stages", i, key)] = ("stages", key, i) if per_stage else ("stages", key)
         remap[("stages", i)] = ("stages",)
         rows.append(_none_attention(row))
-    return rows, remap, issues
+    loose = {("stages", i, name) for i in range(count) for name in suggested}
+    return _Table({"stages": rows}, remap, issues, unknown, loose)
+
+
+def _unknown_columns(source: Source, columns: dict[str, Any]) -> tuple[list[Issue], set[str]]:
+    """A misspelt column is one error (not one per stage), with its did-you-mean."""
+    issues, suggested = [], set()
+    allowed = list(StageRow.model_fields)
+    for key in columns:
+        if key in StageRow.model_fields:
+            continue
+        close = difflib.get_close_matches(str(key), allowed, n=1)
+        suggested.update(close)
+        hint = f"did you mean {close[0]!r}?" if close else "allowed: " + ", ".join(allowed)
+        loc = ("stages", key)
+        issues.append(source.issue(loc, format_loc(loc), f"unknown field {key!r}", hint, key=True))
+    return issues, suggested
 
 
 def _pydantic_issue(source: Source, remap: dict[Loc, Loc], err: Any) -> Issue:
@@ -318,6 +424,12 @@ def _missing(err: Any, loc: Loc) -> tuple[str, str]:
 
 def _bad_word(err: Any, loc: Loc) -> tuple[str, str]:
     expected = err["ctx"]["expected"]
+    if loc == ("archspec",):
+        return (
+            f"spec language version {err.get('input')!r} is not one this archspec reads",
+            f"this archspec reads version {expected} only: write `archspec: {expected}`, or "
+            "install an archspec that reads the newer version",
+        )
     close = difflib.get_close_matches(str(err.get("input")), _literal_words(expected), n=1)
     hint = f"did you mean {close[0]!r}?" if close else f"use one of {expected}"
     return f"got {_shown(err.get('input'))}; expected {expected}", hint

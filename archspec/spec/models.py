@@ -123,6 +123,12 @@ class Spec(Strict):
     stages: Annotated[list[StageRow], Field(min_length=1, max_length=6)]
     head: Head | None = Head()
     outputs: list[Literal[TAP_NAMES]] | None = None  # type: ignore[valid-type]
+    # The network's final stride: the last strides become dilations (timm `output_stride`,
+    # torchvision `replace_stride_with_dilation`). Default: no dilation.
+    output_stride: Literal[8, 16, 32] | None = None
+    # Pre-activation networks: the final norm + ReLU after the last stage (timm ResNetV2 `norm`);
+    # default yes. `false` gives the layout of pytorch-cifar's PreActResNet / SENet.
+    final_norm: bool | None = None
     conv_bias: bool = False
     zero_init_residual: bool = False
 

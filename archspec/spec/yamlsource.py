@@ -199,6 +199,17 @@ def load_yaml(text: str, file: str) -> Source:
         mark = exc.problem_mark or exc.context_mark
         where = Position(mark.line + 1, mark.column + 1) if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
+        if _is_tab_problem(problem, source.line(where)):
+            raise YamlError(
+                Issue(
+                    file,
+                    where,
+                    "",
+                    "YAML indentation must use spaces, not tabs",
+                    "replace the tab characters at the start of this line with spaces",
+                    source.line(where),
+                )
+            ) from None
         if exc.context and exc.context_mark and exc.problem:
             started = exc.context_mark
             problem += f" ({exc.context} started at {started.line + 1}:{started.column + 1})"
@@ -219,6 +230,12 @@ def load_yaml(text: str, file: str) -> Source:
     finally:
         loader.dispose()
     return source
+
+
+def _is_tab_problem(problem: str, line: str) -> bool:
+    """PyYAML reports a tab in indentation as a character that cannot start a token."""
+    indent = line[: len(line) - len(line.lstrip(" \t"))]
+    return "\t" in indent and ("'\\t'" in problem or "tab" in problem)
 
 
 def _reader_issue(source: Source, exc: yaml.reader.ReaderError) -> Issue:

@@ -1,0 +1,1 @@
+"""Design-space sweeps: many candidate networks, analysed fast, filtered by constraints."""
