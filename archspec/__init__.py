@@ -6,6 +6,8 @@ net.stats.totals.macs, net.source(), net.dot("stage"), net.to_module()
 """
 
 from archspec.api import Compiled, compile_file, compile_text
+
+# archspec_cnn.py (the command's entry point) recognises this package by the next line.
 from archspec.distribution import DISTRIBUTION, version
 from archspec.errors import ArchspecError, SpecError
 

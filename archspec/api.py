@@ -63,18 +63,28 @@ class Compiled:
             "overrides": [header_flag(text) for text in self.overrides],
         }
 
-    def dot(self, level: str = "block", *, collapse: bool = True) -> str:
+    def dot(
+        self,
+        level: str = "block",
+        *,
+        collapse: bool = True,
+        rankdir: str = "TB",
+        stages: str | None = None,
+    ) -> str:
         """The Graphviz DOT text of the diagram at `level` (stage, block or layer); `collapse`
-        draws a run of identical blocks once."""
-        from archspec.emit.dot import emit_dot  # noqa: PLC0415 - only diagrams need it
+        draws a run of identical blocks once, `rankdir` "LR" lays it out left to right, and
+        `stages` ("3..4", "2", "1,3") draws only those stages (StagesError if it names none)."""
+        from archspec.emit.diagram_filter import stage_keys  # noqa: PLC0415 - diagrams only
+        from archspec.emit.dot import emit_dot  # noqa: PLC0415
 
-        return emit_dot(self.arch, level, collapse=collapse)
+        keys = stage_keys(self.arch, stages) if stages is not None else None
+        return emit_dot(self.arch, level, collapse=collapse, rankdir=rankdir, stages=keys)
 
     def to_module(self, **kwargs: Any) -> Any:
         """Import the generated source as a module and instantiate the model (needs torch).
 
-        The source is registered with linecache under a module name so that inspect, and hence
-        torch.jit.script, can read it back.
+        The source is registered with linecache under a module name so that inspect (and so
+        torch.compile's and torch.export's error messages) can read it back.
         """
         try:
             module = import_source(self.source(), f"archspec_generated.{self.name}")

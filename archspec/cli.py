@@ -1,6 +1,7 @@
 """The command line: the only place that prints or sets exit codes.
 
-Exit codes: 0 ok, 1 `build --check` found stale files, 2 bad input (spec, option or path).
+Exit codes: 0 ok, 1 `build --check` / `diagram --check` found stale files, 2 bad input
+(spec, option, `--set` or path). The `archspec` command enters through archspec_cnn.py.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from archspec.errors import ArchspecError, SpecError
 from archspec.files import write_atomic
 from archspec.memory import estimate
 from archspec.render import render
-from archspec.report import render_report
+from archspec.report import read_sweep, render_report
 from archspec.schema import json_schema
 
 app = typer.Typer(
@@ -95,6 +96,11 @@ class DiagramFormat(StrEnum):
     dot = "dot"
 
 
+class RankDir(StrEnum):
+    TB = "TB"
+    LR = "LR"
+
+
 def _err(text: str) -> None:
     typer.echo(text, err=True)
 
@@ -106,14 +112,16 @@ def _fail(exc: ArchspecError) -> NoReturn:
 
 def _compile_all(specs: list[Path], overrides: list[str] | None = None) -> list[Compiled]:
     """Compile every spec (with the `--set` overrides); report all their errors, then exit 2."""
-    compiled, failed = [], False
+    compiled, reported = [], set()
     for spec in specs:
         try:
             compiled.append(compile_file(spec, overrides or ()))
         except SpecError as exc:
-            _err(str(exc))
-            failed = True
-    if failed:
+            # A bad --set fails every spec alike: say it once.
+            if str(exc) not in reported:
+                _err(str(exc))
+            reported.add(str(exc))
+    if reported:
         raise typer.Exit(EXIT_INPUT)
     return compiled
 
@@ -315,6 +323,18 @@ def diagram(
             "--expand", help="Draw every block; by default identical blocks in a row show once, xN."
         ),
     ] = False,
+    rankdir: Annotated[
+        RankDir, typer.Option("--rankdir", help="TB: top to bottom; LR: left to right.")
+    ] = RankDir.TB,
+    stages: Annotated[
+        str | None,
+        typer.Option(
+            "--stages",
+            metavar="N..M",
+            help="Draw only these stages: 3..4, 2 or 1,3 (stage1 follows the stem).",
+            show_default=False,
+        ),
+    ] = None,
     check: Annotated[
         bool,
         typer.Option(
@@ -337,10 +357,24 @@ def diagram(
     Files are named <name>.dot/.svg at block level and <name>.<level>.dot/.svg otherwise.
     """
     if check or golden:
-        _goldens(specs, out, overrides, check=check)
+        given = {
+            "--set": bool(overrides),
+            "--out": out != DEFAULT_DIAGRAMS,
+            "--level": level != Level.block,
+            "--format": fmt != DiagramFormat.svg,
+            "--expand": expand,
+            "--rankdir": rankdir != RankDir.TB,
+            "--stages": stages is not None,
+        }
+        _goldens(specs, [name for name, on in given.items() if on], check=check)
         return
     for compiled in _compile_all(specs, overrides):
-        source = compiled.dot(level.value, collapse=not expand)
+        try:
+            source = compiled.dot(
+                level.value, collapse=not expand, rankdir=rankdir.value, stages=stages
+            )
+        except ArchspecError as exc:
+            _fail(exc)
         suffix = "" if level == Level.block else f".{level.value}"
         # Render before writing anything, so a failed render leaves no mismatched pair.
         image = _render(source, fmt.value) if fmt != DiagramFormat.dot else None
@@ -349,12 +383,15 @@ def diagram(
             _write(output_path(compiled, out, f"{suffix}.{fmt.value}"), image)
 
 
-def _goldens(specs: list[Path], out: Path, overrides: list[str] | None, *, check: bool) -> None:
-    """`diagram --check` / `--golden`: the committed DOT goldens of the specs as written."""
-    if overrides or out != DEFAULT_DIAGRAMS:
+def _goldens(specs: list[Path], options: list[str], *, check: bool) -> None:
+    """`diagram --check` / `--golden`: the committed DOT goldens of the specs as written.
+
+    `options`: the drawing options given, which the goldens (every level, defaults) refuse."""
+    if options:
         _err(
-            "error: --check and --golden cover the specs as written, in "
-            f"{diagram_goldens.GOLDENS}/\n  fix: drop --set and --out"
+            f"error: {', '.join(options)}: --check and --golden cover the specs as written, "
+            f"every level with the default options, in {diagram_goldens.GOLDENS}/\n"
+            f"  fix: drop {', '.join(options)}"
         )
         raise typer.Exit(EXIT_INPUT)
     compiled = _compile_all(specs)
@@ -384,7 +421,10 @@ def _goldens(specs: list[Path], out: Path, overrides: list[str] | None, *, check
 
 @app.command()
 def report(
-    specs: SpecsArg,
+    specs: Annotated[
+        list[Path] | None,
+        typer.Argument(metavar="SPEC", help="Spec files (YAML).", show_default=False),
+    ] = None,
     output: Annotated[
         Path, typer.Option("--output", "-o", metavar="FILE", help="The HTML file to write.")
     ] = Path("build/report.html"),
@@ -396,11 +436,28 @@ def report(
         DType.float32
     ),
     overrides: SetOpt = None,
+    sweeps: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--sweep",
+            metavar="TABLE.csv",
+            help="Add a sweep's table (`archspec sweep -o`): its plot and Pareto front.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """One self-contained HTML page: totals, tables, a diagram that opens from stages to blocks
-    to layers; with several specs, a comparison, a params-vs-MACs plot and the diff view."""
-    compiled = _compile_all(specs, overrides)
-    _write(output, render_report(compiled, batch, dtype.value).encode())
+    to layers; with several specs, a comparison, a params-vs-MACs plot and the diff view; with
+    --sweep, each sweep's candidates, Pareto front and counts."""
+    if not specs and not sweeps:
+        _err("error: nothing to report\n  fix: name at least one SPEC, or pass --sweep TABLE.csv")
+        raise typer.Exit(EXIT_INPUT)
+    compiled = _compile_all(specs or [], overrides)
+    try:
+        tables = [read_sweep(path) for path in sweeps or []]
+    except ArchspecError as exc:
+        _fail(exc)
+    _write(output, render_report(compiled, batch, dtype.value, tables).encode())
 
 
 @app.command()

@@ -11,7 +11,6 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from archspec.errors import ArchspecError, SpecError
-from archspec.expr import ExprError, parse_number
 from archspec.files import write_atomic
 from archspec.memory import DTYPE_BYTES
 
@@ -180,7 +179,7 @@ class _Bar:
         self.enabled, self.total = enabled, total
         self.progress: Any = None
         self.task: Any = None
-        self.start = 0
+        self.first: int | None = None  # rows done before this run (resumed)
 
     def __enter__(self) -> _Bar:
         if self.enabled:
@@ -191,7 +190,6 @@ class _Bar:
                 Progress,
                 TextColumn,
                 TimeElapsedColumn,
-                TimeRemainingColumn,
             )
 
             self.progress = Progress(
@@ -200,27 +198,34 @@ class _Bar:
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[rate]:>9} specs/s"),
                 TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
+                TextColumn("ETA {task.fields[eta]}"),
                 console=Console(stderr=True),
             )
             self.progress.__enter__()
-            self.task = self.progress.add_task("sweep", total=self.total, rate="")
+            self.task = self.progress.add_task("sweep", total=self.total, rate="", eta="-")
         self.clock = time.perf_counter()
         return self
 
     def update(self, done: int, total: int) -> None:
         if self.progress is None:
             return
-        if not self.start:
-            self.start = done or -1
+        if self.first is None:
+            self.first = done
         elapsed = max(time.perf_counter() - self.clock, 1e-9)
-        rate = (done - max(self.start, 0)) / elapsed
-        self.progress.update(self.task, completed=done, total=total, rate=f"{rate:,.0f}")
+        rate = (done - self.first) / elapsed
+        # Rate and ETA over this run only: rows resumed from the table took no time now.
+        eta = "-" if rate <= 0 else _clock((total - done) / rate)
+        self.progress.update(self.task, completed=done, total=total, rate=f"{rate:,.0f}", eta=eta)
 
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:
             self.progress.__exit__(*exc)
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
 def _summary(rows: list[dict[str, Any]], out: Path) -> None:
@@ -358,6 +363,8 @@ def fit(
 
 
 def _budget(option: str, text: str | None) -> float | None:
+    from archspec.expr import ExprError, parse_number  # noqa: PLC0415 - only fit needs it
+
     if text is None:
         return None
     try:

@@ -3,10 +3,10 @@ frameworks keep workspaces).
 
 - parameters / buffers: element counts x dtype size;
 - inference peak: tensors live at once when ops run in graph order and each tensor is freed
-  after its last reader; in-place ReLU, `out += identity`, views (flatten, slices) and
-  identities allocate nothing;
-- training: tensors autograd saves for backward (conv/linear/BN/pool inputs, ReLU/sigmoid/softmax
-  outputs, both factors of products, max-pool indices), each storage counted once.
+  after its last reader; an op whose output shares its input's storage (Op.aliases_input:
+  in-place ReLU, `out += identity`, views, identities) allocates nothing;
+- training: the tensors autograd saves for backward (Op.saved_for_backward, plus
+  Op.saved_index_elements for max-pool indices), each storage counted once.
 """
 
 from __future__ import annotations
@@ -16,24 +16,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from archspec.ir.graph import ArchGraph
-from archspec.ir.ops import (
-    Add,
-    AvgPool2d,
-    BatchNorm2d,
-    ChannelSlice,
-    Conv2d,
-    Flatten,
-    GlobalAvgPool,
-    GroupSoftmax,
-    GroupWeightedSum,
-    Identity,
-    Linear,
-    MaxPool2d,
-    Mul,
-    Op,
-    ReLU,
-    Sigmoid,
-)
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
 INDEX_BYTES = 8  # max-pool indices are int64
@@ -52,18 +34,12 @@ class MemoryEstimate:
         return asdict(self)
 
 
-def _aliases_input(op: Op) -> bool:
-    if isinstance(op, Add):
-        return op.inplace
-    return isinstance(op, (ReLU, Flatten, Identity, ChannelSlice))
-
-
 def _roots(arch: ArchGraph) -> dict[str, str]:
     """Node -> the node whose output storage it writes (itself unless it aliases its input)."""
     roots: dict[str, str] = {}
     for node, data in arch.nodes():
         inputs = data["inputs"]
-        roots[node] = roots[inputs[0]] if inputs and _aliases_input(data["op"]) else node
+        roots[node] = roots[inputs[0]] if inputs and data["op"].aliases_input() else node
     return roots
 
 
@@ -89,19 +65,6 @@ def inference_peak(arch: ArchGraph, batch: int) -> int:
     return peak
 
 
-def _saved(op: Op, inputs: list[str], node: str) -> list[str]:
-    """Which tensors (by node) autograd keeps for this op's backward."""
-    if isinstance(op, (Conv2d, Linear, BatchNorm2d, AvgPool2d, MaxPool2d)):
-        return inputs[:1]
-    if isinstance(op, GlobalAvgPool):
-        return [] if op.functional else inputs[:1]
-    if isinstance(op, (ReLU, Sigmoid, GroupSoftmax)):
-        return [node]
-    if isinstance(op, (Mul, GroupWeightedSum)):
-        return inputs
-    return []
-
-
 def saved_storages(arch: ArchGraph) -> tuple[set[str], dict[str, str], int]:
     """(storages autograd keeps, node -> storage root, max-pool index elements), batch 1.
 
@@ -111,9 +74,9 @@ def saved_storages(arch: ArchGraph) -> tuple[set[str], dict[str, str], int]:
     storages: set[str] = set()
     indices = 0
     for node, data in arch.nodes():
-        storages.update(roots[n] for n in _saved(data["op"], list(data["inputs"]), node))
-        if isinstance(data["op"], MaxPool2d):
-            indices += math.prod(data["shape"])
+        op = data["op"]
+        storages.update(roots[n] for n in op.saved_for_backward(list(data["inputs"]), node))
+        indices += op.saved_index_elements(data["shape"])
     return storages, roots, indices
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -25,3 +26,16 @@ def compiled(name: str) -> Compiled:
 def _repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
     # Generated headers name the spec relative to cwd: run everything from the checkout root.
     monkeypatch.chdir(ROOT)
+
+
+# The fast loop, `pytest -m "not slow"`, does not even import a module that marks all its
+# tests slow (`pytestmark = pytest.mark.slow`): such modules import torch and the reference
+# libraries at the top, which alone costs seconds.
+_WHOLLY_SLOW = re.compile(r"^pytestmark = pytest\.mark\.slow$", re.MULTILINE)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    fast_loop = re.fullmatch(r"\s*not\s+slow\s*", config.option.markexpr or "") is not None
+    if fast_loop and collection_path.suffix == ".py" and collection_path.name.startswith("test_"):
+        return _WHOLLY_SLOW.search(collection_path.read_text(encoding="utf-8")) is not None or None
+    return None

@@ -14,8 +14,11 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 import archspec
@@ -91,6 +94,28 @@ def test_the_other_archspec_is_named_not_a_traceback(tmp_path: Path) -> None:
     assert "conda" in result.stderr and f"pip install {DIST}" in result.stderr
 
 
+def test_the_launcher_recognises_this_package_without_blaming_it(tmp_path: Path) -> None:
+    import archspec_cnn
+
+    assert archspec_cnn.foreign_archspec() is None
+    # A copy of ours that fails to import is a bug to report, not the other project.
+    broken = tmp_path / "archspec"
+    broken.mkdir()
+    for name in ("__init__.py", "api.py"):
+        shutil.copy(ROOT / "archspec" / name, broken)
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import archspec_cnn; print(archspec_cnn.foreign_archspec())"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout == "None\n"
+
+
+@pytest.mark.slow
 def test_the_launcher_runs_our_cli() -> None:
     result = subprocess.run(
         [
@@ -107,6 +132,7 @@ def test_the_launcher_runs_our_cli() -> None:
     assert result.stdout.startswith(f"{DIST} ")
 
 
+@pytest.mark.slow
 def test_to_module_without_torch_names_the_extra() -> None:
     code = (
         "import sys\n"
@@ -126,7 +152,14 @@ def test_to_module_without_torch_names_the_extra() -> None:
 # --- help and completion ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [*SPEC_COMMANDS, "diff", "schema", None])
+COMMANDS = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+
+
+def test_every_command_is_checked() -> None:
+    assert set(SPEC_COMMANDS) | {"diff", "schema"} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", [*COMMANDS, None])
 def test_help_reads_like_ruff(command: str | None) -> None:
     args = [command, "--help"] if command else ["--help"]
     result = runner.invoke(app, args, prog_name="archspec")
@@ -285,10 +318,17 @@ def test_diagram_check_and_golden(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert path.read_bytes() == (ROOT / "generated" / "diagrams" / path.name).read_bytes()
 
 
-def test_diagram_check_refuses_overrides() -> None:
-    result = invoke("diagram", "specs/resnet18.yaml", "--check", "--set", "input=[3,64,64]")
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        (["--set", "input=[3,64,64]"], "--set"),
+        (["--level", "layer", "--out", "x"], "--out, --level"),
+    ],
+)
+def test_diagram_check_refuses_drawing_options(given: list[str], named: str) -> None:
+    result = invoke("diagram", "specs/resnet18.yaml", "--check", *given)
     assert result.exit_code == 2  # type: ignore[attr-defined]
-    assert "drop --set" in result.stderr  # type: ignore[attr-defined]
+    assert f"fix: drop {named}" in result.stderr  # type: ignore[attr-defined]
 
 
 def test_diagram_goldens_module_no_longer_imports_the_api() -> None:
@@ -349,6 +389,7 @@ def test_set_errors_are_located_at_the_argument(command: str) -> None:
         ("x=[1", "the value is not YAML"),
         ("a..b=1", "'a..b' is not a field path"),
         ("stem.width.x=1", "stem.width is 64 in the spec, not a mapping"),
+        ("heads.num_classes=10", "heads: unknown field 'heads'"),
     ],
 )
 def test_set_error_messages(override: str, says: str) -> None:
@@ -388,6 +429,9 @@ def test_diff_applies_overrides_to_both_specs() -> None:
     doc = json.loads(runner.invoke(app, [*args, "--set", "head.num_classes=10"]).stdout)
     head = next(stage for stage in doc["stages"] if stage["stage"] == "head")
     assert (head["shape_a"], head["shape_b"], head["params"]) == ([10], [10], 0)
+    bad = runner.invoke(app, [*args, "--set", "head.num_clases=10"])
+    assert bad.exit_code == 2
+    assert bad.stderr.count("error:") == 1  # the same bad --set, said once
 
 
 # --- --plot ----------------------------------------------------------------------------------
@@ -410,3 +454,48 @@ def test_plot_groups_specs_by_input_resolution(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"wrote {out}" in result.stderr  # stdout stays the table (or JSON, CSV)
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "=",
+        "==1",
+        ".=1",
+        "stages=",
+        "stages.depth.99999999=1",
+        "input.0.0=1",
+        "stages.depth=[]",
+        "stages={}",
+        "stages=[]",
+        "head={}",
+        "name=class",
+        "class_name=int",
+        "\x00=1",
+        "input=\x00",
+        "input=!!python/object/apply:os.system [echo]",
+        "input=&a [3, *a]",
+        "stages.attention={type: sk}",
+        "head.num_classes=1e400",
+        "stages.depth.0=" + "9" * 500,
+        "stem=none",
+    ],
+)
+def test_any_override_is_applied_or_refused_cleanly(override: str, tmp_path: Path) -> None:
+    for args in (["validate"], ["build", "--out", str(tmp_path)]):
+        result = runner.invoke(app, [*args, "specs/resnet18.yaml", "--set", override])
+        assert result.exit_code in (0, 2), (override, result.output)
+        assert "internal error" not in result.output and "Traceback" not in result.output
+
+
+def test_fast_loop_skips_wholly_slow_modules_without_importing_them() -> None:
+    """`pytest -m "not slow"` must not pay for torch: test_fidelity imports it at the top."""
+    from tests import conftest
+
+    def config(markexpr: str) -> Any:
+        return SimpleNamespace(option=SimpleNamespace(markexpr=markexpr))
+
+    fidelity, cli = ROOT / "tests" / "test_fidelity.py", ROOT / "tests" / "test_cli.py"
+    assert conftest.pytest_ignore_collect(fidelity, config("not slow")) is True
+    assert conftest.pytest_ignore_collect(fidelity, config("")) is None
+    assert conftest.pytest_ignore_collect(cli, config("not slow")) is None

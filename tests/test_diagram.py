@@ -176,10 +176,25 @@ def test_layer_level_clusters_stages_blocks_and_branches() -> None:
 
 
 @pytest.mark.parametrize("level", LEVELS)
-def test_every_edge_carries_its_shape(level: str) -> None:
+def test_every_tensor_shows_its_shape_once(level: str) -> None:
+    """A tensor feeding several boxes is labelled once ("64x56x56 64x56x56" was noise); at
+    layer level an unlabelled edge carries the shape that entered its tail (BN, ReLU, ...)."""
     for name in ("resnet50", "densenet121", "skresnext50_32x4d", "resnet50_c5_backbone"):
-        for _, _, attrs in edges(dot(name, level)):
-            assert re.match(r'label="\d+(x\d+)*"', attrs), attrs
+        links = diagram_model.build(compiled(name).arch, level).links
+        shapes = {(link.tail, link.head): "x".join(map(str, link.shape)) for link in links}
+        entering: dict[str, set[str]] = {}
+        for (_, head), shape in shapes.items():
+            entering.setdefault(head, set()).add(shape)
+        said: dict[str, set[str]] = {}
+        for tail, head, attrs in edges(dot(name, level)):
+            label = re.search(r'label="([^"]*)"', attrs)
+            if label:
+                assert label.group(1) == shapes[(tail, head)]
+                assert label.group(1) not in said.get(tail, set()), (name, tail, label.group(1))
+                said.setdefault(tail, set()).add(label.group(1))
+        for (tail, _), shape in shapes.items():
+            unchanged = level == "layer" and entering.get(tail) == {shape}
+            assert shape in said.get(tail, set()) or unchanged, (name, level, tail, shape)
 
 
 def test_boxes_carry_op_params_and_macs() -> None:
@@ -200,7 +215,7 @@ def test_title_has_totals_and_legend_has_the_colours_used() -> None:
 
 
 def test_densenet_is_a_concatenation_chain() -> None:
-    diagram = diagram_model.build(compiled("densenet121").arch, "block")
+    diagram = diagram_model.build(compiled("densenet121").arch, "block", collapse=False)
     concats = [u.key for u in diagram.units.values() if u.role == "merge"]
     assert len(concats) == 6 + 12 + 24 + 16
     for key in concats:
@@ -259,7 +274,8 @@ def test_png_is_valid_and_page_sized(name: str, level: str) -> None:
     assert png.startswith(PNG_SIGNATURE)
     assert png[12:16] == b"IHDR"
     width, height = struct.unpack(">II", png[16:24])
-    assert 400 < width < 2500
+    # DenseNet's layer level is wide (one row per collapsed block of dense layers), not tall.
+    assert 400 < width < 3000
     assert 1000 < height < 12000
 
 
@@ -314,3 +330,111 @@ def test_diagram_modules_do_not_import_torch() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+# --- compact diagrams: dense runs, labels, --rankdir, --stages -----------------------------------
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    width, height = struct.unpack(">II", png[16:24])
+    return int(width), int(height)
+
+
+def test_dense_layers_collapse_to_one_row_per_block() -> None:
+    """DenseNet-121 (Huang et al. Table 1): blocks of 6, 12, 24 and 16 layers, growth 32."""
+    source = dot("densenet121", "block")
+    for count in (6, 12, 24, 16):
+        assert f"denselayer1 .. denselayer{count}  (x{count})" in source
+    assert "in all" in source and "each reads all earlier outputs" in source
+    links = diagram_model.build(compiled("densenet121").arch, "block").links
+    body = "features.denseblock1.denselayer1"
+    assert [link.shape for link in links if link.head == body] == [(64, 56, 56)]
+    out = [link.shape for link in links if link.tail == f"{body}/merge"]
+    assert out == [(64 + 6 * 32, 56, 56)]
+    _, height = _png_size(render(source, "png"))
+    assert height < 2000  # it was 6,677 px with every layer drawn
+
+
+def test_collapsed_dense_layer_shows_its_input_widths() -> None:
+    source = dot("densenet121", "layer")
+    assert "<B>batchnorm 64 .. 224</B>" in source  # 64 + 5 x 32 for the sixth layer
+
+
+def test_layer_level_drops_labels_that_repeat_the_op() -> None:
+    source = dot("resnet50", "layer")
+    assert "<B>ReLU</B><BR/>" not in source  # no "relu" under ReLU
+    assert "<B>maxpool 3x3, /2</B>>" in source
+    assert ">conv2 | " in source  # module paths that are state_dict keys stay
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def test_params_line_is_readable_on_every_box_colour() -> None:
+    """WCAG AAA contrast (7:1) on every fill, at no less than 9 pt."""
+    from archspec.emit.diagram_labels import STATS_COLOUR, STATS_SIZE
+    from archspec.emit.diagram_text import PALETTE
+
+    assert int(STATS_SIZE) >= 9
+    for fill, _ in PALETTE.values():
+        light, dark = _luminance(fill), _luminance(STATS_COLOUR)
+        assert (light + 0.05) / (dark + 0.05) >= 7, fill
+
+
+def test_rankdir_lr_lays_out_left_to_right() -> None:
+    arch = compiled("resnet50").arch
+    source = emit_dot(arch, "block", rankdir="LR")
+    assert 'rankdir="LR"' in source
+    width, height = _png_size(render(source, "png"))
+    assert width > 2 * height
+    with pytest.raises(ValueError, match="rankdir"):
+        emit_dot(arch, "block", rankdir="BT")
+
+
+@pytest.mark.parametrize(
+    ("stages", "kept"),
+    [("3..4", {"stage3", "stage4"}), ("2", {"stage2"}), ("1,3", {"stage1", "stage3"})],
+)
+def test_stages_filter_keeps_those_stages(stages: str, kept: set[str], tmp_path: Path) -> None:
+    args = ["diagram", "specs/resnet50.yaml", "--format", "dot", "--out", str(tmp_path)]
+    result = CliRunner().invoke(app, [*args, "--stages", stages, "--level", "layer"])
+    assert result.exit_code == 0, result.output
+    source = (tmp_path / "resnet50.layer.dot").read_text()
+    clusters = set(re.findall(r'subgraph "cluster_(stage\d)"', source))
+    assert clusters == kept
+    assert "stem" not in re.findall(r'subgraph "cluster_([^"]+)"', source)
+    for stage in kept:
+        before = f"stage{int(stage[-1]) - 1}" if stage != "stage1" else "stem"
+        assert (f"<B>from {before}</B>" in source) == (before not in kept)
+    ends = {tail for tail, head, _ in edges(source)} | {head for _, head, _ in edges(source)}
+    assert all(NODE.search(source) for _ in ends)
+    assert len(render(source, "svg")) > 0
+
+
+def test_stages_filter_wires_entry_and_exit_with_shapes() -> None:
+    source = compiled("resnet50").dot("block", stages="3..4")
+    assert '"input" [label=<<B>from stage2</B>>' in source
+    assert '"input" -> "layer3.0" [label="512x28x28"]' in source
+    assert "<B>to head</B>" in source
+    assert "resnet50, block level, stage3, stage4 only" in source
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("5", "resnet50 has no stage 5"),
+        ("0..2", "resnet50 has no stage 0"),
+        ("4..3", "4..3 is an empty range"),
+        ("two", "cannot read 'two'"),
+    ],
+)
+def test_stages_filter_errors_name_the_option(value: str, message: str, tmp_path: Path) -> None:
+    args = ["diagram", "specs/resnet50.yaml", "--out", str(tmp_path), "--stages", value]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert f"error: --stages {value}: {message}" in result.output
+    assert "fix: " in result.output and "Traceback" not in result.output
+    assert not list(tmp_path.iterdir())

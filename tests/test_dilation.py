@@ -66,6 +66,17 @@ CASES: list[tuple[str, str, str, str, dict[str, Any]]] = [
         {"avg_down": True, "output_stride": 8},
     ),
 ]
+PREACT_BASIC = "stages: {block: preact_basic, depth: [2, 2, 2, 2], width: [64, 128, 256, 512]}\n"
+CASES += [
+    ("resnetv2_50", PREACT_BASIC + "output_stride: 8", "timm", "resnetv2_18", {"output_stride": 8}),
+    (
+        "resnetv2_50",
+        PREACT_BASIC + "output_stride: 16",
+        "timm",
+        "resnetv2_18",
+        {"output_stride": 16},
+    ),
+]
 IDS = [
     f"{zoo}-{model}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for zoo, _, _, model, kw in CASES
 ]

@@ -61,6 +61,7 @@ def test_math_functions_match_the_math_module() -> None:
     [(37.5, 8, {}), (3.0, 8, {}), (100.0, 16, {}), (91.0, 8, {"min_value": 32}), (6.9, 4, {})]
     + [(v / 4, 8, {"round_limit": 0.0}) for v in (24, 40, 72, 200, 1000)],
 )
+@pytest.mark.slow
 def test_make_divisible_equals_timm_and_torchvision(
     value: float, divisor: int, kwargs: dict[str, float]
 ) -> None:

@@ -41,6 +41,10 @@ def _randomise_norms(model: Any) -> None:
             module.bias.data.copy_(torch.randn(c, generator=generator) * 0.1)
 
 
+def _identities(model: Any) -> set[str]:
+    return {path for path, m in model.named_modules() if isinstance(m, torch.nn.Identity)}
+
+
 def _outputs(out: Any) -> list[Any]:
     return list(out.values()) if isinstance(out, dict) else [out]
 
@@ -56,9 +60,7 @@ def test_fused_model_matches(name: str) -> None:
     fused.load_state_dict(checkpoint, strict=True)
     fused.fuse()
     # The per-class `fusible` tables fold exactly the pairs the IR's data flow allows.
-    folded = {
-        path for path, m in fused.named_modules() if isinstance(m, torch.nn.Identity)
-    } - {path for path, m in model.named_modules() if isinstance(m, torch.nn.Identity)}
+    folded = _identities(fused) - _identities(model)
     pairs = fusible(spec.arch)
     assert folded == {norm for _, norm in pairs} and pairs
     biased = {path for path, m in fused.named_modules() if getattr(m, "bias", None) is not None}

@@ -43,6 +43,7 @@ def test_identical_blocks_are_one_comprehension(name: str) -> None:
         )
 
 
+@pytest.mark.slow
 def test_stages_use_comprehensions_and_keep_keys() -> None:
     """resnet101's 23-block stage is one call; its state_dict still has every index."""
     pytest.importorskip("torch")

@@ -5,6 +5,8 @@ The browser tests (tests/test_report_browser.py) click through the same page in 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import subprocess
@@ -263,3 +265,192 @@ def test_report_does_not_import_torch(tmp_path: Path) -> None:
         check=True,
     )
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+# ---- --sweep: a table written by the real `archspec sweep` ----
+
+SPACE = "specs/spaces/resnext_grid.yaml"  # a 72-candidate grid, some rejected by a constraint
+
+
+def make_sweep(directory: Path) -> tuple[Path, list[int]]:
+    """Run `archspec sweep` in-process on a small space; its table and the front it printed."""
+    out = directory / "grid.csv"
+    result = runner.invoke(app, ["sweep", SPACE, "-o", str(out), "--workers", "1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    printed = result.stdout.split("Pareto front (", 1)[1].splitlines()[2:]
+    front = [int(line.split()[0]) for line in printed if line.strip()]
+    return out, front
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def table_rows(html: str, key: str) -> list[dict[str, str]]:
+    """The data-v of every numeric cell of table `key`, by column label."""
+    parser = _Cells(key)
+    parser.feed(html)
+    return [dict(zip(parser.header, row, strict=True)) for row in parser.rows]
+
+
+class _Cells(HTMLParser):
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key, self.inside, self.in_th = key, False, False
+        self.header: list[str] = []
+        self.rows: list[list[str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "table":
+            self.inside = found.get("id") == self.key
+        elif self.inside and tag == "th":
+            self.in_th = True
+        elif self.inside and tag == "tr" and self.header:
+            self.rows.append([])
+        elif self.inside and tag == "td":
+            self.rows[-1].append(found.get("data-v") or "")
+
+    def handle_data(self, data: str) -> None:
+        if self.in_th and data.strip():
+            self.header.append(data.strip())
+            self.in_th = False
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self.inside = False
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int]]:
+    return make_sweep(tmp_path_factory.mktemp("sweep"))
+
+
+def sweep_report(path: Path, out: Path, *specs: str) -> str:
+    result = runner.invoke(app, ["report", *specs, "--sweep", str(path), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return out.read_text()
+
+
+def test_sweep_numbers_in_the_page_are_the_csv(sweep: Any, tmp_path: Path) -> None:
+    path, _ = sweep
+    html = sweep_report(path, tmp_path / "r.html")
+    rows = {int(r["index"]): r for r in csv_rows(path)}
+    shown = table_rows(html, "s0-front")
+    assert shown
+    for row in shown:
+        source = rows[int(row["index"])]
+        assert source["status"] == "ok"
+        for column, label in (("params", "params"), ("macs", "MACs"), ("acts", "acts")):
+            assert int(row[label]) == int(source[column])
+        assert int(row["RF px"]) == int(source["rf"])
+    status = [r["status"] for r in rows.values()]
+    assert (
+        f"{len(rows)} candidates: {status.count('ok')} kept by the constraints, "
+        f"{status.count('rejected')} rejected, {status.count('invalid')} invalid; "
+        f"{len(shown)} on the Pareto front"
+    ) in html
+    assert status.count("rejected") > 0 and status.count("ok") > 0
+    # Every candidate with figures is drawn (72 < the cap): dots plus ringed front points.
+    dots = sum(int(n) for n in re.findall(r'class="cloud \w+" d="[^"]*" data-count="(\d+)"', html))
+    assert dots + html.count('class="front-pt"') == sum(1 for r in rows.values() if r["macs"])
+
+
+def test_sweep_front_is_the_sweeps_own(sweep: Any, tmp_path: Path) -> None:
+    from archspec.sweep.select import Axis, pareto_front
+    from archspec.sweep.table import read_rows
+
+    path, printed = sweep
+    html = sweep_report(path, tmp_path / "r.html")
+    shown = [int(r["index"]) for r in table_rows(html, "s0-front")]
+    assert sorted(shown) == sorted(printed)  # what `archspec sweep` printed as its front
+    own = pareto_front(read_rows(path), Axis.parse("params"), Axis.parse("macs:max"))
+    assert sorted(shown) == sorted(int(r["index"]) for r in own)
+    macs = [int(r["MACs"]) for r in table_rows(html, "s0-front")]
+    assert macs == sorted(macs, reverse=True)
+
+
+def test_sweep_with_specs_overlays_them(sweep: Any, tmp_path: Path) -> None:
+    path, _ = sweep
+    html = sweep_report(path, tmp_path / "r.html", "specs/resnext50_32x4d.yaml")
+    section = html.split('id="s0"', 1)[1].split("</section>", 1)[0]
+    assert 'href="#m0"' in section and ">resnext50_32x4d</text>" in section
+
+
+def test_sweep_points_are_capped_and_sampled_deterministically(
+    sweep: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archspec.report import sweeps
+
+    path, printed = sweep
+    monkeypatch.setattr(sweeps, "MAX_POINTS", 40)
+    first = sweep_report(path, tmp_path / "a.html")
+    assert first == sweep_report(path, tmp_path / "b.html")
+    dots = sum(int(n) for n in re.findall(r'data-count="(\d+)"', first))
+    assert dots + first.count('class="front-pt"') == 40
+    assert first.count('class="front-pt"') == len(printed)  # the front is always drawn
+    assert "40 of the 72 candidates with figures" in first
+
+
+def _with_cell(text: str, row: int, column: str, value: str) -> str:
+    """The CSV text with one cell changed (row counted from 1 after the header)."""
+    rows = list(csv.reader(io.StringIO(text)))
+    rows[row][rows[0].index(column)] = value
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("edit", "where"),
+    [
+        (lambda text: "a,b\n1,2\n", "not a sweep table: no column 'index'"),
+        (lambda text: text.replace(",ok,", ",okay,", 1), "row 1, column 'status': 'okay'"),
+        (lambda text: text.replace("\n3,", "\n1,", 1), "row 4, column 'index': 1 appears twice"),
+        (lambda text: _with_cell(text, 3, "params", "x"), "row 3, column 'params': 'x'"),
+        (lambda text: _with_cell(text, 2, "macs", "-5"), "row 2, column 'macs': -5 is not"),
+    ],
+)
+def test_bad_sweep_table_exits_2_naming_file_row_and_column(
+    sweep: Any, tmp_path: Path, edit: Any, where: str
+) -> None:
+    path, _ = sweep
+    bad = tmp_path / "bad.csv"
+    bad.write_text(edit(path.read_text()))
+    out = tmp_path / "r.html"
+    result = runner.invoke(app, ["report", "--sweep", str(bad), "-o", str(out)])
+    assert result.exit_code == 2, result.output
+    assert f"--sweep {bad}" in result.stderr and where in result.stderr, result.stderr
+    assert "Traceback" not in result.output and not out.exists()
+
+
+def test_report_needs_a_spec_or_a_sweep(tmp_path: Path) -> None:
+    missing = runner.invoke(app, ["report", "--sweep", str(tmp_path / "no.csv")])
+    assert missing.exit_code == 2 and "no.csv: cannot read the table" in missing.stderr
+    empty = runner.invoke(app, ["report", "-o", str(tmp_path / "r.html")])
+    assert empty.exit_code == 2 and "--sweep TABLE.csv" in empty.stderr
+
+
+@pytest.mark.slow
+def test_sweep_report_is_byte_identical_across_processes_without_torch(
+    sweep: Any, tmp_path: Path
+) -> None:
+    path, _ = sweep
+    code = (
+        "import sys\n"
+        "from archspec.cli import app\n"
+        "try:\n"
+        "    app(['report', 'specs/resnet18.yaml', '--sweep', sys.argv[1], '-o', sys.argv[2]])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "print('torch' in sys.modules)\n"
+    )
+    pages = []
+    for run in ("a", "b"):
+        out = tmp_path / f"{run}.html"
+        command = [sys.executable, "-c", code, str(path), str(out)]
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+        assert result.stdout.strip().splitlines()[-1] == "False"
+        pages.append(out.read_bytes())
+    assert pages[0] == pages[1]

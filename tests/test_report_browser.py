@@ -24,7 +24,7 @@ from archspec.cli import app
 from archspec.diff import diff
 from archspec.report.diagram import tree
 from tests.conftest import SPECS, compiled
-from tests.test_report import stats_json
+from tests.test_report import make_sweep, stats_json
 
 pytestmark = pytest.mark.slow
 
@@ -300,3 +300,45 @@ def test_screenshots_in_light_and_dark(browser: Any, report_file: Path, tmp_path
         context.close()
     assert backgrounds["light"] == "rgb(255, 255, 255)"
     assert backgrounds["dark"] == "rgb(28, 33, 40)"
+
+
+@pytest.fixture(scope="module")
+def sweep_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A report of one spec and a sweep table the real `archspec sweep` wrote."""
+    directory = tmp_path_factory.mktemp("sweep")
+    table, _ = make_sweep(directory)
+    out = directory / "sweep.html"
+    spec = str(SPECS / "resnext50_32x4d.yaml")
+    result = CliRunner().invoke(app, ["report", spec, "--sweep", str(table), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_sweep_section_renders_and_its_front_sorts_by_macs(
+    browser: Any, sweep_file: Path, tmp_path: Path
+) -> None:
+    context, loaded = open_page(browser, sweep_file)
+    page = loaded.page
+    page.locator('nav a[href="#s0"]').click()
+    section = page.locator("section.sweep#s0")
+    assert section.locator("svg > title").text_content().startswith("Parameters against MACs")
+    assert section.locator("path.cloud").count() >= 1
+    assert section.locator(".front-pt").count() == section.locator("#s0-front tbody tr").count()
+    assert section.locator("a.pt").count() == 1  # the spec, overlaid
+    assert "candidates:" in section.locator(".counts").inner_text()
+    header = page.locator("#s0-front th").filter(has_text=re.compile(r"^MACs$"))
+    header.locator("button").click()  # numbers sort largest first, then smallest first
+    macs = _column(page, "s0-front", "MACs")
+    assert macs == sorted(macs, reverse=True) and len(set(macs)) > 1
+    header.locator("button").click()
+    assert _column(page, "s0-front", "MACs") == sorted(macs)
+    page.locator('input[data-filter="s0-front"]').fill("none")
+    assert page.locator("#s0-front tbody tr:visible").count() < len(macs)
+    page.evaluate(
+        "window.scrollTo({top: document.getElementById('s0').offsetTop, behavior: 'instant'})"
+    )
+    shot = tmp_path / "report-sweep.png"
+    print(f"screenshot: {shot}")
+    page.screenshot(path=str(shot))
+    assert_clean(loaded, sweep_file)
+    context.close()

@@ -104,6 +104,15 @@ def test_resume_repeats_no_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert evaluated == []
 
 
+def test_more_samples_extend_a_sweep(tmp_path: Path) -> None:
+    space = read_space(small_space(tmp_path))
+    out = tmp_path / "out.csv"
+    first = run_sweep(space, RunOptions(out, workers=1)).sorted_rows()
+    space.samples = 90
+    extended = run_sweep(space, RunOptions(out, workers=1)).sorted_rows()
+    assert extended[:60] == first and len(extended) == 90
+
+
 def test_resume_refuses_a_table_of_another_sweep(tmp_path: Path) -> None:
     path = small_space(tmp_path)
     out = tmp_path / "out.csv"
@@ -115,6 +124,7 @@ def test_resume_refuses_a_table_of_another_sweep(tmp_path: Path) -> None:
     assert runner.invoke(app, [*args, "--seed", "4", "--restart"]).exit_code == 0
 
 
+@pytest.mark.slow
 def test_process_pool_gives_the_same_table(tmp_path: Path) -> None:
     space = read_space(small_space(tmp_path))
     inline = run_sweep(space, RunOptions(tmp_path / "a.csv", workers=1)).sorted_rows()
@@ -134,8 +144,12 @@ def test_dask_local_cluster_gives_the_same_table(tmp_path: Path) -> None:
         assert run_sweep(space, options).sorted_rows() == inline
 
 
-def test_unreachable_scheduler_is_an_input_error(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_unreachable_scheduler_is_an_input_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("dask.distributed")
+    monkeypatch.setattr(run_module, "SCHEDULER_TIMEOUT_S", 2)
     args = ["sweep", str(small_space(tmp_path)), "-o", str(tmp_path / "o.csv"), "--no-progress"]
     result = runner.invoke(app, [*args, "--scheduler", "tcp://127.0.0.1:9"])
     assert result.exit_code == 2
@@ -206,6 +220,7 @@ vary:
     assert any("attention" in reason for reason in reasons)
 
 
+@pytest.mark.slow
 def test_fit_finds_the_largest_width_under_the_budget(tmp_path: Path) -> None:
     out = tmp_path / "fit.yaml"
     args = ["fit", "specs/resnext50_32x4d.yaml", "--macs", "2G", "--params", "15M", "-o", str(out)]
@@ -223,6 +238,7 @@ def test_fit_finds_the_largest_width_under_the_budget(tmp_path: Path) -> None:
     assert spec.stages[0].groups == 32
 
 
+@pytest.mark.slow
 def test_fit_compound_and_errors(tmp_path: Path) -> None:
     args = ["fit", "specs/resnet50.yaml", "--macs", "8G", "--vary", "width,depth,resolution"]
     result = runner.invoke(app, args)
@@ -236,6 +252,7 @@ def test_fit_compound_and_errors(tmp_path: Path) -> None:
     assert vary.exit_code == 2 and "--vary" in vary.stderr
 
 
+@pytest.mark.slow
 def test_sweep_and_fit_do_not_import_torch(tmp_path: Path) -> None:
     code = (
         "import sys\n"
@@ -291,3 +308,15 @@ def test_parquet_copy_when_pyarrow_is_installed(tmp_path: Path) -> None:
     assert frame["index"] == list(range(60))
     assert frame["params"] == [row.get("params") for row in rows]
     assert frame["status"] == [row["status"] for row in rows]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "specs" / "spaces").glob("*.yaml")), ids=str)
+def test_example_spaces_run(path: Path, tmp_path: Path) -> None:
+    space = read_space(path)
+    space.samples = None if space.samples is None else 40
+    rows = run_sweep(space, RunOptions(tmp_path / "t.csv", workers=1)).sorted_rows()
+    statuses = {row["status"] for row in rows}
+    if space.regnet is None:
+        assert "ok" in statuses and "invalid" not in statuses
+    else:  # draws that pycls itself rejects (a skipped stage) are invalid rows
+        assert statuses & {"ok", "rejected"}

@@ -124,3 +124,13 @@ def test_top_k() -> None:
     rows.append({"index": 9, "status": "rejected", "params": 1, "macs": 999})
     assert [r["index"] for r in top(rows, 2, Axis.parse("macs", default_max=True))] == [1, 3]
     assert [r["index"] for r in top(rows, 1, Axis.parse("params:min"))] == [3]
+
+
+def test_edf_points_are_the_empirical_distribution() -> None:
+    from archspec.sweep.plots import edf_points
+
+    values = [3.0, 1.0, 2.0, 2.0]
+    xs, ys = edf_points(values)
+    last = dict(zip(xs[1:], ys[1:], strict=True))  # the height after each value's last step
+    assert last == {v: sum(w <= v for w in values) / len(values) for v in values}
+    assert (xs[0], ys[0]) == (1.0, 0.0)

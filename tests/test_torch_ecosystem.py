@@ -23,6 +23,8 @@ from archspec.api import import_source
 from tests.conftest import ZOO, compiled
 
 torch = pytest.importorskip("torch")
+# Every test here runs torch: the fast loop (`-m "not slow"`) does not import this module.
+pytestmark = pytest.mark.slow
 
 # One of each family: residual, pre-activation, dense, and the attention variants.
 REPRESENTATIVE = ["resnet50", "resnetv2_50", "densenet121", "skresnet18", "resnest14d"]

@@ -40,6 +40,8 @@ def test_wheel_installs_and_builds(tmp_path: Path) -> None:
     assert "archspec/templates/model.py.jinja" in names
     assert "archspec/templates/blocks/bottleneck.py.jinja" in names
     assert "archspec/templates/report/page.html.jinja" in names
+    for layout in ("torchvision_resnet", "timm_resnetv2", "torchvision_densenet"):
+        assert f"archspec/stdlib/layouts/{layout}.yaml" in names
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)

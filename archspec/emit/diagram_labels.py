@@ -66,13 +66,24 @@ def _op_label(diagram: Diagram, unit: Unit) -> str:
     data = diagram.arch.graph.nodes[unit.nodes[0]]
     # The module path (the state_dict prefix), short inside its block's cluster.
     name = data["path"].removeprefix(f"{unit.block}.") if unit.block else data["path"]
-    text = op_text(data["op"])
-    # The path is left out where it is no module (a residual "add", a "cat") or only repeats
-    # the op ("relu" under ReLU, "maxpool" under "maxpool 3x3, /2").
-    repeats = name.rsplit(".", 1)[-1].lower() == text.lower().split(" ", 1)[0]
+    text = _run_text(diagram, unit)
+    # The path is left out where it is no module (a residual "add", a "cat"), or where it holds
+    # no weights and only repeats the op ("relu" under ReLU, "maxpool" under "maxpool 3x3").
+    word = name.rsplit(".", 1)[-1].rstrip("0123456789").lower()
+    repeats = word == text.lower().split(" ", 1)[0] and not data["params"]
     path = name if data["module"] and not repeats else ""
     details = [part for part in (path, _stats(diagram, unit)) if part]
     return "<BR/>".join([_symbol(text), *([small(" | ".join(details))] if details else [])])
+
+
+def _run_text(diagram: Diagram, unit: Unit) -> str:
+    """The op's text; across a run of dense layers the width it reads grows: "batchnorm 64 ..
+    224"."""
+    graph = diagram.arch.graph.nodes
+    texts = [op_text(graph[nodes[0]]["op"]) for nodes in members(diagram, unit) if nodes]
+    if texts[0] == texts[-1]:
+        return texts[0]
+    return f"{texts[0]} .. {texts[-1].rsplit(' ', 1)[-1]}"
 
 
 def _symbol(text: str) -> str:
@@ -141,12 +152,29 @@ def stage_kind(arch: ArchGraph, stage: str) -> str:
 
 
 def _stats(diagram: Diagram, unit: Unit) -> str:
+    """Params and MACs: "each" for a run of identical blocks, "in all" for a run of dense
+    layers (each reads a wider input, so their counts differ)."""
     graph = diagram.arch.graph.nodes
-    params = sum(graph[n]["params"] for n in unit.nodes)
-    macs = sum(graph[n]["macs"] for n in unit.nodes)
+    totals = [
+        (sum(graph[n]["params"] for n in nodes), sum(graph[n]["macs"] for n in nodes))
+        for nodes in members(diagram, unit)
+    ]
+    same = len(set(totals)) == 1
+    params, macs = totals[0] if same else tuple(map(sum, zip(*totals, strict=True)))
     counts = [f"{human(params)} params"] * bool(params) + [f"{human(macs)} MACs"] * bool(macs)
-    each = " each" if len(diagram.runs.get(unit.block, ())) > 1 else ""
-    return ", ".join(counts) + (each if counts else "")
+    scope = "" if len(totals) == 1 else " each" if same else " in all"
+    return ", ".join(counts) + (scope if counts else "")
+
+
+def members(diagram: Diagram, unit: Unit) -> list[list[str]]:
+    """The nodes the unit stands for in each block of its run (just its own outside runs)."""
+    run = diagram.runs.get(unit.block, ())
+    if len(run) < 2:
+        return [unit.nodes]
+    graph = diagram.arch.graph.nodes
+    return [
+        [m for n in unit.nodes if (m := member + n[len(unit.block) :]) in graph] for member in run
+    ]
 
 
 def _box(title: str, rows: list[Row], stats: str) -> str:

@@ -9,15 +9,17 @@
 Consecutive identical blocks (same ops, shapes and wiring) are drawn once and marked xN unless
 `collapse` is off: a ResNet-152 stage of 36 blocks becomes its projection block plus one x35
 block. Edges between repetitions of a collapsed run are dropped; the drawn copy keeps the
-edges into the run and the last copy's edges out of it. A dense block never collapses (each
-layer widens its input), so it stays a concatenation chain: every layer reads the running
-concatenation and appends to it, as the IR models it, with no all-to-all edges.
+edges into the run and the last copy's edges out of it. The layers of a dense block differ
+only in their input width (each reads the running concatenation and appends growth_rate
+channels), so they collapse too: the drawn layer takes the block's input and its
+concatenation gives the block's output. Expanded, a dense block is a concatenation chain, as
+the IR models it, with no all-to-all edges.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from archspec.ir.graph import ArchGraph
@@ -88,7 +90,7 @@ def build(arch: ArchGraph, level: str, *, collapse: bool = True) -> Diagram:
     links = _links(arch, copies, unit_of, parts)
     _add_outputs(arch, copies, unit_of, units, links)
     rows = _rows(arch, units) if level != "stage" else []
-    return Diagram(arch, level, units, links, _clusters(units), runs, parts, rows)
+    return Diagram(arch, level, units, links, clusters_of(units), runs, parts, rows)
 
 
 def _blocks(arch: ArchGraph) -> dict[str, list[str]]:
@@ -122,11 +124,29 @@ def _signature(arch: ArchGraph, block: str, nodes: list[str]) -> Hashable:
         return node[len(block) :] if node in inside else ""
 
     graph = arch.graph.nodes
+    dense = graph[nodes[-1]]["op"].kind == "concat"
     ops = tuple(
-        (relative(n), graph[n]["op"], graph[n]["shape"], tuple(map(relative, graph[n]["inputs"])))
+        (
+            relative(n),
+            _without_width(graph[n]["op"]) if dense else graph[n]["op"],
+            graph[n]["shape"][1:] if dense else graph[n]["shape"],
+            tuple(map(relative, graph[n]["inputs"])),
+        )
         for n in nodes
     )
     return graph[nodes[0]]["stage"], ops
+
+
+def is_dense_layer(arch: ArchGraph, block: str) -> bool:
+    """A block that ends in a concatenation: a DenseNet layer."""
+    last = next(n for n, data in reversed(list(arch.nodes())) if data["block"] == block)
+    return bool(arch.graph.nodes[last]["op"].kind == "concat")
+
+
+def _without_width(op: Any) -> Any:
+    """A dense layer's op with the width it reads masked: the one thing layers differ in."""
+    masked = {f.name: 0 for f in fields(op) if f.name in ("in_channels", "num_features")}
+    return replace(op, **masked)
 
 
 def _copies(
@@ -211,7 +231,7 @@ def _cluster_path(arch: ArchGraph, level: str, unit: Unit, blocky: set[str]) -> 
     return path + ((f"{unit.block}/{tag}",) if unit.block and tag else ())
 
 
-def _clusters(units: dict[str, Unit]) -> dict[str, Cluster]:
+def clusters_of(units: dict[str, Unit]) -> dict[str, Cluster]:
     clusters: dict[str, Cluster] = {}
     for unit in units.values():
         for depth, key in enumerate(unit.clusters):

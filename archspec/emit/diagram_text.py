@@ -8,9 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archspec.ir.graph import ArchGraph, StageInfo
-from archspec.ir.ops import ChannelSlice, Conv2d, GroupSoftmax, GroupSum, GroupWeightedSum, Op
+from archspec.ir.ops import Op
 
-# Op category -> (fill colour, legend text); legend order is this order.
+# Op category (each op states its own: Op.category) -> (fill colour, legend text); legend
+# order is this order.
 PALETTE = {
     "conv": ("#c6dbef", "conv"),
     "linear": ("#d8cfe8", "linear"),
@@ -35,16 +36,6 @@ BLOCK_NAMES = {
     "preact_bottleneck": "pre-activation bottleneck",
     "dense": "dense layer",
 }
-_OP_TEXT = {
-    "add": "+",
-    "mul": "x",
-    "relu": "ReLU",
-    "concat": "concat",
-    "flatten": "flatten",
-    "identity": "identity",
-    "input": "input",
-    "sigmoid": "sigmoid",
-}
 
 
 def human(count: int) -> str:
@@ -60,16 +51,8 @@ def shape_text(shape: tuple[int, ...]) -> str:
 
 
 def op_text(op: Op) -> str:
-    """What an op does, in the words a paper's figure would use."""
-    if isinstance(op, GroupWeightedSum):
-        return f"attention-weighted sum of {op.groups} splits"
-    if isinstance(op, GroupSum):
-        return f"sum of {op.groups} splits"
-    if isinstance(op, GroupSoftmax):
-        return f"softmax over {op.groups} splits" if op.groups > 1 else "sigmoid"
-    if isinstance(op, ChannelSlice):
-        return f"channels {op.start}:{op.stop}"
-    return _OP_TEXT.get(op.kind) or op.describe()
+    """What an op does, in the words a paper's figure would use (Op.describe)."""
+    return op.describe()
 
 
 def category(arch: ArchGraph, nodes: list[str]) -> str:
@@ -100,7 +83,7 @@ def summary(arch: ArchGraph, nodes: list[str]) -> list[Row]:
     for node in nodes:
         data = arch.graph.nodes[node]
         tag, op = data["tag"], data["op"]
-        if op.category not in _SUMMARISED or (tag and not isinstance(op, Conv2d)):
+        if op.category not in _SUMMARISED or (tag and op.category != "conv"):
             continue
         if tag and tag not in seen:
             seen.add(tag)

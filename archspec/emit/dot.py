@@ -9,6 +9,7 @@ the ArchGraph, byte for byte (golden files hold it).
 from __future__ import annotations
 
 from archspec.emit import diagram_model
+from archspec.emit.diagram_filter import keep_stages
 from archspec.emit.diagram_labels import BRANCH_COLOUR, GREY, cluster_label, label
 from archspec.emit.diagram_model import Diagram, Link, Unit
 from archspec.emit.diagram_text import PALETTE, category, human, shape_text
@@ -46,16 +47,33 @@ _NODE: Attrs = {
 }
 _EDGE: Attrs = {
     "fontname": FONT,
-    "fontsize": "8",
+    "fontsize": "9",
     "arrowsize": "0.6",
     "color": "#333333",
     "fontcolor": "#333333",
 }
 
 
-def emit_dot(arch: ArchGraph, level: str = "block", *, collapse: bool = True) -> str:
-    """The diagram at `level`; with `collapse`, runs of identical blocks are drawn once (xN)."""
+RANKDIRS = ("TB", "LR")
+
+
+def emit_dot(
+    arch: ArchGraph,
+    level: str = "block",
+    *,
+    collapse: bool = True,
+    rankdir: str = "TB",
+    stages: frozenset[str] | None = None,
+) -> str:
+    """The diagram at `level`; with `collapse`, runs of identical blocks are drawn once (xN).
+
+    `rankdir` "LR" lays it out left to right; `stages` ("stage3", ...) keeps only those.
+    """
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"unknown rankdir {rankdir!r}; use one of {', '.join(RANKDIRS)}")
     diagram = diagram_model.build(arch, level, collapse=collapse)
+    if stages is not None:
+        diagram = keep_stages(diagram, stages)
     nodes = [
         (unit.clusters, node(unit.key, _node_attrs(diagram, unit)))
         for unit in diagram.units.values()
@@ -68,7 +86,8 @@ def emit_dot(arch: ArchGraph, level: str = "block", *, collapse: bool = True) ->
         INDENT + edge(link.tail, link.head, _edge_attrs(link, index in labelled))
         for index, link in enumerate(diagram.links)
     ]
-    return digraph(arch.name, _defaults(diagram), body)
+    shown = f", {', '.join(sorted(stages))} only" if stages is not None else ""
+    return digraph(arch.name, _defaults(diagram, rankdir, shown), body)
 
 
 def _labelled(diagram: Diagram) -> set[int]:
@@ -90,16 +109,16 @@ def _labelled(diagram: Diagram) -> set[int]:
     return labelled
 
 
-def _defaults(diagram: Diagram) -> dict[str, Attrs]:
+def _defaults(diagram: Diagram, rankdir: str, shown: str) -> dict[str, Attrs]:
     graph: Attrs = {
-        "rankdir": "TB",
+        "rankdir": rankdir,
         # Lets rank=same hold across clusters (the dense ladders); plain dot drops such nodes.
         "newrank": "true",
         "fontname": FONT,
         "nodesep": "0.2",
         "ranksep": "0.28",
         "labelloc": "t",
-        "label": Html(_title(diagram)),
+        "label": Html(_title(diagram, shown)),
     }
     return {"graph": graph, "node": _NODE, "edge": _EDGE}
 
@@ -130,7 +149,7 @@ def _edge_attrs(link: Link, labelled: bool) -> Attrs:
     return values
 
 
-def _title(diagram: Diagram) -> str:
+def _title(diagram: Diagram, shown: str) -> str:
     arch = diagram.arch
     totals = compute_stats(arch).totals
     counts = (
@@ -138,7 +157,8 @@ def _title(diagram: Diagram) -> str:
         f" | input {shape_text(arch.input_shape)}"
     )
     heading = f'<FONT POINT-SIZE="16"><B>{escape(arch.title or arch.name)}</B></FONT>'
-    return f"{heading}<BR/>{escape(counts)}<BR/>{escape(f'{arch.name}, {diagram.level} level')}"
+    where = f"{arch.name}, {diagram.level} level{shown}"
+    return f"{heading}<BR/>{escape(counts)}<BR/>{escape(where)}"
 
 
 def _legend(diagram: Diagram) -> list[str]:
@@ -170,6 +190,10 @@ def _notes(diagram: Diagram) -> list[str]:
         notes.append(f'<FONT COLOR="{SKIP_COLOUR}">- - - shortcut / carried features</FONT>')
     if diagram.level != "layer":
         notes.append(escape("box colour: its heaviest op (MACs)"))
-    if any(len(members) > 1 for members in diagram.runs.values()):
+    runs = [block for block, members in diagram.runs.items() if len(members) > 1]
+    dense = [block for block in runs if diagram_model.is_dense_layer(diagram.arch, block)]
+    if len(dense) < len(runs):
         notes.append(escape("xN: N identical blocks, drawn once"))
+    if dense:
+        notes.append(escape("xN dense layers: each reads all earlier outputs, drawn once"))
     return notes

@@ -14,20 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archspec.ir.graph import BlockClass, Call, Name, Seq
-from archspec.ir.ops import (
-    AvgPool2d,
-    BatchNorm2d,
-    Conv2d,
-    Flatten,
-    GlobalAvgPool,
-    Identity,
-    Linear,
-    MaxPool2d,
-    Op,
-    ReLU,
-    Sigmoid,
-    ZeroPad2d,
-)
+from archspec.ir.ops import Op
 
 LINE_LENGTH = 100
 # Helper defined in generated files that use nn.Sequential with named children.
@@ -194,49 +181,11 @@ def _as_call(value: Any) -> Call:
 
 
 def torch_call(op: Op) -> Call:
-    """The torch.nn constructor for a primitive op, defaults left out."""
-    if isinstance(op, Conv2d):
-        optional = (
-            ("stride", op.stride, 1),
-            ("padding", op.padding, 0),
-            ("dilation", op.dilation, 1),
-            ("groups", op.groups, 1),
-            ("bias", op.bias, True),
-        )
-        kwargs = (
-            ("kernel_size", op.kernel_size),
-            *tuple((key, value) for key, value, default in optional if value != default),
-        )
-        return Call("nn.Conv2d", (op.in_channels, op.out_channels), kwargs)
-    if isinstance(op, (MaxPool2d, AvgPool2d)):
-        return _pool_call(op)
-    if isinstance(op, Flatten):
-        return Call("nn.Flatten", (1,))
-    if isinstance(op, Linear):
-        return Call(
-            "nn.Linear", (op.in_features, op.out_features), () if op.bias else (("bias", False),)
-        )
-    simple = {
-        BatchNorm2d: lambda o: Call("nn.BatchNorm2d", (o.num_features,)),
-        ReLU: lambda o: Call("nn.ReLU", (), (("inplace", True),)),
-        Sigmoid: lambda o: Call("nn.Sigmoid"),
-        Identity: lambda o: Call("nn.Identity"),
-        ZeroPad2d: lambda o: Call("nn.ZeroPad2d", ((0, o.right, 0, o.bottom),)),
-        GlobalAvgPool: lambda o: Call("nn.AdaptiveAvgPool2d", ((1, 1),)),
-    }
-    return simple[type(op)](op)
-
-
-def _pool_call(op: MaxPool2d | AvgPool2d) -> Call:
-    name = "nn.MaxPool2d" if isinstance(op, MaxPool2d) else "nn.AvgPool2d"
-    kwargs: list[tuple[str, Any]] = [("kernel_size", op.kernel_size), ("stride", op.stride)]
-    if op.padding:
-        kwargs.append(("padding", op.padding))
-    if op.ceil_mode:
-        kwargs.append(("ceil_mode", True))
-    if isinstance(op, AvgPool2d) and not op.count_include_pad:
-        kwargs.append(("count_include_pad", False))
-    return Call(name, (), tuple(kwargs))
+    """The torch.nn constructor of an op that is a module (Op.module_call), defaults left out."""
+    call = op.module_call()
+    if call is None:
+        raise TypeError(f"{op.kind} is computed in an expression, not built as a module")
+    return call
 
 
 def statement(prefix: str, value: Any, names: Callable[[BlockClass], str], indent: int) -> str:

@@ -8,12 +8,14 @@ from archspec.errors import ArchspecError
 
 Value = Any  # int | float | bool | str | list[Value]
 
+# Bounds on the work any text can cause. Real constraints are one line; the parser's and the
+# checker's recursion stay far below Python's limit; no `9**9**9`; figures are below 2**64, so a
+# larger integer is a mistake; strings are names and kinds, not data.
 MAX_LENGTH = 2000
 MAX_DEPTH = 100
 MAX_EXPONENT = 256
 MAX_INT = 2**96
 MAX_STR = 200
-MAX_LIST = 10_000
 
 
 class ExprError(ArchspecError):

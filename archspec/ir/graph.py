@@ -11,54 +11,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from archspec.ir.code import BlockClass, Call, Name, Seq
 from archspec.ir.digraph import DiGraph
 from archspec.ir.ops import Op, Shape, TensorInfo
 
-
-@dataclass(frozen=True)
-class Name:
-    """An identifier in generated code (a constructor parameter such as num_classes)."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class BlockClass:
-    """A generated nn.Module class: a template specialised by literal options."""
-
-    template: str
-    base_name: str
-    options: tuple[tuple[str, Any], ...] = ()
-    # Attribute of the norm that zero_init_residual zeroes (bn2 / bn3).
-    last_norm: str | None = None
-    doc: str = ""
-    # Helper classes the template instantiates by name (emitted before this one).
-    requires: tuple[BlockClass, ...] = ()
-
-    def option(self, key: str) -> Any:
-        return dict(self.options).get(key)
-
-
-@dataclass(frozen=True)
-class Call:
-    """A constructor call in generated code: nn.Conv2d(...), Bottleneck(...), helper(...)."""
-
-    target: BlockClass | str
-    args: tuple[Any, ...] = ()
-    kwargs: tuple[tuple[str, Any], ...] = ()
-
-
-@dataclass(frozen=True)
-class Seq:
-    """nn.Sequential of unnamed (index-named) or named children."""
-
-    items: tuple[Any, ...]
-    names: tuple[str, ...] | None = None
-
-    @classmethod
-    def named(cls, *children: tuple[str, Any]) -> Seq:
-        """nn.Sequential whose children carry names (their state_dict prefixes)."""
-        return cls(tuple(value for _, value in children), tuple(name for name, _ in children))
+# The code values live in archspec.ir.code (ops build them too); re-exported for lowering.
+__all__ = [
+    "ArchGraph",
+    "BlockClass",
+    "Builder",
+    "Call",
+    "Member",
+    "ModelDecl",
+    "Name",
+    "Scope",
+    "Seq",
+    "StageInfo",
+    "Step",
+]
 
 
 @dataclass(frozen=True)

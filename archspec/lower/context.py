@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from archspec.ir.graph import Builder, Scope
 from archspec.lower.geometry import StageGeometry
+from archspec.lower.layout import Layout, render
 from archspec.spec.models import Spec, StageRow
 
 
@@ -21,6 +22,7 @@ class StageInput:
     channels: int
     last: bool  # the final stage (DenseNet: no transition after it)
     geometry: StageGeometry  # stride and dilations (see archspec.lower.geometry)
+    layout: Layout  # how modules are named (see archspec.lower.layout)
 
     @property
     def loc(self) -> tuple[str | int, ...]:
@@ -29,6 +31,10 @@ class StageInput:
     @property
     def key(self) -> str:
         return f"stage{self.index + 1}"
+
+    def path(self, template: str) -> str:
+        """A layout name template filled in for this stage: `layer{n}` -> `layer2`."""
+        return render(template, n=self.index + 1, i=self.index)
 
     def scope(self, module: str) -> Scope:
         return Scope(module, self.key)

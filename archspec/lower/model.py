@@ -1,7 +1,8 @@
 """Spec -> ArchGraph: the one place a stage table becomes blocks and modules.
 
-A family (residual, pre-activation, dense) fixes the model's module layout, i.e. its state_dict
-names: where the stem's and the stages' modules live, and what follows the last stage.
+A family (residual, pre-activation, dense) lowers its stages' blocks; its layout (data, see
+archspec.lower.layout) names everything: where the stem's and the stages' modules live, and what
+follows the last stage. The layout's module paths become the model's members here.
 """
 
 from __future__ import annotations
@@ -13,60 +14,63 @@ from typing import Any
 from archspec.ir.graph import ArchGraph, Builder, Member, Scope, Seq, StageInfo, Step
 from archspec.ir.ops import Input
 from archspec.lower.context import StageInput, StageOutput
-from archspec.lower.dense import lower_dense_stage, lower_dense_stem, lower_dense_tail
+from archspec.lower.dense import check_dense, lower_dense_stage
 from archspec.lower.errors import LowerError
 from archspec.lower.geometry import stage_geometry
-from archspec.lower.head import lower_head
-from archspec.lower.preact import lower_preact_stage, lower_preact_stem, lower_preact_tail
+from archspec.lower.head import lower_tail
+from archspec.lower.layout import Layout, builtin_layout
+from archspec.lower.preact import check_preact, lower_preact_stage
 from archspec.lower.residual import lower_residual_stage
 from archspec.lower.stem import lower_stem
 from archspec.spec.models import Spec, default_class_name
 
+# (module path, value) pairs: a path of one segment is a member of the model; a longer one
+# lives in the container named by its first segment (see _Placement).
 Children = list[tuple[str, Any]]
-StemLowering = Callable[[Builder, Spec, str], tuple[StageOutput, Children]]
 StageLowering = Callable[[StageInput], tuple[StageOutput, Children]]
-TailLowering = Callable[[ArchGraph, Builder, Spec, StageOutput], str]
+
+
+def _no_check(spec: Spec) -> None:
+    return None
 
 
 @dataclass(frozen=True)
 class Family:
-    """How one family lays its modules out."""
+    """Blocks that lower alike, and the layout that names their model by default."""
 
     blocks: tuple[str, ...]
-    stem: StemLowering
     stage: StageLowering
-    tail: TailLowering
-    # Container member of the stem's / stages' children (None: top-level attributes);
-    # a named container is an nn.Sequential with named children, an unnamed one is indexed.
-    stem_container: str | None = None
-    stage_container: str | None = None
-    named_container: bool = False
+    layout_name: str
+    # Family rules checked before the stem is lowered (what its stem cannot be).
+    check: Callable[[Spec], None] = _no_check
 
+    @property
+    def layout(self) -> Layout:
+        return builtin_layout(self.layout_name)
 
-def _residual_tail(arch: ArchGraph, b: Builder, spec: Spec, current: StageOutput) -> str:
-    if spec.head is None:
-        return current.x
-    return lower_head(arch, b, spec.head, current)
+    def stem(
+        self, b: Builder, spec: Spec, x: str, layout: Layout | None = None
+    ) -> tuple[StageOutput, Children]:
+        self.check(spec)
+        return lower_stem(b, spec, x, layout or self.layout)
+
+    def tail(
+        self,
+        arch: ArchGraph,
+        b: Builder,
+        spec: Spec,
+        current: StageOutput,
+        layout: Layout | None = None,
+    ) -> str:
+        return lower_tail(arch, b, spec, current, layout or self.layout)
 
 
 FAMILIES = (
-    Family(("basic", "bottleneck"), lower_stem, lower_residual_stage, _residual_tail),
+    Family(("basic", "bottleneck"), lower_residual_stage, "torchvision_resnet"),
     Family(
-        ("preact_basic", "preact_bottleneck"),
-        lower_preact_stem,
-        lower_preact_stage,
-        lower_preact_tail,
-        stage_container="stages",
+        ("preact_basic", "preact_bottleneck"), lower_preact_stage, "timm_resnetv2", check_preact
     ),
-    Family(
-        ("dense",),
-        lower_dense_stem,
-        lower_dense_stage,
-        lower_dense_tail,
-        stem_container="features",
-        stage_container="features",
-        named_container=True,
-    ),
+    Family(("dense",), lower_dense_stage, "torchvision_densenet", check_dense),
 )
 STAGE_LOWERINGS = {block: family.stage for family in FAMILIES for block in family.blocks}
 
@@ -76,24 +80,29 @@ def class_name(spec: Spec) -> str:
 
 
 @dataclass
-class _Layout:
-    """Children gathered into containers while lowering; becomes members at the end."""
+class _Placement:
+    """Children gathered into containers while lowering; becomes members at the end.
+
+    A container is an nn.Sequential member called child by child in forward; it is indexed
+    (`stages[0]`) when its children are numbers, else named (`features.conv0`). Segments past
+    the container's child become nested named Sequentials (`stages.0.blocks`)."""
 
     arch: ArchGraph
-    family: Family
     containers: dict[str, Children] = field(default_factory=dict)
 
-    def place(self, children: Children, container: str | None) -> None:
-        for name, value in children:
-            if container is None:
-                self.arch.model.members.append(Member(name, value))
-                self.arch.model.features.append(Step("call", name))
+    def place(self, children: Children) -> None:
+        for path, value in children:
+            top, *rest = path.split(".")
+            if not rest:
+                self.arch.model.members.append(Member(top, value))
+                self.arch.model.features.append(Step("call", top))
                 continue
-            if container not in self.containers:
-                self.containers[container] = []
-                self.arch.model.members.append(Member(container, Seq(())))
-            self.containers[container].append((name, value))
-            ref = f"{container}.{name}" if self.family.named_container else f"{container}[{name}]"
+            if top not in self.containers:
+                self.containers[top] = []
+                self.arch.model.members.append(Member(top, Seq(())))
+            name, nested = rest[0], _nest(rest[1:], value)
+            self.containers[top].append((name, nested))
+            ref = f"{top}[{name}]" if name.isdigit() else f"{top}.{name}"
             self.arch.model.features.append(Step("call", ref))
 
     def finish(self) -> None:
@@ -101,34 +110,45 @@ class _Layout:
         for i, member in enumerate(members):
             children = self.containers.get(member.attr)
             if children is not None:
-                names = tuple(n for n, _ in children) if self.family.named_container else None
+                indexed = all(n.isdigit() for n, _ in children)
+                names = None if indexed else tuple(n for n, _ in children)
                 members[i] = Member(member.attr, Seq(tuple(v for _, v in children), names))
 
 
-def lower(spec: Spec) -> ArchGraph:
+def _nest(names: list[str], value: Any) -> Any:
+    """`value` inside named Sequentials, outermost first: blocks -> Seq.named(("blocks", v))."""
+    for name in reversed(names):
+        value = Seq.named((name, value))
+    return value
+
+
+def lower(spec: Spec, layout: Layout | None = None) -> ArchGraph:
+    """The spec's graph, its modules named by `layout` (default: its family's)."""
     family = _family(spec)
+    layout = layout or family.layout
     arch = ArchGraph(spec.name, class_name(spec), spec.title, spec.reference, tuple(spec.input))
     arch.model.zero_init_residual = spec.zero_init_residual
     b = Builder(arch)
-    layout = _Layout(arch, family)
+    placement = _Placement(arch)
     x = b.add(Input(tuple(spec.input)), [], Scope("", "input"), "input", module=False)
-    current, children = family.stem(b, spec, x)
-    layout.place(children, family.stem_container)
+    current, children = family.stem(b, spec, x, layout)
+    placement.place(children)
     arch.stages.append(StageInfo("stem", "", spec.stem.type, 1))
     _tap(arch, spec, "stem", current.x)
     geometry = stage_geometry(spec)
     for index, row in enumerate(spec.stages):
         last = index == len(spec.stages) - 1
-        st = StageInput(spec, row, index, b, current.x, current.channels, last, geometry[index])
+        st = StageInput(
+            spec, row, index, b, current.x, current.channels, last, geometry[index], layout
+        )
         current, children = family.stage(st)
-        layout.place(children, family.stage_container)
-        container = family.stage_container
-        module = f"{container}.{children[0][0]}" if container else children[0][0]
+        placement.place(children)
+        module = ".".join(children[0][0].split(".")[:2])
         arch.stages.append(StageInfo(st.key, module, row.block, row.depth))
         _tap(arch, spec, st.key, current.x)
     _check_taps(spec)
-    arch.output = family.tail(arch, b, spec, current)
-    layout.finish()
+    arch.output = family.tail(arch, b, spec, current, layout)
+    placement.finish()
     if spec.head is not None:
         arch.model.ctor_params.append(("num_classes", "int", spec.head.num_classes))
         arch.stages.append(StageInfo("head", "", spec.head.type, 1))

@@ -1,65 +1,42 @@
 """Pre-activation residual networks (He et al. 2016, "Identity Mappings"), timm ResNetV2 names.
 
-Layout: `stem` (conv [+ norm, act] [+ pool]), `stages.N.blocks.M`, a final `norm` + ReLU, and a
-`head` whose classifier is a 1x1 conv (`head.fc`), as timm's resnetv2. Blocks normalise and
-activate their input first (`norm1`); a projection shortcut (`downsample.conv`, a bare 1x1 conv)
-reads that pre-activated tensor; nothing follows the residual add.
+Layout (archspec/stdlib/layouts/timm_resnetv2.yaml): `stem` (conv [+ norm, act] [+ pool]),
+`stages.N.blocks.M`, a final `norm` + ReLU, and a `head` whose classifier is a 1x1 conv
+(`head.fc`), as timm's resnetv2. Blocks normalise and activate their input first (`norm1`); a
+projection shortcut (`downsample.conv`, a bare 1x1 conv) reads that pre-activated tensor; nothing
+follows the residual add.
 """
 
 from __future__ import annotations
 
-from archspec.ir.graph import ArchGraph, BlockClass, Builder, Call, Member, Scope, Seq, Step
-from archspec.ir.ops import (
-    Add,
-    AvgPool2d,
-    BatchNorm2d,
-    Conv2d,
-    Flatten,
-    GlobalAvgPool,
-    Identity,
-    MaxPool2d,
-    Op,
-    ReLU,
-)
+from archspec.ir.graph import BlockClass, Call, Scope, Seq
+from archspec.ir.ops import Add, AvgPool2d, BatchNorm2d, Conv2d, Identity, Op, ReLU
 from archspec.lower.attention import squeeze_excite
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.errors import LowerError
-from archspec.lower.head import NUM_CLASSES
 from archspec.lower.residual import BlockArgs, block_args, flat_names, same_avg_pool
-from archspec.lower.stem import has_pool, stem_convs
 from archspec.spec.models import Spec
 
 
-def lower_preact_stem(
-    b: Builder, spec: Spec, x: str
-) -> tuple[StageOutput, list[tuple[str, object]]]:
-    scope = Scope("stem", "stem")
-    convs = stem_convs(spec)
-    if len(convs) != 1:
+def check_preact(spec: Spec) -> None:
+    if spec.stem.type == "deep":
         raise LowerError(
             ("stem", "type"),
             "pre-activation networks take a single-conv stem",
             "use stem type conv7x7 or conv3x3",
         )
-    children: list[tuple[str, Op]] = [("conv", convs[0])]
-    if spec.stem.norm:
-        children += [("norm", BatchNorm2d(spec.stem.width)), ("act", ReLU())]
-    if has_pool(spec):
-        children.append(("pool", MaxPool2d(3, 2, 1)))
-    x = b.chain(children, x, scope)
-    return StageOutput(x, spec.stem.width), [("stem", Seq.named(*children))]
 
 
 def lower_preact_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, object]]]:
     bottleneck = st.row.block == "preact_bottleneck"
     cls = _block_class(bottleneck, st.spec.conv_bias)
+    module = st.path(st.layout.stages.path)
     x, calls = st.x, []
     for i, args in enumerate(block_args(st)):
-        path = f"stages.{st.index}.blocks.{i}"
+        path = f"{module}.{i}"
         x, call = _lower_block(st, cls, Scope(path, st.key, path), x, args)
         calls.append(call)
-    blocks = Seq.named(("blocks", Seq(tuple(calls))))
-    return StageOutput(x, args.out_channels), [(str(st.index), blocks)]
+    return StageOutput(x, args.out_channels), [(module, Seq(tuple(calls)))]
 
 
 def _block_class(bottleneck: bool, bias: bool) -> BlockClass:
@@ -166,26 +143,3 @@ def _main_ops(cls: BlockClass, a: BlockArgs) -> list[tuple[str, Op]]:
         ("act3", ReLU()),
         ("conv3", Conv2d(a.width, a.out_channels, 1, bias=a.bias)),
     ]
-
-
-def lower_preact_tail(arch: ArchGraph, b: Builder, spec: Spec, current: StageOutput) -> str:
-    """Final norm + ReLU, then (if any) the conv classifier head; returns the output node."""
-    scope = Scope("", "head")
-    x = current.x
-    if spec.final_norm is not False:
-        x = b.chain([("norm", BatchNorm2d(current.channels)), ("act", ReLU())], x, scope)
-        arch.model.members += [Member("norm", BatchNorm2d(current.channels)), Member("act", ReLU())]
-        arch.model.features += [Step("call", "norm"), Step("call", "act")]
-    if spec.head is None:
-        return x
-    fc = Conv2d(current.channels, spec.head.num_classes, 1, bias=True)
-    x = b.chain(
-        [("head.global_pool", GlobalAvgPool()), ("head.fc", fc), ("head.flatten", Flatten())],
-        x,
-        scope,
-    )
-    fc_call = Call("nn.Conv2d", (current.channels, NUM_CLASSES), (("kernel_size", 1),))
-    head = Seq.named(("global_pool", GlobalAvgPool()), ("fc", fc_call), ("flatten", Flatten()))
-    arch.model.members.append(Member("head", head))
-    arch.model.head.append(Step("call", "head"))
-    return x

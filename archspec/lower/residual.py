@@ -82,7 +82,7 @@ def block_args(st: StageInput) -> list[BlockArgs]:
 
 
 def lower_residual_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, object]]]:
-    module = f"layer{st.index + 1}"
+    module = st.path(st.layout.stages.path)
     cls, main, final_act = _variant(st)
     x, calls = st.x, []
     for i, args in enumerate(block_args(st)):
@@ -270,7 +270,10 @@ def _plain_ops(cls: BlockClass, a: BlockArgs) -> list[tuple[str, Op]]:
         ("conv1", Conv2d(a.in_channels, a.width, 1, s1, bias=a.bias)),
         ("bn1", BatchNorm2d(a.width)),
         ("relu", ReLU()),
-        ("conv2", Conv2d(a.width, a.width, 3, s3, *[a.first_dilation] * 2, a.groups, a.bias)),
+        (
+            "conv2",
+            Conv2d(a.width, a.width, 3, s3, a.first_dilation, a.first_dilation, a.groups, a.bias),
+        ),
         ("bn2", BatchNorm2d(a.width)),
         ("relu", ReLU()),
         ("conv3", Conv2d(a.width, a.out_channels, 1, bias=a.bias)),

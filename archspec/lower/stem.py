@@ -1,7 +1,7 @@
 """Stems: conv7x7 (+ max-pool), conv3x3 (CIFAR), deep (three 3x3 convs, ResNet-C/D).
 
-Module names follow torchvision (`conv1 bn1 relu maxpool`); the deep stem is timm's
-`conv1 = Sequential(conv, bn, relu, conv, bn, relu, conv)` with widths mid, mid, width.
+Module names come from the layout (torchvision ResNet: `conv1 bn1 relu maxpool`); the deep stem
+is timm's `conv1 = Sequential(conv, bn, relu, conv, bn, relu, conv)` with widths mid, mid, width.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from archspec.ir.graph import Builder, Scope, Seq
 from archspec.ir.ops import BatchNorm2d, Conv2d, MaxPool2d, Op, ReLU
 from archspec.lower.context import StageOutput
+from archspec.lower.layout import Layout
 from archspec.spec.models import Spec
 
 
@@ -34,22 +35,26 @@ def has_pool(spec: Spec) -> bool:
     return spec.stem.pool if spec.stem.pool is not None else spec.stem.type != "conv3x3"
 
 
-def lower_stem(b: Builder, spec: Spec, x: str) -> tuple[StageOutput, list[tuple[str, object]]]:
-    """The residual-family stem, as members of the model: conv1, bn1, relu, maxpool."""
-    scope = Scope("", "stem")
+def lower_stem(
+    b: Builder, spec: Spec, x: str, layout: Layout
+) -> tuple[StageOutput, list[tuple[str, object]]]:
+    """The stem's ops, and its members as (module path, value) pairs, named by the layout."""
+    names = layout.stem
+    scope = Scope(names.path, "stem")
     convs = stem_convs(spec)
-    members: list[tuple[str, object]] = []
     if len(convs) == 1:
-        x = b.add(convs[0], [x], scope, "conv1")
-        members.append(("conv1", convs[0]))
+        x = b.add(convs[0], [x], scope, names.conv)
+        members: list[tuple[str, Op | Seq]] = [(names.conv, convs[0])]
     else:
-        x = b.chain([(f"conv1.{i}", op) for i, op in enumerate(convs)], x, scope)
-        members.append(("conv1", Seq(tuple(convs))))
+        x = b.chain([(f"{names.conv}.{i}", op) for i, op in enumerate(convs)], x, scope)
+        members = [(names.conv, Seq(tuple(convs)))]
     tail: list[tuple[str, Op]] = []
     if spec.stem.norm:
-        tail += [("bn1", BatchNorm2d(spec.stem.width)), ("relu", ReLU())]
+        tail += [(names.norm, BatchNorm2d(spec.stem.width)), (names.act, ReLU())]
     if has_pool(spec):
-        tail.append(("maxpool", MaxPool2d(3, 2, 1)))
+        tail.append((names.pool, MaxPool2d(3, 2, 1)))
     x = b.chain(tail, x, scope)
     members += tail
-    return StageOutput(x, spec.stem.width), members
+    if names.sequential:
+        return StageOutput(x, spec.stem.width), [(names.path, Seq.named(*members))]
+    return StageOutput(x, spec.stem.width), [(scope.path(n), value) for n, value in members]

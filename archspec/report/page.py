@@ -26,6 +26,7 @@ from archspec.report.layers import coordinate
 from archspec.report.payload import payload
 from archspec.report.scatter import Scatter, scatter
 from archspec.report.summary import Figure, Model
+from archspec.report.sweeps import SweepSection, SweepTable, sweep_section
 from archspec.report.tables import Table
 
 TEMPLATE = "report/page.html.jinja"
@@ -62,6 +63,12 @@ class Page:
     scatter: Scatter | None
     pairs: str  # JSON for the diff view; "" with one model
     swatches: list[colours.Swatch]
+    sweeps: list[SweepSection]
+
+    @property
+    def nav(self) -> bool:
+        """A contents column: for more than one thing to show."""
+        return len(self.sections) + len(self.sweeps) > 1
 
 
 def _section(index: int, compiled: Compiled, model: Model) -> Section:
@@ -88,15 +95,22 @@ def _section(index: int, compiled: Compiled, model: Model) -> Section:
     )
 
 
-def page(compiled: Sequence[Compiled], batch: int = 1, dtype: str = "float32") -> Page:
+def page(
+    compiled: Sequence[Compiled],
+    batch: int = 1,
+    dtype: str = "float32",
+    sweeps: Sequence[SweepTable] = (),
+) -> Page:
     models = [Model(c.stats, estimate(c.arch, batch, dtype)) for c in compiled]
     sections = [_section(i, c, m) for i, (c, m) in enumerate(zip(compiled, models, strict=True))]
     several = len(sections) > 1
-    names = ", ".join(s.name for s in sections)
+    stats, anchors = [m.stats for m in models], [s.anchor for s in sections]
+    swept = [sweep_section(i, t, stats, anchors) for i, t in enumerate(sweeps)]
+    names = ", ".join([*(s.name for s in sections), *(f"sweep {s.name}" for s in swept)])
     return Page(
         f"archspec report: {names}"
         if len(names) < 80
-        else f"archspec report: {len(sections)} models",
+        else f"archspec report: {len(sections)} models" + (f", {len(swept)} sweeps" * bool(swept)),
         batch,
         dtype,
         sections,
@@ -104,6 +118,7 @@ def page(compiled: Sequence[Compiled], batch: int = 1, dtype: str = "float32") -
         scatter([m.stats for m in models], [s.anchor for s in sections]) if several else None,
         _json(diffs.pairs([c.arch for c in compiled])) if several else "",
         colours.swatches(),
+        swept,
     )
 
 
@@ -129,6 +144,12 @@ def environment() -> Any:
     return env
 
 
-def render_report(compiled: Sequence[Compiled], batch: int = 1, dtype: str = "float32") -> str:
-    """The report page of `compiled` (one or more models) as HTML text."""
-    return str(environment().get_template(TEMPLATE).render(page=page(compiled, batch, dtype)))
+def render_report(
+    compiled: Sequence[Compiled],
+    batch: int = 1,
+    dtype: str = "float32",
+    sweeps: Sequence[SweepTable] = (),
+) -> str:
+    """The report page of `compiled` (models) and `sweeps` (sweep tables) as HTML text."""
+    shown = page(compiled, batch, dtype, sweeps)
+    return str(environment().get_template(TEMPLATE).render(page=shown))

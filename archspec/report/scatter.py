@@ -88,24 +88,47 @@ def _axis(
     return (lambda v: start + (end - start) * (v - low) / (high - low)), _ticks(low, high, False)
 
 
-def scatter(models: list[Stats], targets: list[str]) -> Scatter:
-    macs = [s.totals.macs for s in models]
-    params = [s.totals.params for s in models]
+@dataclass(frozen=True)
+class Axes:
+    """Where values land on the plot (x: MACs, y: params) and what the axes say; shared by the
+    models' scatter and the sweep's (archspec.report.sweeps)."""
+
+    to_x: Callable[[float], float]
+    to_y: Callable[[float], float]
+    x_ticks: tuple[Tick, ...]
+    y_ticks: tuple[Tick, ...]
+    x_label: str
+    y_label: str
+
+
+def axes(macs: list[int], params: list[int]) -> Axes:
+    """Axes spanning every value given (at least one of each)."""
     to_x, x_ticks = _axis(macs, LEFT, RIGHT)
     to_y, y_ticks = _axis(params, BOTTOM, TOP)
-    spots = [(to_x(m), to_y(p)) for m, p in zip(macs, params, strict=True)]
-    labels = _place([s.name for s in models], spots)
-    points = tuple(
-        Point(x, y, s.name, target, _tip(s), label)
-        for (x, y), s, target, label in zip(spots, models, targets, labels, strict=True)
-    )
-    return Scatter(
+    return Axes(
+        to_x,
+        to_y,
         tuple(Tick(to_x(t), human(round(t))) for t in x_ticks),
         tuple(Tick(to_y(t), human(round(t))) for t in y_ticks),
         "MACs (conv + linear, bias excluded)" + (", log scale" if _is_log(macs) else ""),
         "params" + (", log scale" if _is_log(params) else ""),
-        points,
     )
+
+
+def model_points(models: list[Stats], targets: list[str], frame: Axes) -> tuple[Point, ...]:
+    """One labelled point per model, linking to its section."""
+    spots = [(frame.to_x(s.totals.macs), frame.to_y(s.totals.params)) for s in models]
+    labels = _place([s.name for s in models], spots)
+    return tuple(
+        Point(x, y, s.name, target, _tip(s), label)
+        for (x, y), s, target, label in zip(spots, models, targets, labels, strict=True)
+    )
+
+
+def scatter(models: list[Stats], targets: list[str]) -> Scatter:
+    frame = axes([s.totals.macs for s in models], [s.totals.params for s in models])
+    points = model_points(models, targets, frame)
+    return Scatter(frame.x_ticks, frame.y_ticks, frame.x_label, frame.y_label, points)
 
 
 def _is_log(values: list[int]) -> bool:

@@ -320,7 +320,7 @@ def _columns_to_rows(source: Source, columns: dict[str, Any]) -> _Table:
             remap[("stages", i, key)] = ("stages", key, i) if per_stage else ("stages", key)
         remap[("stages", i)] = ("stages",)
         rows.append(_none_attention(row))
-    loose = {("stages", i, name) for i in range(count) for name in suggested}
+    loose: set[Loc] = {("stages", i, name) for i in range(count) for name in suggested}
     return _Table({"stages": rows}, remap, issues, unknown, loose)
 
 

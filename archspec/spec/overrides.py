@@ -21,6 +21,7 @@ from archspec.errors import Issue, Loc, SpecError, format_loc
 from archspec.spec.yamlsource import Source, YamlError, load_yaml
 
 MAX_OVERRIDE_CHARS = 1000
+MAX_SHOWN = 80
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|0|[1-9][0-9]{0,5}")
 _EXAMPLE = "write KEY=VALUE, e.g. --set head.num_classes=10 or --set 'input=[3,320,320]'"
 
@@ -35,7 +36,7 @@ class Override:
 
     @property
     def where(self) -> str:
-        return f"--set {self.text}"
+        return argument(self.text)
 
     def issue(self, field_name: str, message: str, hint: str = "") -> Issue:
         return Issue(self.where, None, field_name, message, hint)
@@ -56,9 +57,13 @@ class OverriddenSource(Source):
         return override.issue(field_name, message, hint)
 
     def covering(self, loc: Loc) -> Override | None:
-        """The last override whose path is `loc` or encloses it."""
+        """The last override whose path is `loc` or encloses it, or else that created `loc`
+        (`--set foo.bar=1` makes a mapping `foo` that the spec did not have)."""
         for override in reversed(self.overrides):
             if loc[: len(override.path)] == override.path:
+                return override
+        for override in reversed(self.overrides):
+            if override.path[: len(loc)] == loc and loc not in self.values:
                 return override
         return None
 
@@ -75,20 +80,26 @@ def parse_overrides(texts: Sequence[str]) -> tuple[list[Override], list[Issue]]:
     return parsed, issues
 
 
+def argument(text: str) -> str:
+    """How errors name a `--set` argument: as given, cut short if it is long."""
+    shown = text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
+    return f"--set {shown}"
+
+
 def parse_override(text: str) -> Override:
-    where = f"--set {text}"
+    where = argument(text)
     if len(text) > MAX_OVERRIDE_CHARS:
         raise _error(where, f"is {len(text):,} characters long", "put long values in the spec")
     key, equals, value_text = text.partition("=")
     if not equals:
         raise _error(where, "expected KEY=VALUE", _EXAMPLE)
     path = _path(key.strip(), where)
+    if not value_text.strip():
+        raise _error(where, f"no value after `{key}=`", _EXAMPLE)
     try:
-        value = load_yaml(value_text, where).data if value_text.strip() else None
+        value = load_yaml(value_text, where).data
     except YamlError as exc:
         raise _error(where, f"the value is not YAML: {exc.issue.message}", _EXAMPLE) from None
-    if value is None and not value_text.strip():
-        raise _error(where, f"no value after `{key}=`", _EXAMPLE)
     return Override(text, path, value)
 
 

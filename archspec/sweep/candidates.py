@@ -101,10 +101,10 @@ def _grid_values(space: Space, index: int) -> dict[str, Any]:
     return dict(reversed(list(values.items())))
 
 
-def build(space: Space, index: int) -> Candidate:
-    """Candidate `index`; CandidateError when its values make no network (e.g. a RegNet that
-    has no bottleneck row)."""
-    values = draw(space, index)
+def build(space: Space, index: int, values: dict[str, Any] | None = None) -> Candidate:
+    """Candidate `index` (from its drawn `values`, if given); CandidateError when its values
+    make no network (e.g. a RegNet that has no bottleneck row)."""
+    values = draw(space, index) if values is None else values
     # Shallow copies: nested values are replaced, never changed in place (see _assign).
     top = dict(space.top)
     rows = [dict(row) for row in space.rows]

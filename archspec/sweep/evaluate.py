@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archspec.expr import ExprError
-from archspec.sweep.candidates import Candidate, build
+from archspec.sweep.candidates import Candidate, build, draw
 from archspec.sweep.figures import FIGURES, MEMORY_FIGURES, Analyzer, CandidateError, Memory
 from archspec.sweep.space import KNOBS, Constraint, Space
 
@@ -48,11 +48,12 @@ class Plan:
 
 def evaluate(space: Space, plan: Plan, index: int, analyzer: Analyzer) -> dict[str, Any]:
     row: dict[str, Any] = {"index": index, "name": f"{space.name}_{index}"}
+    values = draw(space, index)
+    row.update({key: _cell(value) for key, value in values.items()})
     try:
-        candidate = build(space, index)
+        candidate = build(space, index, values)
     except CandidateError as exc:
         return {**row, "status": "invalid", "reason": str(exc)}
-    row.update({key: _cell(value) for key, value in candidate.values.items()})
     try:
         checked = analyzer.check(candidate.top, candidate.rows)
     except CandidateError as exc:

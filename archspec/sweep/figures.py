@@ -106,10 +106,11 @@ class _Cache:
             try:
                 found = make(*args)
             except CandidateError as exc:
-                found = exc
+                found = CandidateError(exc.field, exc.message)  # no traceback kept alive
             self.items[key] = found
         if isinstance(found, CandidateError):
-            raise found
+            # A fresh error each time: re-raising one object would grow its traceback forever.
+            raise CandidateError(found.field, found.message)
         return found
 
 

@@ -96,17 +96,28 @@ def scatter(
         pyplot.close(figure)
 
 
+def edf_points(values: Sequence[float]) -> tuple[list[float], list[float]]:
+    """The EDF as a post-step curve: F(x) = fraction of values <= x, starting from 0."""
+    xs = sorted(values)
+    ys = [(i + 1) / len(xs) for i in range(len(xs))]
+    return [xs[0], *xs], [0.0, *ys]
+
+
 def edf(series: Mapping[str, Sequence[float]], figure_name: str, fmt: str, title: str) -> bytes:
     """One EDF curve per space (label -> values)."""
     pyplot = _pyplot()
     figure, axes = pyplot.subplots(figsize=(7, 5), dpi=120)
     for label, values in series.items():
-        xs = sorted(v / _SCALE.get(figure_name, 1.0) for v in values)
-        if not xs:
+        if not values:
             continue
-        ys = [(i + 1) / len(xs) for i in range(len(xs))]
-        axes.step(xs, ys, where="post", label=f"{label} (n={len(xs):,})")
+        xs, ys = edf_points([v / _SCALE.get(figure_name, 1.0) for v in values])
+        axes.step(xs, ys, where="post", label=f"{label} (n={len(values):,})")
     axes.set_xscale("log")
+    plain = pyplot.FuncFormatter(lambda value, _: f"{value:g}")  # 2, 3, 4 rather than 2x10^0
+    axes.xaxis.set_major_formatter(plain)
+    low, high = axes.get_xlim()
+    if high < 10 * low:  # within a decade the minor ticks are the only labels
+        axes.xaxis.set_minor_formatter(plain)
     axes.set_ylim(0, 1)
     axes.set_xlabel(_label(figure_name))
     axes.set_ylabel("cumulative prob.")

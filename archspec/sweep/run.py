@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import itertools
+import multiprocessing
+import multiprocessing.context
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +29,7 @@ from archspec.sweep.table import Table, discard, open_table
 
 CHUNK = 2_000
 WINDOW = 3  # chunks in flight per worker
+SCHEDULER_TIMEOUT_S = 20
 Progress = Callable[[int, int], None]
 
 _ANALYZERS: dict[Memory | None, Analyzer] = {}
@@ -102,11 +105,11 @@ def _chunks(size: int, done: set[int], chunk: int) -> Iterator[list[int]]:
 def _fingerprint(space: Space, options: RunOptions) -> dict[str, Any]:
     """What the table's rows depend on; resuming with anything else would mix two sweeps."""
     memory = options.memory
+    # Not the sample count: candidate i does not depend on it, so raising it extends a sweep.
     return {
         "space": space.name,
-        "samples": space.samples,
+        "sampled": space.samples is not None,
         "seed": space.seed,
-        "size": space.size,
         "base": repr(sorted(space.top.items())) + repr(space.rows),
         "axes": [(a.name, repr(a.law)) for a in space.axes],
         "regnet": repr(space.regnet),
@@ -143,8 +146,19 @@ def _executor(options: RunOptions) -> Iterator[tuple[Any, Waiter, int]]:
     if workers == 1:
         yield _Inline(), _cf_wait, 1
         return
-    with cf.ProcessPoolExecutor(workers) as pool:
+    with cf.ProcessPoolExecutor(workers, mp_context=_pool_context()) as pool:
         yield pool, _cf_wait, workers
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """forkserver where the platform has it: forking a process that runs threads (torch's,
+    Dask's, a test runner's) can deadlock the child; the server is single-threaded and has
+    archspec imported already, so workers still start in milliseconds."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context()
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["archspec.sweep.run"])
+    return context
 
 
 @contextmanager
@@ -157,7 +171,7 @@ def _dask_client(address: str) -> Iterator[tuple[Any, Waiter, int]]:
             f"pip install '{DISTRIBUTION}[dask]'"
         ) from None
     try:
-        client = Client(address, timeout=20)  # type: ignore[no-untyped-call]
+        client = Client(address, timeout=SCHEDULER_TIMEOUT_S)  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError, ValueError) as exc:
         raise SweepError(
             f"cannot reach the Dask scheduler at {address!r}: {exc}. Fix: start one "

@@ -79,7 +79,7 @@ def block_segment(
     arch, builder, x = _new_graph(shape)
     one = row.model_copy(update={"depth": 1})
     last = index == len(spec.stages) - 1
-    st = StageInput(spec, one, index, builder, x, shape[0], last, geometry)
+    st = StageInput(spec, one, index, builder, x, shape[0], last, geometry, family.layout)
     current, _ = family.stage(st)
     arch.output = current.x
     return _analyse(arch, x, memory)

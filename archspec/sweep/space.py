@@ -73,7 +73,6 @@ class Axis:
 @dataclass(frozen=True)
 class Constraint:
     expression: Expression
-    position: Issue  # where it stands in the file (for errors found while sweeping)
 
     @property
     def text(self) -> str:
@@ -268,13 +267,23 @@ def _axis(reader: _Reader, name: str, value: Any, stages: int, regnet: bool) -> 
             return None
         return Axis(name, None, path, law)
     which = match.group(1)
-    if which is not None and which != "*" and (int(which) >= stages or regnet):
-        reader.issue(
-            loc, f"the base spec has {stages} stages", "use a stage index below that", key=True
-        )
+    problem = _stage_problem(which, stages, regnet)
+    if problem is not None:
+        reader.issue(loc, *problem, key=True)
         return None
     stage = "all" if which is None else "each" if which == "*" else which
     return Axis(name, stage, (match.group(2),), law)
+
+
+def _stage_problem(which: str | None, stages: int, regnet: bool) -> tuple[str, str] | None:
+    """Why `stages[which]` cannot be varied, with a fix; None when it can."""
+    if which in (None, "*"):
+        return None
+    if regnet:
+        return "with `regnet:` the stage count varies", "use stages.FIELD"
+    if int(which) >= stages:
+        return f"the base spec has {stages} stages", "use a stage index below that"
+    return None
 
 
 _PATH_FIX = "write stages.FIELD, stages[N].FIELD, stages[*].FIELD, stem.width, width_mult, ..."
@@ -371,5 +380,5 @@ def _constraints(reader: _Reader, items: Any) -> list[Constraint]:
             hint = f"did you mean {close[0]!r}?" if close else "names: " + ", ".join(sorted(known))
             unknown = ExprError(f"unknown name {name!r}", text.find(name) + 1, hint)
             reader.issues.append(reader.expression_issue(loc, text, unknown))
-        out.append(Constraint(expression, reader.source.issue(loc, format_loc(loc), "")))
+        out.append(Constraint(expression))
     return out

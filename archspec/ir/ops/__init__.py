@@ -1,0 +1,53 @@
+"""Typed operations: the nodes of an ArchGraph, each carrying all per-op knowledge.
+
+base.py holds the contract every op fulfils (see its docstring); the ops are grouped by what
+they do. `from archspec.ir.ops import Conv2d, ...` is the import to use.
+"""
+
+from archspec.ir.ops.activations import GroupSoftmax, ReLU, Sigmoid
+from archspec.ir.ops.base import (
+    POINTWISE,
+    Costs,
+    Op,
+    Shape,
+    ShapeError,
+    Site,
+    TensorInfo,
+    Uncounted,
+    Window,
+)
+from archspec.ir.ops.layers import BatchNorm2d, Conv2d, Linear
+from archspec.ir.ops.merges import Add, Concat, GroupSum, GroupWeightedSum, Mul
+from archspec.ir.ops.pooling import AvgPool2d, GlobalAvgPool, MaxPool2d, ZeroPad2d
+from archspec.ir.ops.views import ChannelSlice, Flatten, Identity, Input
+
+__all__ = [
+    "POINTWISE",
+    "Add",
+    "AvgPool2d",
+    "BatchNorm2d",
+    "ChannelSlice",
+    "Concat",
+    "Conv2d",
+    "Costs",
+    "Flatten",
+    "GlobalAvgPool",
+    "GroupSoftmax",
+    "GroupSum",
+    "GroupWeightedSum",
+    "Identity",
+    "Input",
+    "Linear",
+    "MaxPool2d",
+    "Mul",
+    "Op",
+    "ReLU",
+    "Shape",
+    "ShapeError",
+    "Sigmoid",
+    "Site",
+    "TensorInfo",
+    "Uncounted",
+    "Window",
+    "ZeroPad2d",
+]
