@@ -24,13 +24,11 @@ from archspec.diff import diff
 from archspec.distribution import DISTRIBUTION, version
 from archspec.emit import diagram_goldens
 from archspec.emit.diff_format import format_diff
-from archspec.emit.plot import scatter_png
 from archspec.emit.stats_format import Report, format_reports
 from archspec.errors import ArchspecError, SpecError
 from archspec.files import write_atomic
 from archspec.memory import estimate
 from archspec.render import render
-from archspec.report import read_sweep, render_report
 from archspec.schema import json_schema
 
 app = typer.Typer(
@@ -277,6 +275,8 @@ def stats(
     if plot is not None:
         try:
             # Reported on stderr: stdout may be a JSON or CSV document.
+            from archspec.emit.plot import scatter_png  # noqa: PLC0415 - matplotlib on demand
+
             _write(plot, scatter_png([r.stats for r in reports]), err=True)
         except ArchspecError as exc:
             _fail(exc)
@@ -452,6 +452,8 @@ def report(
     if not specs and not sweeps:
         _err("error: nothing to report\n  fix: name at least one SPEC, or pass --sweep TABLE.csv")
         raise typer.Exit(EXIT_INPUT)
+    from archspec.report import read_sweep, render_report  # noqa: PLC0415 - only `report` needs it
+
     compiled = _compile_all(specs or [], overrides)
     try:
         tables = [read_sweep(path) for path in sweeps or []]

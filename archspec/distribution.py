@@ -7,7 +7,6 @@ system-architecture library); the import package stays `archspec`.
 from __future__ import annotations
 
 from functools import cache
-from importlib import metadata
 
 DISTRIBUTION = "archspec-cnn"
 # A checkout that was never installed has no metadata; PEP 440 local version for "unknown".
@@ -16,6 +15,8 @@ UNKNOWN = "0+unknown"
 
 @cache
 def version() -> str:
+    from importlib import metadata  # noqa: PLC0415 - 25 ms of start-up, only for --version
+
     try:
         return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:

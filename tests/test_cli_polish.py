@@ -67,7 +67,7 @@ def test_version_without_metadata_is_marked_unknown(monkeypatch: pytest.MonkeyPa
     def missing(name: str) -> str:
         raise metadata.PackageNotFoundError(name)
 
-    monkeypatch.setattr(distribution.metadata, "version", missing)
+    monkeypatch.setattr(metadata, "version", missing)
     assert distribution.version.__wrapped__() == "0+unknown"
 
 

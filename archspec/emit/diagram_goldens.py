@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
-from archspec.emit.dot import LEVELS, emit_dot
 from archspec.files import write_atomic
 from archspec.ir.graph import ArchGraph
 from archspec.render import render
@@ -30,6 +29,8 @@ def golden_name(spec: str, level: str) -> str:
 
 def expected(archs: Mapping[str, ArchGraph]) -> dict[Path, bytes]:
     """Path -> content of the golden files of these graphs (spec name -> graph)."""
+    from archspec.emit.dot import LEVELS, emit_dot  # noqa: PLC0415 - keeps CLI start-up light
+
     out: dict[Path, bytes] = {}
     for name, arch in archs.items():
         for level in LEVELS:
