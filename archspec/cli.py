@@ -446,9 +446,10 @@ def report(
         ),
     ] = None,
 ) -> None:
-    """One self-contained HTML page: totals, tables, a diagram that opens from stages to blocks
-    to layers; with several specs, a comparison, a params-vs-MACs plot and the diff view; with
-    --sweep, each sweep's candidates, Pareto front and counts."""
+    """One self-contained HTML page: totals, tables and a diagram that opens stage by stage.
+
+    Several specs add a comparison, a params-vs-MACs plot and the diff view; --sweep, sweeps.
+    """
     if not specs and not sweeps:
         _err("error: nothing to report\n  fix: name at least one SPEC, or pass --sweep TABLE.csv")
         raise typer.Exit(EXIT_INPUT)
