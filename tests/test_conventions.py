@@ -29,6 +29,7 @@ MODELS = [
     "resnetv2_50",
     "resnet50d_os16",  # dilated avg-down: ZeroPad2d + stride-1 AvgPool2d
     "senet18_pytorch_cifar",
+    "ecaresnet50d",  # ECA written as data: a Conv1d across the pooled channels
 ]
 
 

@@ -29,6 +29,7 @@ REFERENCES: dict[str, tuple[str, str] | tuple[str, str, dict[str, Any]]] = {
     "resnext101_32x8d": ("torchvision", "resnext101_32x8d"),
     "wide_resnet50_2": ("torchvision", "wide_resnet50_2"),
     "resnet50d": ("timm", "resnet50d"),
+    "ecaresnet50d": ("timm", "ecaresnet50d"),
     "resnet26": ("timm", "resnet26"),
     "seresnet18": ("timm", "seresnet18"),
     "seresnet50": ("timm", "seresnet50"),

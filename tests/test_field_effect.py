@@ -134,7 +134,17 @@ SPECIAL: dict[str, list[Any]] = {
     "input": [[3, 96, 80], [1, 64, 64]],
     "kernels": [[3, 5], [5, 7], [3, 3, 5]],
     "outputs": [["stage1"], ["stem", "stage2"]],
-    "attention": [{"type": "se"}, {"type": "sk"}, {"type": "split"}],
+    "attention": [{"type": "se"}, {"type": "sk"}, {"type": "split"}, {"type": "eca"}],
+    # A definition no stage uses changes nothing: it must be refused.
+    "blocks": [
+        {
+            "unused": {
+                "class_name": "Unused",
+                "members": {"act": "relu()"},
+                "forward": ["return act(x)"],
+            }
+        }
+    ],
     "stem": [],
     "stages": [],
     "head": ["none"],

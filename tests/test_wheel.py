@@ -42,6 +42,7 @@ def test_wheel_installs_and_builds(tmp_path: Path) -> None:
     assert "archspec/templates/report/page.html.jinja" in names
     for layout in ("torchvision_resnet", "timm_resnetv2", "torchvision_densenet"):
         assert f"archspec/stdlib/layouts/{layout}.yaml" in names
+    assert "archspec/stdlib/blocks/eca.yaml" in names
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
@@ -65,6 +66,18 @@ def test_wheel_installs_and_builds(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (work / "out" / "resnet50.py").read_bytes() == (GENERATED / "resnet50.py").read_bytes()
+    # A block written as data (ECA) loads from the installed standard library.
+    shutil.copy(ROOT / "specs" / "ecaresnet50d.yaml", work / "specs")
+    eca = subprocess.run(
+        [str(env_dir / "bin" / "archspec"), "build", "specs/ecaresnet50d.yaml", "--out", "out"],
+        cwd=work,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert eca.returncode == 0, eca.stderr
+    expected = (GENERATED / "ecaresnet50d.py").read_bytes()
+    assert (work / "out" / "ecaresnet50d.py").read_bytes() == expected
     # The report's templates, styles and script load from the installed package too.
     report = subprocess.run(
         [str(env_dir / "bin" / "archspec"), "report", "specs/resnet50.yaml", "-o", "r.html"],

@@ -9,6 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from archspec.emit.block_class import block_source
 from archspec.emit.fusion import model_pairs, pairs_statement
 from archspec.emit.source import doc_text, docstring, statement, wrapped
 from archspec.ir.graph import ArchGraph, BlockClass, Call, Member, Seq
@@ -101,6 +102,9 @@ def _class_view(cls: BlockClass, name: str, names: dict[str, str], received: set
     """A block class's source. `received` holds the keyword arguments some call passes it:
     the template leaves out the parameters no call uses (se, dilation, groups)."""
     view = ClassView(name, docstring(doc_text(cls.doc), 4), cls.last_norm)
+    if cls.code is not None:
+        text = block_source(cls.code, name, view.doc, lambda c: names[c.template])
+        return ClassView(name, view.doc, cls.last_norm, text)
     text = (
         environment()
         .get_template(f"blocks/{cls.template}.py.jinja")

@@ -6,7 +6,7 @@ an ArchGraph is built from the same values, so this module depends on nothing el
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -29,6 +29,8 @@ class BlockClass:
     doc: str = ""
     # Helper classes the template instantiates by name (emitted before this one).
     requires: tuple[BlockClass, ...] = ()
+    # A block written as data: its definition, for the generic emitter (options identify it).
+    code: Any = field(default=None, compare=False, hash=False)
 
     def option(self, key: str) -> Any:
         return dict(self.options).get(key)

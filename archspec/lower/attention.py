@@ -9,8 +9,11 @@
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 
+from archspec.blocks.library import find_block, unknown_block_hint
+from archspec.errors import Loc
 from archspec.ir.graph import BlockClass, Builder, Call, Scope
 from archspec.ir.ops import (
     BatchNorm2d,
@@ -25,8 +28,15 @@ from archspec.ir.ops import (
     ReLU,
     Sigmoid,
 )
+from archspec.lower.blocks import lower_block
 from archspec.lower.errors import LowerError
-from archspec.spec.models import SelectiveKernel, SplitAttention, SqueezeExcite
+from archspec.spec.models import (
+    BlockAttention,
+    SelectiveKernel,
+    Spec,
+    SplitAttention,
+    SqueezeExcite,
+)
 
 SE_CLASS = BlockClass(
     "squeeze_excite",
@@ -93,6 +103,28 @@ def squeeze_excite(
     )
     y = b.add(Mul(), [x, gate], scope, "mul", module=False)
     return y, Call(SE_CLASS, (channels, reduced))
+
+
+def data_attention(
+    b: Builder,
+    scope: Scope,
+    x: str,
+    channels: int,
+    attention: BlockAttention,
+    spec: Spec,
+    loc: Loc,
+) -> tuple[str, Call]:
+    """An attention kind written as data, given `channels` and the spec's other arguments."""
+    block = find_block(attention.type, spec.blocks)
+    if block is None:
+        hint = unknown_block_hint(attention.type, spec.blocks)
+        raise LowerError((*loc, "type"), f"unknown type {attention.type!r}", hint)
+    args = attention.args()
+    if "channels" in args:
+        raise LowerError((*loc, "channels"), "is set by the stage", "remove it")
+    args = {**args, "channels": channels}
+    resolve = functools.partial(find_block, own=spec.blocks)
+    return lower_block(b, scope, x, attention.type, block, args, loc, resolve)
 
 
 def sk_paths(sk: SelectiveKernel) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from archspec.ir.graph import BlockClass, Call, Scope, Seq
 from archspec.ir.ops import Add, AvgPool2d, BatchNorm2d, Conv2d, Identity, Op, ReLU
-from archspec.lower.attention import squeeze_excite
+from archspec.lower.attention import data_attention, squeeze_excite
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.errors import LowerError
 from archspec.lower.residual import BlockArgs, block_args, flat_names, same_avg_pool
-from archspec.spec.models import Spec
+from archspec.spec.models import BlockAttention, Spec, SqueezeExcite
 
 
 def check_preact(spec: Spec) -> None:
@@ -65,12 +65,16 @@ def _lower_block(
     y = b.chain(_main_ops(cls, a), pre, scope)
     kwargs = _block_kwargs(cls, a)
     attention = st.row.attention
-    if attention is not None:
-        if attention.type != "se":
+    if isinstance(attention, BlockAttention):
+        loc = (*st.loc, "attention")
+        y, se = data_attention(b, scope.child("se"), y, a.out_channels, attention, st.spec, loc)
+        kwargs.append(("se", se))
+    elif attention is not None:
+        if not isinstance(attention, SqueezeExcite):
             raise LowerError(
                 (*st.loc, "attention", "type"),
-                "pre-activation blocks take only squeeze-excitation",
-                "use attention: {type: se}",
+                "pre-activation blocks take only squeeze-excitation or a kind written as data",
+                "use attention: {type: se} (or eca, or one of your `blocks:`)",
             )
         y, se = squeeze_excite(b, scope.child("se"), y, a.out_channels, attention)
         kwargs.append(("se", se))

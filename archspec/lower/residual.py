@@ -25,6 +25,7 @@ from archspec.lower.attention import (
     SK_CLASS,
     SPLIT_CLASS,
     check_sk,
+    data_attention,
     selective_kernel,
     sk_attn_channels,
     sk_paths,
@@ -34,7 +35,7 @@ from archspec.lower.attention import (
 )
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.errors import LowerError
-from archspec.spec.models import SelectiveKernel, SplitAttention
+from archspec.spec.models import BlockAttention, SelectiveKernel, SplitAttention, SqueezeExcite
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,13 @@ def _finish_block(
     b = st.builder
     y, kwargs = parts.y, list(parts.kwargs)
     se = None
-    if st.row.attention is not None and st.row.attention.type == "se":
-        y, se = squeeze_excite(b, scope.child("se"), y, a.out_channels, st.row.attention)
+    attention = st.row.attention
+    if isinstance(attention, SqueezeExcite):
+        y, se = squeeze_excite(b, scope.child("se"), y, a.out_channels, attention)
+    elif isinstance(attention, BlockAttention):
+        # A kind written as data sits where SE does, under timm's attribute `se`.
+        loc = (*st.loc, "attention")
+        y, se = data_attention(b, scope.child("se"), y, a.out_channels, attention, st.spec, loc)
     identity, downsample = _shortcut(st, scope, x, a)
     kwargs += [
         (key, value) for key, value in (("downsample", downsample), ("se", se)) if value is not None

@@ -146,11 +146,11 @@ def _attention_rule(name: str, index: int, row: StageRow, ctx: StageContext) -> 
     attention, loc = row.attention, ("stages", index, "attention")
     if attention is None:
         return
-    if row.block in PREACT and attention.type != "se":
+    if row.block in PREACT and attention.type in ("sk", "split"):
         yield Finding(
             (*loc, "type"),
-            "pre-activation blocks take only squeeze-excitation",
-            "use attention: {type: se}",
+            "pre-activation blocks take only squeeze-excitation or a kind written as data",
+            "use attention: {type: se} (or eca, or one of your `blocks:`)",
         )
     if isinstance(attention, SplitAttention) and row.block != "bottleneck":
         yield Finding(

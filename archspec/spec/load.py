@@ -17,8 +17,10 @@ from typing import Any
 import pydantic
 from pydantic import BaseModel
 
+from archspec.blocks.definition import BlockDef, Param
 from archspec.errors import Issue, Loc, SpecError, format_loc
 from archspec.names import RESERVED_NAMES
+from archspec.spec.block_use import block_use_issues, resolve_block_files, unknown_kind_issues
 from archspec.spec.checks import (
     Finding,
     IsShared,
@@ -139,11 +141,15 @@ def parse_spec(text: str, file: str = "<string>", overrides: Sequence[str] = ())
         spec = Spec.model_validate(table.data)
     except pydantic.ValidationError as exc:
         raise SpecError(_invalid_spec_issues(source, table, exc)) from None
+    spec, file_issues = resolve_block_files(source, spec)
     issues = [
+        *file_issues,
         *table.unknown,
         *_class_name_issues(source, spec),
         *_size_issues(source, table.remap, spec),
         *_check_issues(source, table.remap, check_spec(spec, _shared(table.remap))),
+        *unknown_kind_issues(source, _remapper(table.remap), table.data),
+        *block_use_issues(source, _remapper(table.remap), spec),
     ]
     if issues:
         raise SpecError(issues)
@@ -164,6 +170,7 @@ def _invalid_spec_issues(
     errors = [err for err in errors if not _is_suggested_missing(err, suggested)]
     issues = [*table.unknown, *(_pydantic_issue(source, table.remap, err) for err in errors)]
     issues += _check_issues(source, table.remap, _partial_findings(table.data, table.remap))
+    issues += unknown_kind_issues(source, _remapper(table.remap), table.data)
     # A columnar scalar applies to every stage: report its error once.
     return list(dict.fromkeys(issues))
 
@@ -251,6 +258,10 @@ def _size_issues(source: Source, remap: dict[Loc, Loc], spec: Spec) -> list[Issu
                 )
             ]
     return []
+
+
+def _remapper(remap: dict[Loc, Loc]) -> typing.Callable[[Loc], Loc]:
+    return lambda loc: _yaml_loc(remap, loc)
 
 
 def _yaml_loc(remap: dict[Loc, Loc], loc: Loc) -> Loc:
@@ -341,8 +352,11 @@ def _unknown_columns(source: Source, columns: dict[str, Any]) -> tuple[list[Issu
 
 def _pydantic_issue(source: Source, remap: dict[Loc, Loc], err: Any) -> Issue:
     loc = _strip_tags(tuple(err["loc"]))
+    # A refused mapping key (a block's member or param name) is located at the key itself.
+    named_key = loc[-1:] == ("[key]",)
+    loc = loc[:-1] if named_key else loc
     yaml_loc = _yaml_loc(remap, loc)
-    where_key = err["type"] == "extra_forbidden"
+    where_key = err["type"] == "extra_forbidden" or named_key
     message, hint = _describe(err, loc)
     return source.issue(yaml_loc, format_loc(yaml_loc), message, hint, key=where_key)
 
@@ -353,10 +367,11 @@ def _strip_tags(loc: Loc) -> Loc:
         part
         for i, part in enumerate(loc)
         if not (i > 0 and loc[i - 1] == "attention" and part in _ATTENTION_TAGS)
+        and not (i == 2 and loc[0] == "blocks" and part in ("inline", "file"))
     )
 
 
-_ATTENTION_TAGS = ("se", "sk", "split")
+_ATTENTION_TAGS = ("se", "sk", "split", "block")
 
 
 def _child_model(model: Any, part: str | int) -> Any:
@@ -383,6 +398,9 @@ def _fields_at(loc: Loc) -> list[str]:
     """Field names allowed in the mapping that contains loc[-1]."""
     if loc[:1] == ("stages",):
         return list(StageRow.model_fields) if len(loc) == 3 else _attention_fields(loc)
+    if loc[:1] == ("blocks",):
+        # blocks.<kind>.<field>, or blocks.<kind>.params.<name>.<field>
+        return list((BlockDef if len(loc) == 3 else Param).model_fields)
     model: Any = Spec
     for part in loc[:-1]:
         model = _child_model(model, part)
@@ -405,6 +423,9 @@ def _describe(err: Any, loc: Loc) -> tuple[str, str]:
     if kind.startswith(("greater_than", "less_than")):
         kind = "bound"
     describe = _DESCRIBERS.get(kind)
+    if kind == "value_error":
+        hint = "see the README section 'Writing your own block'" if loc[:1] == ("blocks",) else ""
+        return str(err["msg"]).removeprefix("Value error, "), hint
     if describe is None:
         return err["msg"], "see DESIGN.md 'Spec language v1'"
     return describe(err, loc)

@@ -6,9 +6,11 @@ Field names are the public contract; see DESIGN.md "Spec language v1".
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+from archspec.blocks.definition import BlockDef
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 ClassName = Annotated[str, Field(pattern=r"^[A-Z][A-Za-z0-9_]*$", max_length=64)]
@@ -81,7 +83,43 @@ class SplitAttention(Strict):
     avd_first: bool = False
 
 
-Attention = Annotated[SqueezeExcite | SelectiveKernel | SplitAttention, Field(discriminator="type")]
+class BlockAttention(BaseModel):
+    """An attention kind written as data (archspec/stdlib/blocks/ or the spec's `blocks:`),
+    placed where SE sits and built with `channels` = the block's output channels; other
+    fields are the definition's params."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+    type: Name
+
+    def args(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+BUILTIN_ATTENTION = ("se", "sk", "split")
+# A block definition file, relative to the spec, inside the spec's directory tree.
+BlockPath = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_./-]*\.ya?ml$", max_length=200)]
+BlockEntry = Annotated[
+    Annotated[BlockDef, Tag("inline")] | Annotated[BlockPath, Tag("file")],
+    Discriminator(lambda value: "file" if isinstance(value, str) else "inline"),
+]
+
+
+def _attention_kind(value: Any) -> str | None:
+    if not isinstance(value, dict | BaseModel):
+        return "block"  # any model refuses it: "expected a mapping of fields"
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    if not isinstance(kind, str):
+        return None
+    return kind if kind in BUILTIN_ATTENTION else "block"
+
+
+Attention = Annotated[
+    Annotated[SqueezeExcite, Tag("se")]
+    | Annotated[SelectiveKernel, Tag("sk")]
+    | Annotated[SplitAttention, Tag("split")]
+    | Annotated[BlockAttention, Tag("block")],
+    Discriminator(_attention_kind),
+]
 
 
 class StageRow(Strict):
@@ -131,6 +169,8 @@ class Spec(Strict):
     final_norm: bool | None = None
     conv_bias: bool = False
     zero_init_residual: bool = False
+    # Block kinds written as data, by name; used by `attention: {type: <name>}`.
+    blocks: Annotated[dict[Name, BlockEntry], Field(max_length=32)] = {}
 
 
 def default_class_name(name: str) -> str:

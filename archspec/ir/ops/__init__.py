@@ -16,7 +16,7 @@ from archspec.ir.ops.base import (
     Uncounted,
     Window,
 )
-from archspec.ir.ops.layers import BatchNorm2d, Conv2d, Linear
+from archspec.ir.ops.layers import BatchNorm2d, ChannelConv1d, Conv2d, Linear
 from archspec.ir.ops.merges import Add, Concat, GroupSum, GroupWeightedSum, Mul
 from archspec.ir.ops.pooling import AvgPool2d, GlobalAvgPool, MaxPool2d, ZeroPad2d
 from archspec.ir.ops.views import ChannelSlice, Flatten, Identity, Input
@@ -26,6 +26,7 @@ __all__ = [
     "Add",
     "AvgPool2d",
     "BatchNorm2d",
+    "ChannelConv1d",
     "ChannelSlice",
     "Concat",
     "Conv2d",

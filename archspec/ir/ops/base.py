@@ -111,6 +111,14 @@ class Op(ABC):
         """The torch.nn constructor with non-default arguments only, or None where the
         generated code computes the op in an expression (`out += identity`, `torch.cat`)."""
 
+    # Whether forward_call uses its argument as a method receiver (`arg.flatten(1)`), so an
+    # expression must arrive in parentheses.
+    forward_receiver: ClassVar[bool] = False
+
+    def forward_call(self, attr: str, arg: str) -> str:
+        """How a generated forward calls the op's module `self.<attr>` on the value `arg`."""
+        return f"self.{attr}({arg})"
+
     # Counting conventions (the rule texts live on each op; conventions.py says which tool
     # and version each one reproduces).
     @abstractmethod

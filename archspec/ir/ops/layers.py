@@ -217,3 +217,76 @@ class Linear(Op):
 
     def describe(self) -> str:
         return f"linear {self.in_features}->{self.out_features}"
+
+
+@dataclass(frozen=True)
+class ChannelConv1d(Op):
+    """A 1-D convolution across the channels of a pooled (C, 1, 1) map (ECA, Wang et al. 2020):
+    nn.Conv1d(1, 1, k) over the channel vector viewed as a length-C sequence. Every tool counts
+    C * k MACs (the conv's out elements x kernel), fvcore and FlopCounterMode without the bias,
+    ptflops with one bias add per output element; pycls counts it as its conv1d rule would."""
+
+    kind: ClassVar[str] = "conv1d"
+    category: ClassVar[str] = "conv"
+    forward_receiver: ClassVar[bool] = True
+    kernel_size: int
+    padding: int = 0
+    bias: bool = False
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        c, *spatial = inputs[0]
+        if any(size != 1 for size in spatial):
+            raise ShapeError(f"expects a pooled (C, 1, 1) map, got {inputs[0]}")
+        return (sliding_size(c, self.kernel_size, 1, self.padding), 1, 1)
+
+    def tensors(self) -> list[TensorInfo]:
+        out = [TensorInfo("weight", (1, 1, self.kernel_size), True)]
+        if self.bias:
+            out.append(TensorInfo("bias", (1,), True))
+        return out
+
+    def module_call(self) -> Call:
+        kwargs: list[tuple[str, Any]] = [("kernel_size", self.kernel_size)]
+        if self.padding:
+            kwargs.append(("padding", self.padding))
+        if not self.bias:
+            kwargs.append(("bias", False))
+        return Call("nn.Conv1d", (1, 1), tuple(kwargs))
+
+    def forward_call(self, attr: str, arg: str) -> str:
+        # The conv runs over the channel vector as a sequence of length C, (N, 1, C), then back
+        # to a (N, C, 1, 1) map; `arg` is written once, so an expression is evaluated once.
+        return f"self.{attr}({arg}.flatten(1).unsqueeze(1)).transpose(1, 2).unsqueeze(-1)"
+
+    def macs(self, inputs: list[Shape], output: Shape) -> int:
+        return math.prod(output) * self.kernel_size
+
+    def fvcore(self, site: Site) -> Costs:
+        return [("conv", self.macs(site.inputs, site.output))]
+
+    def ptflops(self, site: Site, functional: bool) -> Costs:
+        macs = self.macs(site.inputs, site.output)
+        return [("conv", macs), ("bias", site.out_numel if self.bias else 0)]
+
+    def pycls(self, site: Site) -> Costs:
+        macs = self.macs(site.inputs, site.output)
+        return [("conv", macs), ("bias", 1 if self.bias else 0)]
+
+    def pycls_acts(self, site: Site) -> int:
+        return site.out_numel
+
+    def saved_for_backward(self, inputs: list[str], node: str) -> list[str]:
+        return inputs[:1]
+
+    def saved_index_elements(self, output: Shape) -> int:
+        return 0
+
+    def aliases_input(self) -> bool:
+        return False
+
+    def window(self) -> Window:
+        # Spatially pointwise: it mixes channels of a 1x1 map.
+        return POINTWISE
+
+    def describe(self) -> str:
+        return f"conv1d k{self.kernel_size} across channels"

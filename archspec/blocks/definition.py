@@ -1,0 +1,350 @@
+"""Block definitions as data: the pydantic model of one block kind, checked on load.
+
+A definition declares typed `params`, derived `let` values (archspec.expr expressions), its
+`members` (attribute name -> op or block constructor; the name is its state_dict key) and a
+straight-line `forward`. Every name is checked before it can reach generated code: an
+identifier, no keyword, builtin, name the generated file binds, or nn.Module attribute.
+"""
+
+from __future__ import annotations
+
+import difflib
+import keyword
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag
+
+from archspec.blocks.inplace import clobbered
+from archspec.blocks.language import FUNCTION_EXTRA, FUNCTIONS, OPS
+from archspec.blocks.syntax import (
+    Apply,
+    Construct,
+    Ref,
+    Step,
+    SyntaxProblem,
+    calls_in,
+    names_in,
+    parse_construct,
+    parse_step,
+)
+from archspec.blocks.width import LINE_LENGTH, emitted_width
+from archspec.expr import ExprError, Expression
+from archspec.lower.layout import MODULE_ATTRIBUTES
+from archspec.names import RESERVED_NAMES
+
+MAX_PARAMS = 32
+MAX_LETS = 64
+MAX_MEMBERS = 64
+MAX_STEPS = 128
+INPUT = "x"
+# Names a generated block class binds itself.
+_CLASS_NAMES = frozenset({"self", "super"})
+
+
+def check_name(text: str) -> str:
+    """A name that becomes an identifier in generated code."""
+    if not text.isidentifier() or not text.isascii() or len(text) > 64:
+        raise ValueError(f"{text!r} is not a name (letters, digits and _, not first a digit)")
+    if keyword.iskeyword(text) or text in RESERVED_NAMES or text in _CLASS_NAMES:
+        raise ValueError(f"{text!r} is a Python keyword, builtin or a name generated code uses")
+    if text in MODULE_ATTRIBUTES or text.startswith("_"):
+        raise ValueError(f"{text!r} is taken by nn.Module")
+    return text
+
+
+def _expression(text: str) -> str:
+    try:
+        Expression.parse(text)
+    except ExprError as exc:
+        raise ValueError(f"{exc.message} (column {exc.col})") from None
+    return text
+
+
+def _construct(text: str) -> str:
+    try:
+        parse_construct(text)
+    except SyntaxProblem as exc:
+        raise ValueError(str(exc)) from None
+    return text
+
+
+def _step(text: str) -> str:
+    try:
+        parse_step(text)
+    except SyntaxProblem as exc:
+        raise ValueError(str(exc)) from None
+    return text
+
+
+Ident = Annotated[str, AfterValidator(check_name)]
+ExprText = Annotated[str, Field(max_length=300), AfterValidator(_expression)]
+MemberText = Annotated[str, Field(max_length=300), AfterValidator(_construct)]
+StepText = Annotated[str, Field(max_length=300), AfterValidator(_step)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Param(_Strict):
+    """A constructor parameter of the block: `int` or `bool`, optional default and bounds."""
+
+    type: Literal["int", "bool"] = "int"
+    default: int | bool | None = None
+    min: int | None = None
+    max: int | None = None
+
+
+class OptionalMember(_Strict):
+    """A member built only when `when` holds for the arguments (timm's `downsample`, `se`):
+    the generated class takes it as `name: nn.Module | None = None`."""
+
+    op: MemberText
+    when: ExprText
+
+
+Member = Annotated[
+    Annotated[MemberText, Tag("always")] | Annotated[OptionalMember, Tag("optional")],
+    Discriminator(lambda value: "always" if isinstance(value, str) else "optional"),
+]
+
+
+class BlockDef(_Strict):
+    """One block kind, written as data."""
+
+    block: Literal[1] = 1
+    class_name: Annotated[str, Field(pattern=r"^[A-Z][A-Za-z0-9_]*$", max_length=64)]
+    doc: Annotated[str, Field(max_length=300)] = ""
+    params: Annotated[dict[Ident, Param], Field(max_length=MAX_PARAMS)] = {}
+    let: Annotated[dict[Ident, ExprText], Field(max_length=MAX_LETS)] = {}
+    members: Annotated[dict[Ident, Member], Field(min_length=1, max_length=MAX_MEMBERS)]
+    forward: Annotated[list[StepText], Field(min_length=1, max_length=MAX_STEPS)]
+
+    def constructs(self) -> dict[str, Construct]:
+        return {name: parse_construct(_text(member)) for name, member in self.members.items()}
+
+    def conditions(self) -> dict[str, str]:
+        """Optional member -> its `when` expression."""
+        return {n: m.when for n, m in self.members.items() if isinstance(m, OptionalMember)}
+
+    def steps(self) -> list[Step]:
+        return [parse_step(text) for text in self.forward]
+
+
+def _text(member: str | OptionalMember) -> str:
+    return member.op if isinstance(member, OptionalMember) else member
+
+
+Loc = tuple[str | int, ...]
+
+
+class BlockProblem(ValueError):
+    """A definition that validates field by field but does not hang together; `loc` is the
+    field inside the definition."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.message = message
+
+
+def check_block(block: BlockDef, library: Mapping[str, BlockDef] | None = None) -> None:
+    """Raise BlockProblem at the first name used before it is defined, bad call or arity.
+    `library`: the block kinds a member may build besides ops."""
+    _check_scopes(block)
+    _check_members(block, library or {})
+    _check_forward(block)
+
+
+def block_cycle(name: str, library: Mapping[str, BlockDef]) -> tuple[str, str] | None:
+    """(block, member) where `name`'s members lead back to a block already on the path."""
+
+    def visit(kind: str, path: tuple[str, ...]) -> tuple[str, str] | None:
+        block = library.get(kind)
+        for member, construct in (block.constructs() if block else {}).items():
+            if construct.target in path or construct.target == kind:
+                return kind, member
+            if construct.target in library and construct.target not in OPS:
+                found = visit(construct.target, (*path, kind))
+                if found is not None:
+                    return found
+        return None
+
+    return visit(name, ())
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"did you mean {close[0]!r}?" if close else "one of: " + ", ".join(sorted(choices))
+
+
+def _check_scopes(block: BlockDef) -> None:
+    for name in block.params:
+        if name == INPUT:
+            raise BlockProblem(("params", name), "`x` is the block's input in forward; rename it")
+    for name in block.let:
+        if name in block.params:
+            raise BlockProblem(("let", name), "has the name of a param; rename one")
+    known = list(block.params)
+    for name, text in block.let.items():
+        for used in sorted(Expression.parse(text).names):
+            if used not in known:
+                hint = did_you_mean(used, known) if known else "declare it under params"
+                raise BlockProblem(("let", name), f"reads {used!r}, not defined before it; {hint}")
+        known.append(name)
+    for name in block.members:
+        if name in block.params or name in block.let:
+            raise BlockProblem(
+                ("members", name), "has the name of a param or let value; rename one"
+            )
+
+
+def _check_members(block: BlockDef, library: Mapping[str, BlockDef]) -> None:
+    values = [*block.params, *block.let]
+    for name, when in block.conditions().items():
+        for used in sorted(Expression.parse(when).names):
+            if used not in values:
+                hint = did_you_mean(used, values) if values else "declare it under params"
+                raise BlockProblem(("members", name, "when"), f"reads {used!r}, unknown; {hint}")
+    for name, construct in block.constructs().items():
+        for argument in (*construct.args, *(v for _, v in construct.kwargs)):
+            if isinstance(argument, Ref) and argument.name not in values:
+                hint = did_you_mean(argument.name, values) if values else "declare it"
+                raise BlockProblem(("members", name), f"reads {argument.name!r}, unknown; {hint}")
+        word, kind = OPS.get(construct.target), library.get(construct.target)
+        if word is not None:
+            names, required = [a.name for a in word.args], word.required()
+        elif kind is not None:
+            names = list(kind.params)
+            required = [n for n, param in kind.params.items() if param.default is None]
+        else:
+            choices = [*OPS, *library]
+            message = f"unknown op or block {construct.target!r}; "
+            raise BlockProblem(("members", name), message + did_you_mean(construct.target, choices))
+        try:
+            check_arguments(construct, names, required)
+        except ValueError as exc:
+            raise BlockProblem(("members", name), str(exc)) from None
+
+
+def check_arguments(construct: Construct, names: list[str], required: list[str]) -> None:
+    """Arity and keywords of a constructor call against the op's or block's parameters."""
+    if len(construct.args) > len(names):
+        raise ValueError(
+            f"{construct.target} takes at most {len(names)} arguments "
+            f"({', '.join(names) or 'none'}), got {len(construct.args)}"
+        )
+    given = names[: len(construct.args)]
+    for key, _ in construct.kwargs:
+        if key not in names:
+            raise ValueError(
+                f"{construct.target} has no argument {key!r}; " + did_you_mean(key, names)
+            )
+        if key in given:
+            raise ValueError(f"argument {key!r} is given twice")
+        given.append(key)
+    missing = [name for name in required if name not in given]
+    if missing:
+        raise ValueError(f"{construct.target} needs {', '.join(missing)}")
+
+
+def _check_forward(block: BlockDef) -> None:
+    steps = block.steps()
+    defined = {INPUT}
+    used_members: set[str] = set()
+    for index, step in enumerate(steps):
+        loc = ("forward", index)
+        if (step.target is None) != (index == len(steps) - 1):
+            where = "only the last step" if step.target is None else "the last step"
+            raise BlockProblem(loc, f"{where} is `return ...`")
+        for name in names_in(step.expr):
+            if name not in defined:
+                hint = did_you_mean(name, sorted(defined))
+                raise BlockProblem(loc, f"reads {name!r} before it is set; {hint}")
+        for call in calls_in(step.expr):
+            _check_call(block, loc, call.func, len(call.args))
+            if call.func in used_members and _stateful(block, call.func):
+                raise BlockProblem(
+                    loc,
+                    f"member {call.func!r} has weights and is already called; sharing weights "
+                    "is not supported: declare a second member",
+                )
+            used_members.add(call.func)
+            if call.func in block.conditions():
+                _check_optional_step(step, call, defined, loc)
+        if step.target is not None:
+            _check_target(block, loc, step.target)
+            defined.add(step.target)
+    constructs = block.constructs()
+    for index, step in enumerate(steps):
+        if emitted_width(step, lambda f: _extra(constructs, f)) > LINE_LENGTH:
+            message = "is too long for one line of generated code; split it into more steps"
+            raise BlockProblem(("forward", index), message)
+    hit = clobbered(steps, lambda f: f in constructs and _writes(constructs[f].target))
+    if hit is not None:
+        index, name = hit
+        raise BlockProblem(
+            ("forward", index),
+            f"this member works in place and would overwrite {name!r}, which is the block's "
+            "input or still needed; apply it to a new value (e.g. after a conv or norm)",
+        )
+    unused = [name for name in block.members if name not in used_members]
+    if unused:
+        raise BlockProblem(
+            ("members", unused[0]), "is never called in forward; call it or remove it"
+        )
+
+
+def _check_optional_step(step: Step, call: Apply, defined: set[str], loc: Loc) -> None:
+    """An optional member is called alone, `v = member(value)`, on a `v` set before: where the
+    member is absent the step is skipped and `v` keeps its value."""
+    if step.expr != call or step.target is None or step.target not in defined:
+        raise BlockProblem(
+            loc,
+            f"optional member {call.func!r} must be called alone, as `v = {call.func}(...)` "
+            "where v is already set (e.g. `identity = x` first)",
+        )
+
+
+def _writes(target: str) -> bool:
+    word = OPS.get(target)
+    return word is not None and word.writes_input
+
+
+def _stateful(block: BlockDef, member: str) -> bool:
+    word = OPS.get(block.constructs()[member].target)
+    return word is None or word.stateful
+
+
+def _extra(constructs: dict[str, Construct], func: str) -> int:
+    if func in constructs:
+        word = OPS.get(constructs[func].target)
+        return word.call_extra if word is not None else 0
+    return FUNCTION_EXTRA.get(func, 0)
+
+
+def _check_target(block: BlockDef, loc: tuple[str | int, ...], target: str) -> None:
+    if target in block.members or target in FUNCTIONS:
+        raise BlockProblem(loc, f"{target!r} names a member or function; choose another name")
+    if target != INPUT:
+        try:
+            check_name(target)
+        except ValueError as exc:
+            raise BlockProblem(loc, str(exc)) from None
+
+
+def _check_call(block: BlockDef, loc: tuple[str | int, ...], func: str, count: int) -> None:
+    if func in block.members:
+        if count != 1:
+            raise BlockProblem(loc, f"member {func!r} takes one value, got {count}")
+        return
+    if func in FUNCTIONS:
+        low, high = FUNCTIONS[func]
+        if not low <= count <= high:
+            raise BlockProblem(loc, f"{func} takes {low} to {high} values, got {count}")
+        return
+    choices = [*block.members, *FUNCTIONS]
+    raise BlockProblem(
+        loc, f"calls {func!r}, no member or function; " + did_you_mean(func, choices)
+    )

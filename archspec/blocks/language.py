@@ -1,0 +1,125 @@
+"""The words of the block language: member ops (constructors) and forward functions.
+
+A member is written as a constructor call, `conv: conv2d(channels, reduced, 1, bias=true)`. Each
+op word states its arguments in order (name, kind, default; no default = required), the torch
+constructor the generated class calls, and the archspec op it builds. Everything else an op
+knows (counting, memory, receptive field, diagram text) lives on the op class itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from archspec.ir.ops import (
+    BatchNorm2d,
+    ChannelConv1d,
+    Conv2d,
+    Identity,
+    Linear,
+    Op,
+    ReLU,
+    Sigmoid,
+)
+
+Value = int | bool
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One constructor argument: its name, `int` or `bool`, its default (None: required) and
+    torch's default (left out of the emitted call when equal)."""
+
+    name: str
+    kind: type
+    default: Value | None = None
+    torch_default: Value | None = None
+
+
+@dataclass(frozen=True)
+class OpWord:
+    """A member op of the language."""
+
+    torch: str
+    args: tuple[Arg, ...]
+    build: Callable[..., Op]
+    # Literal positional arguments the torch call starts with (nn.Conv1d(1, 1, ...)).
+    fixed: tuple[Any, ...] = ()
+    # How many leading args the emitted call passes by position.
+    positional: int = 0
+    # Keyword arguments the emitted call always passes (nn.ReLU(inplace=True)).
+    always: tuple[tuple[str, Any], ...] = ()
+    # It overwrites its input (checked by archspec.blocks.inplace).
+    writes_input: bool = False
+    # Characters its forward call adds beyond `self.name(arg)` (archspec.blocks.width).
+    call_extra: int = 0
+    # Whether the module holds parameters or buffers: such a member is called once (the IR
+    # does not model weight sharing).
+    stateful: bool = True
+    doc: str = ""
+
+    def required(self) -> list[str]:
+        return [a.name for a in self.args if a.default is None]
+
+
+def _int(name: str, default: int | None = None, torch_default: int | None = None) -> Arg:
+    return Arg(name, int, default, torch_default if torch_default is not None else default)
+
+
+def _bool(name: str, default: bool, torch_default: bool) -> Arg:
+    return Arg(name, bool, default, torch_default)
+
+
+OPS: dict[str, OpWord] = {
+    "conv2d": OpWord(
+        "nn.Conv2d",
+        (
+            _int("in_channels"),
+            _int("out_channels"),
+            _int("kernel_size"),
+            _int("stride", 1),
+            _int("padding", 0),
+            _int("dilation", 1),
+            _int("groups", 1),
+            _bool("bias", False, True),
+        ),
+        Conv2d,
+        positional=2,
+        doc="2-D convolution (bias off unless bias=true)",
+    ),
+    "channel_conv": OpWord(
+        "nn.Conv1d",
+        (_int("kernel_size"), _int("padding", 0), _bool("bias", False, True)),
+        ChannelConv1d,
+        fixed=(1, 1),
+        call_extra=len(".flatten(1).unsqueeze(1)).transpose(1, 2).unsqueeze(-1)"),
+        doc="1-D convolution across the channels of a pooled map (ECA)",
+    ),
+    "batchnorm": OpWord(
+        "nn.BatchNorm2d", (_int("num_features"),), BatchNorm2d, positional=1, doc="BatchNorm2d"
+    ),
+    "linear": OpWord(
+        "nn.Linear",
+        (_int("in_features"), _int("out_features"), _bool("bias", True, True)),
+        Linear,
+        positional=2,
+        doc="fully connected layer",
+    ),
+    "relu": OpWord(
+        "nn.ReLU",
+        (),
+        ReLU,
+        always=(("inplace", True),),
+        writes_input=True,
+        stateful=False,
+        doc="ReLU (in place)",
+    ),
+    "sigmoid": OpWord("nn.Sigmoid", (), Sigmoid, stateful=False, doc="sigmoid"),
+    "identity": OpWord("nn.Identity", (), Identity, stateful=False, doc="identity"),
+}
+
+# Functions a forward step may call besides members: name -> (min args, max args).
+FUNCTIONS: dict[str, tuple[int, int]] = {"mean": (1, 1), "cat": (2, 16)}
+# What each function's emitted form adds beyond `self.name(args)` (archspec.blocks.width).
+FUNCTION_EXTRA = {"mean": len(".mean((2, 3), keepdim=True)"), "cat": len("torch.cat([], 1)")}

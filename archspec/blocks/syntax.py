@@ -1,0 +1,163 @@
+"""The block language's two small grammars, parsed (never run) into plain values.
+
+- a member: a constructor call, `conv2d(channels, reduced, 1, bias=true)`, whose arguments are
+  numbers, `true`/`false`, or names of the block's params and `let` values;
+- a forward step: `name = expression` or `return expression`, where an expression is a name,
+  a call of a member or of a forward function (`mean`, `cat`) on expressions, or `a + b`,
+  `a * b`.
+
+`ast.parse` is only the parser; every node is checked against a whitelist and converted into the
+frozen values below, so no user text ever reaches eval, exec or compile. Parses are cached by
+text (the values are immutable): a definition is lowered once per block of a network.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import re
+from dataclasses import dataclass
+
+MAX_TEXT = 300
+MAX_NESTING = 16
+_ASSIGN = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)\s*(.*)$", re.DOTALL)
+_RETURN = re.compile(r"^\s*return\s+(.*)$", re.DOTALL)
+_WORDS = {"true": True, "false": False, "True": True, "False": False}
+
+Literal = int | bool
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A name of a param or `let` value, as a member argument."""
+
+    name: str
+
+
+Argument = Literal | Ref
+
+
+@dataclass(frozen=True)
+class Construct:
+    """A member's constructor: `target(args..., key=value...)`."""
+
+    target: str
+    args: tuple[Argument, ...]
+    kwargs: tuple[tuple[str, Argument], ...]
+
+
+@dataclass(frozen=True)
+class Use:
+    name: str
+
+
+@dataclass(frozen=True)
+class Apply:
+    """A call of a member or forward function on values."""
+
+    func: str
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str  # "+" | "*"
+    left: Expr
+    right: Expr
+
+
+Expr = Use | Apply | Binary
+
+
+@dataclass(frozen=True)
+class Step:
+    """`target = expr`; target None is the final `return expr`."""
+
+    target: str | None
+    expr: Expr
+
+
+class SyntaxProblem(ValueError):
+    """Text the grammar refuses; the message says what and how to write it."""
+
+
+def _tree(text: str, what: str) -> ast.expr:
+    if len(text) > MAX_TEXT:
+        raise SyntaxProblem(f"is over {MAX_TEXT} characters; split the {what}")
+    if "\n" in text.strip():
+        raise SyntaxProblem(f"a {what} is one line")
+    try:
+        return ast.parse(text.strip(), mode="eval").body
+    except SyntaxError:
+        raise SyntaxProblem(f"is not a valid {what}") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_construct(text: str) -> Construct:
+    node = _tree(text, "member")
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+        raise SyntaxProblem("a member is an op or block call, e.g. conv2d(channels, width, 1)")
+    args = tuple(_argument(arg) for arg in node.args)
+    kwargs = []
+    for keyword in node.keywords:
+        if keyword.arg is None:
+            raise SyntaxProblem("`**` is not part of the language; name each argument")
+        kwargs.append((keyword.arg, _argument(keyword.value)))
+    return Construct(node.func.id, args, tuple(kwargs))
+
+
+def _argument(node: ast.expr) -> Argument:
+    if isinstance(node, ast.Name):
+        return _WORDS.get(node.id, Ref(node.id))
+    if isinstance(node, ast.Constant) and isinstance(node.value, int):
+        return node.value
+    raise SyntaxProblem(
+        "a member argument is a whole number, true/false, or the name of a param or let value "
+        "(compute it under `let:`)"
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_step(text: str) -> Step:
+    if not isinstance(text, str):
+        raise SyntaxProblem("a forward step is text such as `out = conv1(x)`")
+    returned = _RETURN.match(text)
+    if returned:
+        return Step(None, _expression(_tree(returned.group(1), "forward step"), 0))
+    assigned = _ASSIGN.match(text)
+    if not assigned:
+        raise SyntaxProblem("write `name = expression` or, last, `return expression`")
+    return Step(assigned.group(1), _expression(_tree(assigned.group(2), "forward step"), 0))
+
+
+def _expression(node: ast.expr, depth: int) -> Expr:
+    if depth > MAX_NESTING:
+        raise SyntaxProblem(f"nests deeper than {MAX_NESTING}; use more steps")
+    if isinstance(node, ast.Name):
+        return Use(node.id)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
+        return Apply(node.func.id, tuple(_expression(arg, depth + 1) for arg in node.args))
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Mult):
+        op = "+" if isinstance(node.op, ast.Add) else "*"
+        return Binary(op, _expression(node.left, depth + 1), _expression(node.right, depth + 1))
+    raise SyntaxProblem(
+        "a step uses names, calls of members or of mean/cat, `+` and `*` only "
+        "(compute numbers under `let:`)"
+    )
+
+
+def names_in(expr: Expr) -> list[str]:
+    """Every value name an expression reads."""
+    if isinstance(expr, Use):
+        return [expr.name]
+    if isinstance(expr, Apply):
+        return [name for arg in expr.args for name in names_in(arg)]
+    return names_in(expr.left) + names_in(expr.right)
+
+
+def calls_in(expr: Expr) -> list[Apply]:
+    if isinstance(expr, Use):
+        return []
+    if isinstance(expr, Apply):
+        return [expr, *(call for arg in expr.args for call in calls_in(arg))]
+    return calls_in(expr.left) + calls_in(expr.right)
