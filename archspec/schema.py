@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from archspec.spec.models import Spec
+from archspec.spec.models import BUILTIN_ATTENTION, Spec
 
 
 def json_schema() -> dict[str, Any]:
@@ -25,6 +25,10 @@ def json_schema() -> dict[str, Any]:
     }
     stages = schema["properties"]["stages"]
     schema["properties"]["stages"] = {"anyOf": [stages, {"$ref": "#/$defs/StageTable"}]}
+    # A kind written as data may take any name but the built-in ones, which have schemas of
+    # their own (else `oneOf` would match a built-in twice).
+    block_type = schema["$defs"]["BlockAttention"]["properties"]["type"]
+    block_type["not"] = {"enum": list(BUILTIN_ATTENTION)}
     head = schema["properties"]["head"]
     schema["properties"]["head"] = {"anyOf": [head, {"const": "none"}]}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
