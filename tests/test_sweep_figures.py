@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archspec.api import compile_file, compile_text
+from archspec.errors import SpecError
 from archspec.memory import estimate
 from archspec.sweep.candidates import build
 from archspec.sweep.evaluate import Plan, evaluate
@@ -216,3 +218,37 @@ def test_regnet_candidate_blocks_equal_pycls_blocks() -> None:
         assert body == expected
         matched += 1
     assert matched > 20
+
+
+@pytest.mark.parametrize(
+    ("rows", "field"),
+    [
+        # stride_at on a basic stage: stats refuses it, so a sweep must too.
+        (
+            [
+                {"block": "basic", "depth": 1, "width": 16},
+                {"block": "basic", "depth": 1, "width": 32, "stride_at": "1x1"},
+            ],
+            "stages[1].stride_at",
+        ),
+        # downsample on the one stage with no projection shortcut.
+        (
+            [
+                {"block": "basic", "depth": 1, "width": 64, "downsample": "avg"},
+                {"block": "basic", "depth": 1, "width": 128},
+            ],
+            "stages[0].downsample",
+        ),
+        ([{"block": "basic", "depth": 1, "width": 16}, {"block": "dense", "depth": 1}], None),
+    ],
+)
+def test_candidates_stats_refuses_are_refused(
+    rows: list[dict[str, Any]], field: str | None
+) -> None:
+    top = {"archspec": 1, "name": "probe", "input": [3, 64, 64]}
+    text = yaml.safe_dump({**top, "stages": rows}, sort_keys=False)
+    with pytest.raises(SpecError):
+        compile_text(text)
+    with pytest.raises(CandidateError) as caught:
+        Analyzer().figures(top, rows)
+    assert field is None or caught.value.field == field

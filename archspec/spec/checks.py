@@ -57,6 +57,17 @@ class Finding:
 IsShared = Callable[[int, str], bool]
 
 
+def uniform_fields(rows: list[StageRow]) -> IsShared:
+    """For stage tables built in memory (sweeps), which have no columnar form: a field given the
+    same value in every stage counts as written once for all of them."""
+
+    def shared(index: int, key: str) -> bool:
+        values = [getattr(row, key) for row in rows if key in row.model_fields_set]
+        return len(values) == len(rows) and all(value == values[0] for value in values)
+
+    return shared
+
+
 def check_spec(spec: Spec, shared: IsShared) -> list[Finding]:
     """Every applicability problem of a validated spec."""
     findings = [*_stem_findings(spec), *_model_findings(spec), *tap_findings(spec)]

@@ -26,6 +26,7 @@ from archspec.lower.model import FAMILIES, Family
 from archspec.memory import DTYPE_BYTES, INDEX_BYTES, estimate
 from archspec.passes import run_passes
 from archspec.passes.shapes import ShapePassError
+from archspec.spec.checks import check_spec, uniform_fields
 from archspec.spec.models import MAX_BLOCKS, Spec, StageRow
 from archspec.stats import compute_stats
 from archspec.sweep.segments import Segment, block_segment, stem_segment, tail_segment
@@ -323,12 +324,13 @@ class Checked:
 def _plan(base: Spec, models: list[StageRow]) -> _Plan:
     if not 1 <= len(models) <= 6:
         raise CandidateError("stages", f"has {len(models)} stages; archspec takes 1 to 6")
-    known = ["stem"] + [f"stage{i + 1}" for i in range(len(models))]
-    for tap in base.outputs or []:
-        if tap not in known:
-            raise CandidateError("outputs", f"{tap!r} is not a stage of this network")
     spec = base.model_copy(update={"stages": models})
-    family = _family(spec)
+    # The checks `archspec stats` applies, so a sweep never reports a network stats refuses.
+    findings = check_spec(spec, uniform_fields(models))
+    if findings:
+        first = findings[0]
+        raise CandidateError(format_loc(first.loc), f"{first.message} ({first.hint})")
+    family = next(f for f in FAMILIES if spec.stages[0].block in f.blocks)
     if family.blocks == ("dense",):
         return _Plan(spec, family, None)
     return _Plan(spec, family, _guard(stage_geometry, spec))
@@ -337,13 +339,3 @@ def _plan(base: Spec, models: list[StageRow]) -> _Plan:
 def _with_depths(spec: Spec, depths: list[int]) -> Spec:
     rows = [m.model_copy(update={"depth": d}) for m, d in zip(spec.stages, depths, strict=True)]
     return spec.model_copy(update={"stages": rows})
-
-
-def _family(spec: Spec) -> Family:
-    first = next(f for f in FAMILIES if spec.stages[0].block in f.blocks)
-    for index, row in enumerate(spec.stages):
-        if row.block not in first.blocks:
-            raise CandidateError(
-                f"stages[{index}].block", f"{row.block!r} cannot follow {spec.stages[0].block!r}"
-            )
-    return first
