@@ -18,7 +18,6 @@ from archspec.ir.ops import AvgPool2d, BatchNorm2d, Concat, Conv2d, Op, ReLU
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.errors import LowerError
 from archspec.lower.layout import render
-from archspec.spec.models import Spec
 
 DENSE_LAYER = BlockClass(
     "dense_layer",
@@ -41,25 +40,8 @@ def _dense_block(layer: str) -> BlockClass:
     )
 
 
-_NOT_DENSE = ("groups", "base_width", "expansion", "downsample", "attention", "width")
-
-
-def check_dense(spec: Spec) -> None:
-    """What a DenseNet stem cannot take (checked before the stem is lowered)."""
-    if spec.conv_bias or spec.zero_init_residual:
-        field = "conv_bias" if spec.conv_bias else "zero_init_residual"
-        raise LowerError((field,), f"`{field}` does not apply to DenseNet", f"remove `{field}`")
-    if spec.stem.type == "deep":
-        raise LowerError(
-            ("stem", "type"),
-            "DenseNet stems are conv7x7 or conv3x3",
-            "use stem type conv7x7 (ImageNet) or conv3x3 (CIFAR)",
-        )
-
-
 def lower_dense_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, object]]]:
     row = st.row
-    _check_fields(st)
     growth, bn_size = row.growth_rate or 32, row.bn_size or 4
     names = _dense_names(st)
     module = st.path(names.path)
@@ -102,24 +84,6 @@ def _dense_names(st: StageInput) -> _DenseNames:
             "e.g. torchvision_densenet",
         )
     return _DenseNames(names.path, names.layer, names.transition, names.final_norm)
-
-
-def _check_fields(st: StageInput) -> None:
-    given = st.row.model_fields_set
-    for name in _NOT_DENSE:
-        if name in given:
-            raise LowerError(
-                (*st.loc, name),
-                f"`{name}` does not apply to dense stages",
-                "remove it; dense stages take depth, growth_rate, bn_size, compression and stride",
-            )
-    if st.row.stride not in (None, 2) or st.row.dilation != 1:
-        field = "stride" if st.row.stride not in (None, 2) else "dilation"
-        raise LowerError(
-            (*st.loc, field),
-            "dense stages downsample in their transition (a 2x2 average pool)",
-            f"remove `{field}`",
-        )
 
 
 def _layer_ops(channels: int, growth: int, bn_size: int) -> list[tuple[str, Op]]:

@@ -23,11 +23,15 @@ class StageGeometry:
     first_dilation: int
 
 
+def has_pool(spec: Spec) -> bool:
+    """The stem's max-pool: by default after conv7x7 and deep stems, not after conv3x3 (CIFAR)."""
+    return spec.stem.pool if spec.stem.pool is not None else spec.stem.type != "conv3x3"
+
+
 def stem_stride(spec: Spec) -> int:
     """The stem's total stride: a strided first conv and an optional 2x max-pool."""
     conv = 1 if spec.stem.type == "conv3x3" else 2
-    pool = spec.stem.pool if spec.stem.pool is not None else spec.stem.type != "conv3x3"
-    return conv * (2 if pool else 1)
+    return conv * (2 if has_pool(spec) else 1)
 
 
 def nominal_stride(spec: Spec, index: int) -> int:

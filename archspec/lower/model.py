@@ -14,12 +14,11 @@ from typing import Any
 from archspec.ir.graph import ArchGraph, Builder, Member, Scope, Seq, StageInfo, Step
 from archspec.ir.ops import Input
 from archspec.lower.context import StageInput, StageOutput
-from archspec.lower.dense import check_dense, lower_dense_stage
-from archspec.lower.errors import LowerError
+from archspec.lower.dense import lower_dense_stage
 from archspec.lower.geometry import stage_geometry
 from archspec.lower.head import lower_tail
 from archspec.lower.layout import Layout, builtin_layout
-from archspec.lower.preact import check_preact, lower_preact_stage
+from archspec.lower.preact import lower_preact_stage
 from archspec.lower.residual import lower_residual_stage
 from archspec.lower.stem import lower_stem
 from archspec.spec.models import Spec, default_class_name
@@ -30,10 +29,6 @@ Children = list[tuple[str, Any]]
 StageLowering = Callable[[StageInput], tuple[StageOutput, Children]]
 
 
-def _no_check(spec: Spec) -> None:
-    return None
-
-
 @dataclass(frozen=True)
 class Family:
     """Blocks that lower alike, and the layout that names their model by default."""
@@ -41,8 +36,6 @@ class Family:
     blocks: tuple[str, ...]
     stage: StageLowering
     layout_name: str
-    # Family rules checked before the stem is lowered (what its stem cannot be).
-    check: Callable[[Spec], None] = _no_check
 
     @property
     def layout(self) -> Layout:
@@ -51,7 +44,6 @@ class Family:
     def stem(
         self, b: Builder, spec: Spec, x: str, layout: Layout | None = None
     ) -> tuple[StageOutput, Children]:
-        self.check(spec)
         return lower_stem(b, spec, x, layout or self.layout)
 
     def tail(
@@ -67,10 +59,8 @@ class Family:
 
 FAMILIES = (
     Family(("basic", "bottleneck"), lower_residual_stage, "torchvision_resnet"),
-    Family(
-        ("preact_basic", "preact_bottleneck"), lower_preact_stage, "timm_resnetv2", check_preact
-    ),
-    Family(("dense",), lower_dense_stage, "torchvision_densenet", check_dense),
+    Family(("preact_basic", "preact_bottleneck"), lower_preact_stage, "timm_resnetv2"),
+    Family(("dense",), lower_dense_stage, "torchvision_densenet"),
 )
 STAGE_LOWERINGS = {block: family.stage for family in FAMILIES for block in family.blocks}
 
@@ -146,7 +136,6 @@ def lower(spec: Spec, layout: Layout | None = None) -> ArchGraph:
         module = ".".join(children[0][0].split(".")[:2])
         arch.stages.append(StageInfo(st.key, module, row.block, row.depth))
         _tap(arch, spec, st.key, current.x)
-    _check_taps(spec)
     arch.output = family.tail(arch, b, spec, current, layout)
     placement.finish()
     if spec.head is not None:
@@ -156,29 +145,8 @@ def lower(spec: Spec, layout: Layout | None = None) -> ArchGraph:
 
 
 def _family(spec: Spec) -> Family:
-    first = next(f for f in FAMILIES if spec.stages[0].block in f.blocks)
-    for index, row in enumerate(spec.stages):
-        if row.block not in first.blocks:
-            raise LowerError(
-                ("stages", index, "block"),
-                f"{row.block!r} stages cannot follow "
-                f"{spec.stages[0].block!r} stages in one network",
-                "use blocks of one family: " + ", ".join(first.blocks),
-            )
-    return first
-
-
-def _check_taps(spec: Spec) -> None:
-    known = ["stem"] + [f"stage{i + 1}" for i in range(len(spec.stages))]
-    for i, tap in enumerate(spec.outputs or []):
-        if tap not in known:
-            raise LowerError(
-                ("outputs", i),
-                f"{tap!r} is not a stage of this network",
-                "taps available here: " + ", ".join(known),
-            )
-    if spec.outputs and len(set(spec.outputs)) != len(spec.outputs):
-        raise LowerError(("outputs",), "lists a tap twice", "name each tap once")
+    """The first stage's family (archspec.spec.checks refuses stages of another family)."""
+    return next(f for f in FAMILIES if spec.stages[0].block in f.blocks)
 
 
 def _tap(arch: ArchGraph, spec: Spec, key: str, node: str) -> None:

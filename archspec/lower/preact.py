@@ -13,18 +13,8 @@ from archspec.ir.graph import BlockClass, Call, Scope, Seq
 from archspec.ir.ops import Add, AvgPool2d, BatchNorm2d, Conv2d, Identity, Op, ReLU
 from archspec.lower.attention import data_attention, squeeze_excite
 from archspec.lower.context import StageInput, StageOutput
-from archspec.lower.errors import LowerError
 from archspec.lower.residual import BlockArgs, block_args, flat_names, same_avg_pool
-from archspec.spec.models import BlockAttention, Spec, SqueezeExcite
-
-
-def check_preact(spec: Spec) -> None:
-    if spec.stem.type == "deep":
-        raise LowerError(
-            ("stem", "type"),
-            "pre-activation networks take a single-conv stem",
-            "use stem type conv7x7 or conv3x3",
-        )
+from archspec.spec.models import BlockAttention, SqueezeExcite
 
 
 def lower_preact_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, object]]]:
@@ -70,12 +60,7 @@ def _lower_block(
         y, se = data_attention(b, scope.child("se"), y, a.out_channels, attention, st.spec, loc)
         kwargs.append(("se", se))
     elif attention is not None:
-        if not isinstance(attention, SqueezeExcite):
-            raise LowerError(
-                (*st.loc, "attention", "type"),
-                "pre-activation blocks take only squeeze-excitation or a kind written as data",
-                "use attention: {type: se} (or eca, or one of your `blocks:`)",
-            )
+        assert isinstance(attention, SqueezeExcite)  # archspec.spec.checks refuses sk, split
         y, se = squeeze_excite(b, scope.child("se"), y, a.out_channels, attention)
         kwargs.append(("se", se))
     shortcut = x

@@ -153,26 +153,11 @@ def stage_channels(st: StageInput) -> tuple[int, int]:
 
 
 def _variant(st: StageInput) -> tuple[BlockClass, Main, str]:
-    row, attention = st.row, st.row.attention
-    kind = attention.type if attention is not None else "none"
-    if kind in ("sk", "split") and (st.spec.conv_bias or row.stride_at != "3x3"):
-        field = "stride_at" if row.stride_at != "3x3" else "attention"
-        raise LowerError(
-            (*st.loc, field),
-            f"{kind} attention replaces the 3x3 conv; it "
-            "cannot be combined with conv_bias or stride_at: 1x1",
-            "remove conv_bias / stride_at, or use attention: {type: se}",
-        )
+    attention = st.row.attention
     if isinstance(attention, SelectiveKernel):
         check_sk(attention, (*st.loc, "attention"))
         return _sk_class(st, attention), _sk_main, "act"
     if isinstance(attention, SplitAttention):
-        if row.block != "bottleneck":
-            raise LowerError(
-                (*st.loc, "attention", "type"),
-                "split attention (ResNeSt) needs bottleneck blocks",
-                "use block: bottleneck, or attention: se/sk",
-            )
         _check_split_groups(st, attention)
         cls = BlockClass(
             "resnest_bottleneck",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from archspec.ir.graph import Builder, Scope, Seq
 from archspec.ir.ops import BatchNorm2d, Conv2d, MaxPool2d, Op, ReLU
 from archspec.lower.context import StageOutput
+from archspec.lower.geometry import has_pool
 from archspec.lower.layout import Layout
 from archspec.spec.models import Spec
 
@@ -29,10 +30,6 @@ def stem_convs(spec: Spec) -> list[Op]:
         ReLU(),
         Conv2d(mid, stem.width, 3, 1, 1, bias=bias),
     ]
-
-
-def has_pool(spec: Spec) -> bool:
-    return spec.stem.pool if spec.stem.pool is not None else spec.stem.type != "conv3x3"
 
 
 def lower_stem(

@@ -280,6 +280,19 @@ def _stem_findings(spec: Spec) -> Iterator[Finding]:
 def _model_findings(spec: Spec) -> Iterator[Finding]:
     family = spec.stages[0].block
     given = spec.model_fields_set
+    replaced = [
+        (i, row.attention.type)
+        for i, row in enumerate(spec.stages)
+        if isinstance(row.attention, SelectiveKernel | SplitAttention)
+    ]
+    if spec.conv_bias and replaced:
+        index, kind = replaced[0]
+        yield Finding(
+            ("conv_bias",),
+            f"{kind} attention (stage {index + 1}) replaces the 3x3 conv with timm's, which has "
+            "no bias",
+            "remove conv_bias, or use attention: {type: se}",
+        )
     if family == "dense":
         for name in ("conv_bias", "zero_init_residual", "output_stride"):
             if name in given:
