@@ -10,7 +10,8 @@ import pytest
 from archspec.api import Compiled
 from archspec.errors import SpecError
 from archspec.lower import lower
-from archspec.lower.layout import (
+from archspec.passes import run_passes
+from archspec.spec.layout import (
     MODULE_ATTRIBUTES,
     Layout,
     builtin_layout,
@@ -19,7 +20,6 @@ from archspec.lower.layout import (
     parse_layout,
     stdlib_dir,
 )
-from archspec.passes import run_passes
 from archspec.spec.load import read_spec
 from tests.conftest import compiled
 
@@ -68,7 +68,7 @@ def test_unknown_field_suggests_the_right_one() -> None:
         ("  fc: fc", "  fc: forward", "'forward' is taken by nn.Module"),
         ("  fc: fc", "  fc: class", "is not a usable attribute name"),
         ("  fc: fc", "  fc: relu", "two parts of the layout are both named 'relu'"),
-        ("  fc: fc", "  fc: head.fc", "must be one attribute name"),
+        ("  fc: fc", "  fc: head.fc", "must be a name, or `name.0`"),
         ("layout: 1", "layout: 2", "layout"),
     ],
 )

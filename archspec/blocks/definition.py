@@ -1,9 +1,11 @@
 """Block definitions as data: the pydantic model of one block kind, checked on load.
 
 A definition declares typed `params`, derived `let` values (archspec.expr expressions), its
-`members` (attribute name -> op or block constructor; the name is its state_dict key) and a
-straight-line `forward`. Every name is checked before it can reach generated code: an
-identifier, no keyword, builtin, name the generated file binds, or nn.Module attribute.
+`members` (attribute name -> op or block constructor, or a list of them; the name is its
+state_dict key) and a straight-line `forward`; or, instead of members and forward, a
+`sequence` of ops (an nn.Sequential subclass, children numbered from 0). Every name is checked
+before it can reach generated code: an identifier, no keyword, builtin, name the generated file
+binds, or nn.Module attribute.
 """
 
 from __future__ import annotations
@@ -11,27 +13,41 @@ from __future__ import annotations
 import difflib
 import keyword
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainValidator,
+    Tag,
+    WithJsonSchema,
+    model_validator,
+)
 
 from archspec.blocks.inplace import clobbered
-from archspec.blocks.language import FUNCTION_EXTRA, FUNCTIONS, OPS
+from archspec.blocks.language import FUNCTIONS, OPS
 from archspec.blocks.syntax import (
     Apply,
     Construct,
+    Listed,
+    Module,
     Ref,
     Step,
     SyntaxProblem,
     calls_in,
+    first_leaf,
+    leaves,
     names_in,
     parse_construct,
+    parse_module,
     parse_step,
 )
 from archspec.blocks.width import LINE_LENGTH, emitted_width
 from archspec.expr import ExprError, Expression
-from archspec.lower.layout import MODULE_ATTRIBUTES
-from archspec.names import RESERVED_NAMES
+from archspec.names import MODULE_ATTRIBUTES, RESERVED_NAMES
 
 MAX_PARAMS = 32
 MAX_LETS = 64
@@ -81,6 +97,49 @@ Ident = Annotated[str, AfterValidator(check_name)]
 ExprText = Annotated[str, Field(max_length=300), AfterValidator(_expression)]
 MemberText = Annotated[str, Field(max_length=300), AfterValidator(_construct)]
 StepText = Annotated[str, Field(max_length=300), AfterValidator(_step)]
+MAX_LIST = 16
+_TEXT_SCHEMA = {"type": "string", "maxLength": 300}
+_BODY_SCHEMA = {
+    "anyOf": [
+        _TEXT_SCHEMA,
+        {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_LIST,
+            "items": {
+                "anyOf": [
+                    _TEXT_SCHEMA,
+                    {"type": "array", "minItems": 1, "maxItems": MAX_LIST, "items": _TEXT_SCHEMA},
+                ]
+            },
+        },
+    ]
+}
+
+
+def _body(value: Any, depth: int = 0) -> Any:
+    """A member's constructor text, or a list of them (nn.Sequential / nn.ModuleList), with
+    one level of nested lists; refused with one message saying what to write."""
+    if isinstance(value, str):
+        if len(value) > 300:
+            raise ValueError("is over 300 characters; compute values under `let:`")
+        return _construct(value)
+    if isinstance(value, list) and depth < 2:
+        if not 1 <= len(value) <= MAX_LIST:
+            raise ValueError(f"a list member holds 1 to {MAX_LIST} items")
+        return [_body(item, depth + 1) for item in value]
+    raise ValueError(
+        "a member is an op or block call such as conv2d(channels, width, 1), a list of them, "
+        "or {op: ..., when: ...}" + (" (lists nest two deep at most)" if depth else "")
+    )
+
+
+# An op or block call, or a list of them: nn.Sequential called whole, nn.ModuleList by index.
+MemberBody = Annotated[Any, PlainValidator(_body), WithJsonSchema(_BODY_SCHEMA)]
+
+
+def _member_tag(value: object) -> str:
+    return "optional" if isinstance(value, dict | BaseModel) else "body"
 
 
 class _Strict(BaseModel):
@@ -100,13 +159,13 @@ class OptionalMember(_Strict):
     """A member built only when `when` holds for the arguments (timm's `downsample`, `se`):
     the generated class takes it as `name: nn.Module | None = None`."""
 
-    op: MemberText
+    op: MemberBody
     when: ExprText
 
 
 Member = Annotated[
-    Annotated[MemberText, Tag("always")] | Annotated[OptionalMember, Tag("optional")],
-    Discriminator(lambda value: "always" if isinstance(value, str) else "optional"),
+    Annotated[MemberBody, Tag("body")] | Annotated[OptionalMember, Tag("optional")],
+    Discriminator(_member_tag),
 ]
 
 
@@ -118,11 +177,24 @@ class BlockDef(_Strict):
     doc: Annotated[str, Field(max_length=300)] = ""
     params: Annotated[dict[Ident, Param], Field(max_length=MAX_PARAMS)] = {}
     let: Annotated[dict[Ident, ExprText], Field(max_length=MAX_LETS)] = {}
-    members: Annotated[dict[Ident, Member], Field(min_length=1, max_length=MAX_MEMBERS)]
-    forward: Annotated[list[StepText], Field(min_length=1, max_length=MAX_STEPS)]
+    members: Annotated[dict[Ident, Member], Field(max_length=MAX_MEMBERS)] = {}
+    forward: Annotated[list[StepText], Field(max_length=MAX_STEPS)] = []
+    # Instead of members and forward: ops applied in order (an nn.Sequential, keys 0, 1, ...).
+    sequence: Annotated[list[MemberText], Field(min_length=1, max_length=MAX_MEMBERS)] | None = None
 
-    def constructs(self) -> dict[str, Construct]:
-        return {name: parse_construct(_text(member)) for name, member in self.members.items()}
+    @model_validator(mode="after")
+    def _one_form(self) -> BlockDef:
+        if self.sequence is not None and (self.members or self.forward):
+            raise ValueError("give either `sequence` or `members` and `forward`, not both")
+        if self.sequence is None and not (self.members and self.forward):
+            raise ValueError("a block needs `members` and `forward` (or a `sequence` of ops)")
+        return self
+
+    def constructs(self) -> dict[str, Module]:
+        """Members by name; a sequence's items are named 0, 1, ..."""
+        if self.sequence is not None:
+            return {str(i): parse_construct(text) for i, text in enumerate(self.sequence)}
+        return {name: parse_module(_text(member)) for name, member in self.members.items()}
 
     def conditions(self) -> dict[str, str]:
         """Optional member -> its `when` expression."""
@@ -132,7 +204,7 @@ class BlockDef(_Strict):
         return [parse_step(text) for text in self.forward]
 
 
-def _text(member: str | OptionalMember) -> str:
+def _text(member: str | list[Any] | OptionalMember) -> str | list[Any]:
     return member.op if isinstance(member, OptionalMember) else member
 
 
@@ -154,7 +226,10 @@ def check_block(block: BlockDef, library: Mapping[str, BlockDef] | None = None) 
     `library`: the block kinds a member may build besides ops."""
     _check_scopes(block)
     _check_members(block, library or {})
-    _check_forward(block)
+    if block.sequence is not None:
+        _check_sequence(block)
+    else:
+        _check_forward(block)
 
 
 def block_cycle(name: str, library: Mapping[str, BlockDef]) -> tuple[str, str] | None:
@@ -162,13 +237,14 @@ def block_cycle(name: str, library: Mapping[str, BlockDef]) -> tuple[str, str] |
 
     def visit(kind: str, path: tuple[str, ...]) -> tuple[str, str] | None:
         block = library.get(kind)
-        for member, construct in (block.constructs() if block else {}).items():
-            if construct.target in path or construct.target == kind:
-                return kind, member
-            if construct.target in library and construct.target not in OPS:
-                found = visit(construct.target, (*path, kind))
-                if found is not None:
-                    return found
+        for member, module in (block.constructs() if block else {}).items():
+            for construct in leaves(module):
+                if construct.target in path or construct.target == kind:
+                    return kind, member
+                if construct.target in library and construct.target not in OPS:
+                    found = visit(construct.target, (*path, kind))
+                    if found is not None:
+                        return found
         return None
 
     return visit(name, ())
@@ -207,25 +283,37 @@ def _check_members(block: BlockDef, library: Mapping[str, BlockDef]) -> None:
             if used not in values:
                 hint = did_you_mean(used, values) if values else "declare it under params"
                 raise BlockProblem(("members", name, "when"), f"reads {used!r}, unknown; {hint}")
-    for name, construct in block.constructs().items():
-        for argument in (*construct.args, *(v for _, v in construct.kwargs)):
-            if isinstance(argument, Ref) and argument.name not in values:
-                hint = did_you_mean(argument.name, values) if values else "declare it"
-                raise BlockProblem(("members", name), f"reads {argument.name!r}, unknown; {hint}")
-        word, kind = OPS.get(construct.target), library.get(construct.target)
-        if word is not None:
-            names, required = [a.name for a in word.args], word.required()
-        elif kind is not None:
-            names = list(kind.params)
-            required = [n for n, param in kind.params.items() if param.default is None]
-        else:
-            choices = [*OPS, *library]
-            message = f"unknown op or block {construct.target!r}; "
-            raise BlockProblem(("members", name), message + did_you_mean(construct.target, choices))
-        try:
-            check_arguments(construct, names, required)
-        except ValueError as exc:
-            raise BlockProblem(("members", name), str(exc)) from None
+    for name, module in block.constructs().items():
+        for construct in leaves(module):
+            _check_construct(block, name, construct, values, library)
+
+
+def _check_construct(
+    block: BlockDef,
+    name: str,
+    construct: Construct,
+    values: list[str],
+    library: Mapping[str, BlockDef],
+) -> None:
+    loc: Loc = ("sequence", int(name)) if block.sequence is not None else ("members", name)
+    for argument in (*construct.args, *(v for _, v in construct.kwargs)):
+        if isinstance(argument, Ref) and argument.name not in values:
+            hint = did_you_mean(argument.name, values) if values else "declare it"
+            raise BlockProblem(loc, f"reads {argument.name!r}, unknown; {hint}")
+    word, kind = OPS.get(construct.target), library.get(construct.target)
+    if word is not None:
+        names, required = [a.name for a in word.args], word.required()
+    elif kind is not None:
+        names = list(kind.params)
+        required = [n for n, param in kind.params.items() if param.default is None]
+    else:
+        choices = [*OPS, *library]
+        message = f"unknown op or block {construct.target!r}; "
+        raise BlockProblem(loc, message + did_you_mean(construct.target, choices))
+    try:
+        check_arguments(construct, names, required)
+    except ValueError as exc:
+        raise BlockProblem(loc, str(exc)) from None
 
 
 def check_arguments(construct: Construct, names: list[str], required: list[str]) -> None:
@@ -253,6 +341,7 @@ def _check_forward(block: BlockDef) -> None:
     steps = block.steps()
     defined = {INPUT}
     used_members: set[str] = set()
+    indexed = _indexing(block, steps)
     for index, step in enumerate(steps):
         loc = ("forward", index)
         if (step.target is None) != (index == len(steps) - 1):
@@ -262,17 +351,7 @@ def _check_forward(block: BlockDef) -> None:
             if name not in defined:
                 hint = did_you_mean(name, sorted(defined))
                 raise BlockProblem(loc, f"reads {name!r} before it is set; {hint}")
-        for call in calls_in(step.expr):
-            _check_call(block, loc, call.func, len(call.args))
-            if call.func in used_members and _stateful(block, call.func):
-                raise BlockProblem(
-                    loc,
-                    f"member {call.func!r} has weights and is already called; sharing weights "
-                    "is not supported: declare a second member",
-                )
-            used_members.add(call.func)
-            if call.func in block.conditions():
-                _check_optional_step(step, call, defined, loc)
+        _check_calls(block, step, loc, (defined, used_members, indexed))
         if step.target is not None:
             _check_target(block, loc, step.target)
             defined.add(step.target)
@@ -281,7 +360,7 @@ def _check_forward(block: BlockDef) -> None:
         if emitted_width(step, lambda f: _extra(constructs, f)) > LINE_LENGTH:
             message = "is too long for one line of generated code; split it into more steps"
             raise BlockProblem(("forward", index), message)
-    hit = clobbered(steps, lambda f: f in constructs and _writes(constructs[f].target))
+    hit = clobbered(steps, lambda f: f in constructs and _writes(first_leaf(constructs[f]).target))
     if hit is not None:
         index, name = hit
         raise BlockProblem(
@@ -294,6 +373,52 @@ def _check_forward(block: BlockDef) -> None:
         raise BlockProblem(
             ("members", unused[0]), "is never called in forward; call it or remove it"
         )
+    for name in indexed:
+        listed = constructs[name]
+        assert isinstance(listed, Listed)
+        missing = [i for i in range(len(listed.items)) if f"{name}[{i}]" not in used_members]
+        if missing:
+            message = f"item {missing[0]} is never called in forward; call {name}[{missing[0]}]"
+            raise BlockProblem(("members", name), message)
+
+
+def _check_calls(
+    block: BlockDef, step: Step, loc: Loc, state: tuple[set[str], set[str], set[str]]
+) -> None:
+    """Each call of a step: a known member or function, weights used once."""
+    defined, used_members, indexed = state
+    for call in calls_in(step.expr):
+        _check_call(block, loc, call, indexed)
+        if call.func not in block.members:
+            continue  # a forward function: no weights
+        used = call.func if call.index is None else f"{call.func}[{call.index}]"
+        if used in used_members and _stateful(block, call.func):
+            raise BlockProblem(
+                loc,
+                f"member {used!r} has weights and is already called; sharing weights "
+                "is not supported: declare a second member",
+            )
+        used_members.update((used, call.func))
+        if call.func in block.conditions():
+            _check_optional_step(step, call, defined, loc)
+
+
+def _indexing(block: BlockDef, steps: list[Step]) -> set[str]:
+    """The list members forward calls by index (nn.ModuleList); refuse mixing both styles."""
+    by_index = {c.func for s in steps for c in calls_in(s.expr) if c.index is not None}
+    whole = {c.func for s in steps for c in calls_in(s.expr) if c.index is None}
+    for name in sorted(by_index & whole):
+        message = f"member {name!r} is called both whole and by index; choose one"
+        raise BlockProblem(("members", name), message)
+    return by_index
+
+
+def _check_sequence(block: BlockDef) -> None:
+    """A sequence holds ops only (its class calls each constructor itself)."""
+    for index, module in enumerate(block.constructs().values()):
+        if first_leaf(module).target not in OPS:
+            message = "a sequence holds ops only; use members and forward to build a block"
+            raise BlockProblem(("sequence", index), message)
 
 
 def _check_optional_step(step: Step, call: Apply, defined: set[str], loc: Loc) -> None:
@@ -313,15 +438,18 @@ def _writes(target: str) -> bool:
 
 
 def _stateful(block: BlockDef, member: str) -> bool:
-    word = OPS.get(block.constructs()[member].target)
-    return word is None or word.stateful
+    words = [OPS.get(c.target) for c in leaves(block.constructs()[member])]
+    return any(word is None or word.stateful for word in words)
 
 
-def _extra(constructs: dict[str, Construct], func: str) -> int:
+def _extra(constructs: dict[str, Module], func: str) -> int:
     if func in constructs:
-        word = OPS.get(constructs[func].target)
+        module = constructs[func]
+        if isinstance(module, Listed):
+            return len("[15]")
+        word = OPS.get(module.target)
         return word.call_extra if word is not None else 0
-    return FUNCTION_EXTRA.get(func, 0)
+    return 0
 
 
 def _check_target(block: BlockDef, loc: tuple[str | int, ...], target: str) -> None:
@@ -334,11 +462,22 @@ def _check_target(block: BlockDef, loc: tuple[str | int, ...], target: str) -> N
             raise BlockProblem(loc, str(exc)) from None
 
 
-def _check_call(block: BlockDef, loc: tuple[str | int, ...], func: str, count: int) -> None:
+def _check_call(block: BlockDef, loc: Loc, call: Apply, indexed: set[str]) -> None:
+    func, count = call.func, len(call.args)
     if func in block.members:
         if count != 1:
             raise BlockProblem(loc, f"member {func!r} takes one value, got {count}")
+        module = block.constructs()[func]
+        if call.index is not None:
+            size = len(module.items) if isinstance(module, Listed) else 0
+            if not size:
+                raise BlockProblem(loc, f"member {func!r} is not a list; call it as {func}(...)")
+            if call.index >= size:
+                message = f"{func}[{call.index}]: {func!r} has items 0 to {size - 1}"
+                raise BlockProblem(loc, message)
         return
+    if call.index is not None:
+        raise BlockProblem(loc, f"{func!r} is not a list member; only list members take [i]")
     if func in FUNCTIONS:
         low, high = FUNCTIONS[func]
         if not low <= count <= high:

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from archspec.ir.ops import (
+    AvgPool2d,
     BatchNorm2d,
     ChannelConv1d,
     Conv2d,
     Identity,
     Linear,
+    MaxPool2d,
     Op,
     ReLU,
     Sigmoid,
@@ -116,10 +118,48 @@ OPS: dict[str, OpWord] = {
         doc="ReLU (in place)",
     ),
     "sigmoid": OpWord("nn.Sigmoid", (), Sigmoid, stateful=False, doc="sigmoid"),
+    "maxpool2d": OpWord(
+        "nn.MaxPool2d",
+        (_int("kernel_size"), _int("stride"), _int("padding", 0)),
+        MaxPool2d,
+        stateful=False,
+        doc="max pool (kernel, stride, padding)",
+    ),
+    "avgpool2d": OpWord(
+        "nn.AvgPool2d",
+        (
+            _int("kernel_size"),
+            _int("stride"),
+            _int("padding", 0),
+            _bool("ceil_mode", False, False),
+            _bool("count_include_pad", True, True),
+        ),
+        AvgPool2d,
+        stateful=False,
+        doc="average pool (kernel, stride, padding, ceil_mode, count_include_pad)",
+    ),
     "identity": OpWord("nn.Identity", (), Identity, stateful=False, doc="identity"),
 }
 
 # Functions a forward step may call besides members: name -> (min args, max args).
-FUNCTIONS: dict[str, tuple[int, int]] = {"mean": (1, 1), "cat": (2, 16)}
-# What each function's emitted form adds beyond `self.name(args)` (archspec.blocks.width).
-FUNCTION_EXTRA = {"mean": len(".mean((2, 3), keepdim=True)"), "cat": len("torch.cat([], 1)")}
+# - mean(v): global average over H and W, keeping them (N, C, 1, 1);
+# - flatten(v): (N, C, 1, 1) -> (N, C), for a linear member;
+# - cat(a, b, ...): channel concatenation;
+# - softmax(a, b, ...): softmax across the given (N, C) vectors (SKNet's branch attention),
+#   one value holding K weights per channel;
+# - mix(w, b0, b1, ...): sum_i w_i * b_i for weights w from softmax and K feature maps.
+FUNCTIONS: dict[str, tuple[int, int]] = {
+    "mean": (1, 1),
+    "flatten": (1, 1),
+    "cat": (2, 16),
+    "softmax": (2, 8),
+    "mix": (3, 9),
+}
+# Each function's emitted form, less its arguments (archspec.blocks.width).
+FUNCTION_EXTRA = {
+    "mean": len(".mean((2, 3), keepdim=True)"),
+    "flatten": len(".flatten(1)"),
+    "cat": len("torch.cat([], 1)"),
+    "softmax": len("torch.stack([], 1).softmax(1)"),
+    "mix": len("(torch.stack([], 1) * [..., None, None]).sum(1)"),
+}

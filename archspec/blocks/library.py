@@ -18,6 +18,7 @@ from archspec.blocks.definition import (
     did_you_mean,
 )
 from archspec.errors import Issue, Loc, SpecError, format_loc
+from archspec.spec.messages import strip_tags
 from archspec.spec.yamlsource import Source, YamlError, load_yaml
 
 # A definition is a screen of YAML; anything much bigger is not one.
@@ -122,7 +123,7 @@ def block_problem(
 
 def block_issue(source: Source, prefix: Loc, err: Any) -> Issue:
     """One pydantic error of a definition at `prefix` (() for a file, ("blocks", name) inline)."""
-    loc: Loc = (*prefix, *err["loc"])
+    loc: Loc = strip_tags((*prefix, *err["loc"]))
     if err["type"] == "extra_forbidden":
         allowed = list(BlockDef.model_fields) if len(err["loc"]) == 1 else []
         hint = did_you_mean(str(loc[-1]), allowed) if allowed else "remove it"

@@ -2,9 +2,10 @@
 
 - a member: a constructor call, `conv2d(channels, reduced, 1, bias=true)`, whose arguments are
   numbers, `true`/`false`, or names of the block's params and `let` values;
+- a list of members: an nn.Sequential (called whole) or nn.ModuleList (called by index);
 - a forward step: `name = expression` or `return expression`, where an expression is a name,
-  a call of a member or of a forward function (`mean`, `cat`) on expressions, or `a + b`,
-  `a * b`.
+  a call of a member (`conv1(x)`, or `convs[0](x)` for a listed one) or of a forward function
+  (archspec.blocks.language.FUNCTIONS) on expressions, or `a + b`, `a * b`.
 
 `ast.parse` is only the parser; every node is checked against a whitelist and converted into the
 frozen values below, so no user text ever reaches eval, exec or compile. Parses are cached by
@@ -47,16 +48,39 @@ class Construct:
 
 
 @dataclass(frozen=True)
+class Listed:
+    """A list member: items are constructs or nested lists (nn.Sequential inside)."""
+
+    items: tuple[Module, ...]
+
+
+Module = Construct | Listed
+
+
+def leaves(module: Module) -> list[Construct]:
+    """Every constructor call in a member, in order."""
+    if isinstance(module, Construct):
+        return [module]
+    return [leaf for item in module.items for leaf in leaves(item)]
+
+
+def first_leaf(module: Module) -> Construct:
+    """The construct that sees a member's input first."""
+    return module if isinstance(module, Construct) else first_leaf(module.items[0])
+
+
+@dataclass(frozen=True)
 class Use:
     name: str
 
 
 @dataclass(frozen=True)
 class Apply:
-    """A call of a member or forward function on values."""
+    """A call of a member or forward function on values; `index` picks a listed member's item."""
 
     func: str
     args: tuple[Expr, ...]
+    index: int | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +110,11 @@ def _tree(text: str, what: str) -> ast.expr:
         raise SyntaxProblem(f"is over {MAX_TEXT} characters; split the {what}")
     if "\n" in text.strip():
         raise SyntaxProblem(f"a {what} is one line")
+    if text.count("(") != text.count(")") and what == "member":
+        raise SyntaxProblem(
+            "has unbalanced parentheses: in a YAML [a, b] list the commas split items, so "
+            "write one item per line (`- conv2d(...)`) or quote each item"
+        )
     try:
         return ast.parse(text.strip(), mode="eval").body
     except SyntaxError:
@@ -104,6 +133,22 @@ def parse_construct(text: str) -> Construct:
             raise SyntaxProblem("`**` is not part of the language; name each argument")
         kwargs.append((keyword.arg, _argument(keyword.value)))
     return Construct(node.func.id, args, tuple(kwargs))
+
+
+MAX_LIST = 16
+
+
+def parse_module(value: object, depth: int = 0) -> Module:
+    """A member: constructor text, or a list of them (one level of nested lists)."""
+    if isinstance(value, str):
+        return parse_construct(value)
+    if isinstance(value, list | tuple):
+        if not value or len(value) > MAX_LIST:
+            raise SyntaxProblem(f"a list member holds 1 to {MAX_LIST} items")
+        if depth > 1:
+            raise SyntaxProblem("lists nest at most two deep")
+        return Listed(tuple(parse_module(item, depth + 1) for item in value))
+    raise SyntaxProblem("a member is an op or block call, or a list of them")
 
 
 def _argument(node: ast.expr) -> Argument:
@@ -135,13 +180,25 @@ def _expression(node: ast.expr, depth: int) -> Expr:
         raise SyntaxProblem(f"nests deeper than {MAX_NESTING}; use more steps")
     if isinstance(node, ast.Name):
         return Use(node.id)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
-        return Apply(node.func.id, tuple(_expression(arg, depth + 1) for arg in node.args))
+    if isinstance(node, ast.Call) and not node.keywords:
+        args = tuple(_expression(arg, depth + 1) for arg in node.args)
+        if isinstance(node.func, ast.Name):
+            return Apply(node.func.id, args)
+        func = node.func
+        if (
+            isinstance(func, ast.Subscript)
+            and isinstance(func.value, ast.Name)
+            and isinstance(func.slice, ast.Constant)
+            and type(func.slice.value) is int
+            and 0 <= func.slice.value < MAX_LIST
+        ):
+            return Apply(func.value.id, args, func.slice.value)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Mult):
         op = "+" if isinstance(node.op, ast.Add) else "*"
         return Binary(op, _expression(node.left, depth + 1), _expression(node.right, depth + 1))
     raise SyntaxProblem(
-        "a step uses names, calls of members or of mean/cat, `+` and `*` only "
+        "a step uses names, calls of members (`convs[0](x)` for a listed one) or of forward "
+        "functions, `+` and `*` only "
         "(compute numbers under `let:`)"
     )
 

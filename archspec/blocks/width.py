@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from archspec.blocks.language import FUNCTION_EXTRA
 from archspec.blocks.syntax import Apply, Binary, Expr, Step, Use
 
 LINE_LENGTH = 100
@@ -13,8 +14,8 @@ _PARENS = 2
 
 
 def emitted_width(step: Step, extra: Callable[[str], int]) -> int:
-    """`extra(func)`: what a call of `func` adds beyond `self.func(arg)` (a member's
-    receiver form) or beyond `func(args)` (mean, cat)."""
+    """`extra(func)`: what a call of member `func` adds beyond `self.func(arg)` (a receiver
+    form such as ECA's conv); a forward function's form is FUNCTION_EXTRA around its args."""
     head = len(step.target) + 3 if step.target is not None else len("return ")
     return INDENT + head + _width(step.expr, extra)
 
@@ -28,5 +29,8 @@ def _width(expr: Expr, extra: Callable[[str], int]) -> int:
 
 
 def _call(expr: Apply, extra: Callable[[str], int]) -> int:
-    args = sum(_width(arg, extra) + 2 for arg in expr.args)
-    return len("self.") + len(expr.func) + _PARENS + args + _PARENS + extra(expr.func)
+    # The arguments, separated by ", ".
+    args = sum(_width(arg, extra) for arg in expr.args) + 2 * max(len(expr.args) - 1, 0)
+    if expr.func in FUNCTION_EXTRA:  # written around its arguments (mean: `v.mean(...)`)
+        return args + FUNCTION_EXTRA[expr.func] + _PARENS  # + parentheses around a receiver
+    return len("self.") + len(expr.func) + _PARENS + args + extra(expr.func)

@@ -11,25 +11,26 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from archspec.blocks.definition import BlockDef
 from archspec.blocks.inplace import accumulating_steps
-from archspec.blocks.language import OPS, OpWord
-from archspec.blocks.syntax import Apply, Binary, Construct, Expr, Ref, Use
+from archspec.blocks.language import FUNCTIONS, OPS, OpWord
+from archspec.blocks.syntax import Apply, Binary, Construct, Expr, Listed, Module, Ref, Use
 from archspec.emit.source import statement
-from archspec.ir.code import BlockClass, Call, Name
+from archspec.ir.code import BlockClass, Call, Name, Seq
 from archspec.ir.ops import Op
-from archspec.lower.blocks import BlockCode, ctor_names
+from archspec.lower.blocks import BlockCode, built_inside, ctor_names, indexed_members
 
 _INDENT = "        "
 
 
 def block_source(code: BlockCode, name: str, doc: str, names: Callable[[BlockClass], str]) -> str:
     block = code.block
+    if block.sequence is not None:
+        return _sequence_source(block, name, doc, names)
     constructs = block.constructs()
-    params = ctor_names(block, constructs)
-    types = {n: block.params[n].type if n in block.params else "int" for n in params}
     optional = list(block.conditions())
     lines = [f"class {name}(nn.Module):", f"    {doc}", ""]
-    lines += _init(params, types, constructs, optional, names)
+    lines += _init(block, constructs, optional, names)
     lines += ["", "    def forward(self, x: Tensor) -> Tensor:"]
     ops = dict(code.ops)
     steps = block.steps()
@@ -45,34 +46,65 @@ def block_source(code: BlockCode, name: str, doc: str, names: Callable[[BlockCla
     return "\n".join(lines)
 
 
+def _sequence_source(
+    block: BlockDef, name: str, doc: str, names: Callable[[BlockClass], str]
+) -> str:
+    """An nn.Sequential subclass: its children are numbered, as the definition lists them."""
+    items = [_module_value(m, False) for m in block.constructs().values()]
+    lines = [f"class {name}(nn.Sequential):", f"    {doc}", ""]
+    lines.append(_signature(block, block.constructs(), []))
+    lines.append(_INDENT + statement("", Call("super().__init__", tuple(items)), names, 8))
+    return "\n".join(lines)
+
+
+def _signature(block: BlockDef, constructs: Mapping[str, Module], passed: list[str]) -> str:
+    """`def __init__(...)`: required params, let values, members passed built, params with
+    defaults, then optional members (None when absent)."""
+    params = ctor_names(block, constructs)
+    optional = list(block.conditions())
+    arguments = []
+    for param in params:
+        spec = block.params.get(param)
+        kind = spec.type if spec is not None else "int"
+        default = f" = {spec.default!r}" if spec is not None and spec.default is not None else ""
+        arguments.append(f"{param}: {kind}{default}")
+    split = next((i for i, a in enumerate(arguments) if " = " in a), len(arguments))
+    arguments[split:split] = [f"{m}: nn.Module" for m in passed if m not in optional]
+    arguments += [f"{m}: nn.Module | None = None" for m in optional]
+    head = f"    def __init__({', '.join(['self', *arguments])}) -> None:"
+    if len(head) <= 100:
+        return head
+    return (
+        "    def __init__(\n        self,\n"
+        + "".join(f"        {a},\n" for a in arguments)
+        + "    ) -> None:"
+    )
+
+
 def _init(
-    params: list[str],
-    types: Mapping[str, str],
-    constructs: Mapping[str, Construct],
+    block: BlockDef,
+    constructs: Mapping[str, Module],
     optional: list[str],
     names: Callable[[BlockClass], str],
 ) -> list[str]:
-    built = [m for m, c in constructs.items() if c.target not in OPS and m not in optional]
-    arguments = [
-        *(f"{p}: {types[p]}" for p in params),
-        *(f"{m}: nn.Module" for m in built),
-        *(f"{m}: nn.Module | None = None" for m in optional),
-    ]
-    head = f"    def __init__({', '.join(['self', *arguments])}) -> None:"
-    if len(head) > 100:
-        head = (
-            "    def __init__(\n        self,\n"
-            + "".join(f"        {a},\n" for a in arguments)
-            + "    ) -> None:"
-        )
-    lines = [head, _INDENT + "super().__init__()"]
-    for attr, construct in constructs.items():
-        if attr in optional or attr in built:
+    passed = [m for m, c in constructs.items() if m in optional or not built_inside(c)]
+    lines = [_signature(block, constructs, passed), _INDENT + "super().__init__()"]
+    indexed = indexed_members(block)
+    for attr, module in constructs.items():
+        if attr in passed:
             lines.append(f"{_INDENT}self.{attr} = {attr}")
             continue
-        call = member_call(OPS[construct.target], construct)
-        lines.append(_INDENT + statement(f"self.{attr} = ", call, names, 8))
+        value = _module_value(module, attr in indexed)
+        lines.append(_INDENT + statement(f"self.{attr} = ", value, names, 8))
     return lines
+
+
+def _module_value(module: Module, indexed: bool) -> Call | Seq:
+    """The constructor of a member the class builds: an op, or a list of them."""
+    if isinstance(module, Listed):
+        items = tuple(_module_value(item, False) for item in module.items)
+        return Seq(items, module_list=indexed)
+    return member_call(OPS[module.target], module)
 
 
 def member_call(word: OpWord, construct: Construct) -> Call:
@@ -121,11 +153,24 @@ def _operand(expr: Expr, parent: str, ops: Mapping[str, Op], *, right: bool) -> 
 
 def _apply(expr: Apply, ops: Mapping[str, Op]) -> str:
     args = [_text(arg, ops, top=True) for arg in expr.args]
+    if expr.index is not None:
+        return f"self.{expr.func}[{expr.index}]({args[0]})"
     if expr.func in ops:
         op = ops[expr.func]
         return op.forward_call(expr.func, _text(expr.args[0], ops, top=not op.forward_receiver))
-    if expr.func not in ("mean", "cat"):  # an optional member absent where first lowered
+    if expr.func not in FUNCTIONS:  # a block or list member, or an absent optional one
         return f"self.{expr.func}({args[0]})"
-    if expr.func == "mean":
-        return f"{_text(expr.args[0], ops)}.mean((2, 3), keepdim=True)"
+    return _function(expr, args, ops)
+
+
+def _function(expr: Apply, args: list[str], ops: Mapping[str, Op]) -> str:
+    """A forward function's emitted form (archspec.blocks.language.FUNCTIONS)."""
+    if expr.func in ("mean", "flatten"):
+        method = "mean((2, 3), keepdim=True)" if expr.func == "mean" else "flatten(1)"
+        return f"{_text(expr.args[0], ops)}.{method}"
+    if expr.func == "softmax":
+        return f"torch.stack([{', '.join(args)}], 1).softmax(1)"
+    if expr.func == "mix":
+        weights = _text(expr.args[0], ops)
+        return f"(torch.stack([{', '.join(args[1:])}], 1) * {weights}[..., None, None]).sum(1)"
     return f"torch.cat([{', '.join(args)}], 1)"

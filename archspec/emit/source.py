@@ -80,6 +80,9 @@ def _render(
         return atom
     if isinstance(value, _Repeat):
         return _render_repeat(value, names, (indent, column, trail))
+    if isinstance(value, _List):
+        parts = [_Arg(None, v) for v in value.items]
+        return _wrap("", parts, names, (indent, column, trail), "[]")
     call = _as_call(value)
     target = call.target if isinstance(call.target, str) else names(call.target)
     # A Call with an empty target is a tuple: ("name", module) pairs of named_sequential.
@@ -112,12 +115,16 @@ class _Arg:
 
 
 def _wrap(
-    target: str, parts: list[_Arg], names: Callable[[BlockClass], str], where: tuple[int, int, int]
+    target: str,
+    parts: list[_Arg],
+    names: Callable[[BlockClass], str],
+    where: tuple[int, int, int],
+    brackets: str = "()",
 ) -> str:
     indent, column, trail = where
-    flat = (
-        target + "(" + ", ".join(a.prefix() + _render(a.value, names, 0, 0, 0) for a in parts) + ")"
-    )
+    opening, closing = brackets[0], brackets[1]
+    inline = ", ".join(a.prefix() + _render(a.value, names, 0, 0, 0) for a in parts)
+    flat = target + opening + inline + closing
     if column + len(flat) + trail <= LINE_LENGTH:
         return flat
     inner = indent + len(INDENT)
@@ -125,7 +132,14 @@ def _wrap(
         " " * inner + a.prefix() + _render(a.value, names, inner, inner + len(a.prefix()), 1) + ","
         for a in parts
     ]
-    return target + "(\n" + "\n".join(lines) + "\n" + " " * indent + ")"
+    return target + opening + "\n" + "\n".join(lines) + "\n" + " " * indent + closing
+
+
+@dataclass(frozen=True)
+class _List:
+    """A list display: the argument of nn.ModuleList."""
+
+    items: tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -173,6 +187,8 @@ def _as_call(value: Any) -> Call:
     if isinstance(value, Seq) and value.names is not None:
         pairs = tuple(Call("", (n, v)) for n, v in zip(value.names, value.items, strict=True))
         return Call(NAMED_SEQUENTIAL, pairs)
+    if isinstance(value, Seq) and value.module_list:
+        return Call("nn.ModuleList", (_List(value.items),))
     if isinstance(value, Seq):
         return Call("nn.Sequential", _runs(value.items))
     if isinstance(value, Op):

@@ -51,6 +51,8 @@ class Seq:
 
     items: tuple[Any, ...]
     names: tuple[str, ...] | None = None
+    # nn.ModuleList instead (its items are called one by one, by index).
+    module_list: bool = False
 
     @classmethod
     def named(cls, *children: tuple[str, Any]) -> Seq:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from archspec.ir.graph import Builder, Scope
 from archspec.lower.geometry import StageGeometry
-from archspec.lower.layout import Layout, render
+from archspec.spec.layout import Layout, render
 from archspec.spec.models import Spec, StageRow
 
 
@@ -22,7 +22,7 @@ class StageInput:
     channels: int
     last: bool  # the final stage (DenseNet: no transition after it)
     geometry: StageGeometry  # stride and dilations (see archspec.lower.geometry)
-    layout: Layout  # how modules are named (see archspec.lower.layout)
+    layout: Layout  # how modules are named (see archspec.spec.layout)
 
     @property
     def loc(self) -> tuple[str | int, ...]:

@@ -17,7 +17,7 @@ from archspec.ir.graph import BlockClass, Call, Scope, Seq
 from archspec.ir.ops import AvgPool2d, BatchNorm2d, Concat, Conv2d, Op, ReLU
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.errors import LowerError
-from archspec.lower.layout import render
+from archspec.spec.layout import render
 
 DENSE_LAYER = BlockClass(
     "dense_layer",

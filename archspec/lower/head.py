@@ -10,7 +10,7 @@ from __future__ import annotations
 from archspec.ir.graph import ArchGraph, Builder, Call, Member, Name, Scope, Seq, Step
 from archspec.ir.ops import BatchNorm2d, Conv2d, Flatten, GlobalAvgPool, Linear, Op, ReLU
 from archspec.lower.context import StageOutput
-from archspec.lower.layout import HeadLayout, Layout
+from archspec.spec.layout import HeadLayout, Layout
 from archspec.spec.models import Spec
 
 NUM_CLASSES = Name("num_classes")
@@ -67,6 +67,8 @@ def _lower_head(
         if isinstance(value, Flatten) and head.flatten is None:
             arch.model.head.append(Step("flatten", ""))
             continue
-        arch.model.members.append(Member(name, value))
-        arch.model.head.append(Step("call", name))
+        # `classifier.0`: the layout wraps the classifier in an nn.Sequential.
+        attr, _, index = name.partition(".")
+        arch.model.members.append(Member(attr, Seq((value,)) if index else value))
+        arch.model.head.append(Step("call", attr))
     return x

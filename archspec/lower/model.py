@@ -1,7 +1,7 @@
 """Spec -> ArchGraph: the one place a stage table becomes blocks and modules.
 
 A family (residual, pre-activation, dense) lowers its stages' blocks; its layout (data, see
-archspec.lower.layout) names everything: where the stem's and the stages' modules live, and what
+archspec.spec.layout) names everything: where the stem's and the stages' modules live, and what
 follows the last stage. The layout's module paths become the model's members here.
 """
 
@@ -14,14 +14,16 @@ from typing import Any
 from archspec.ir.graph import ArchGraph, Builder, Member, Scope, Seq, StageInfo, Step
 from archspec.ir.ops import Input
 from archspec.lower.context import StageInput, StageOutput
+from archspec.lower.defined import lower_defined_stage, lower_defined_stem
 from archspec.lower.dense import lower_dense_stage
+from archspec.lower.errors import LowerError
 from archspec.lower.geometry import stage_geometry
 from archspec.lower.head import lower_tail
-from archspec.lower.layout import Layout, builtin_layout
 from archspec.lower.preact import lower_preact_stage
 from archspec.lower.residual import lower_residual_stage
 from archspec.lower.stem import lower_stem
-from archspec.spec.models import Spec, default_class_name
+from archspec.spec.layout import Layout, builtin_layout
+from archspec.spec.models import STEM_TYPES, Spec, default_class_name
 
 # (module path, value) pairs: a path of one segment is a member of the model; a longer one
 # lives in the container named by its first segment (see _Placement).
@@ -44,6 +46,8 @@ class Family:
     def stem(
         self, b: Builder, spec: Spec, x: str, layout: Layout | None = None
     ) -> tuple[StageOutput, Children]:
+        if spec.stem.type not in STEM_TYPES:
+            return lower_defined_stem(b, spec, x, layout or self.layout)
         return lower_stem(b, spec, x, layout or self.layout)
 
     def tail(
@@ -63,6 +67,8 @@ FAMILIES = (
     Family(("dense",), lower_dense_stage, "torchvision_densenet"),
 )
 STAGE_LOWERINGS = {block: family.stage for family in FAMILIES for block in family.blocks}
+# Stages of block kinds written as data (archspec.lower.defined).
+DEFINED = Family((), lower_defined_stage, "torchvision_resnet")
 
 
 def class_name(spec: Spec) -> str:
@@ -115,7 +121,7 @@ def _nest(names: list[str], value: Any) -> Any:
 def lower(spec: Spec, layout: Layout | None = None) -> ArchGraph:
     """The spec's graph, its modules named by `layout` (default: its family's)."""
     family = _family(spec)
-    layout = layout or family.layout
+    layout = layout or spec_layout(spec) or family.layout
     arch = ArchGraph(spec.name, class_name(spec), spec.title, spec.reference, tuple(spec.input))
     arch.model.zero_init_residual = spec.zero_init_residual
     b = Builder(arch)
@@ -146,7 +152,17 @@ def lower(spec: Spec, layout: Layout | None = None) -> ArchGraph:
 
 def _family(spec: Spec) -> Family:
     """The first stage's family (archspec.spec.checks refuses stages of another family)."""
-    return next(f for f in FAMILIES if spec.stages[0].block in f.blocks)
+    return next((f for f in FAMILIES if spec.stages[0].block in f.blocks), DEFINED)
+
+
+def spec_layout(spec: Spec) -> Layout | None:
+    """The spec's own `layout`: written inline, read from its file on load, or built in."""
+    if spec.layout is None or isinstance(spec.layout, Layout):
+        return spec.layout
+    if spec.layout.endswith((".yaml", ".yml")):
+        message = "a layout file is read when the spec is loaded from its file"
+        raise LowerError(("layout",), message, "load the spec with archspec.read_spec")
+    return builtin_layout(spec.layout)
 
 
 def _tap(arch: ArchGraph, spec: Spec, key: str, node: str) -> None:

@@ -10,7 +10,7 @@ from archspec.ir.graph import Builder, Scope, Seq
 from archspec.ir.ops import BatchNorm2d, Conv2d, MaxPool2d, Op, ReLU
 from archspec.lower.context import StageOutput
 from archspec.lower.geometry import has_pool
-from archspec.lower.layout import Layout
+from archspec.spec.layout import Layout
 from archspec.spec.models import Spec
 
 

@@ -1,6 +1,7 @@
 """Checks of a spec's block kinds written as data: its own `blocks:` definitions hang together,
-every `attention: {type: <kind>}` names a known kind with known params, and every definition
-is used (a field that changes nothing is refused)."""
+every use (stage `block`, stem `type`, `attention: {type: <kind>}`) names a known kind that
+has the params its slot fills, with known `args`, and every definition is used (a field that
+changes nothing is refused). Also reads the spec's `layout` file."""
 
 from __future__ import annotations
 
@@ -11,9 +12,22 @@ from typing import Any
 
 from archspec.blocks.definition import BlockDef, did_you_mean
 from archspec.blocks.library import block_problem, builtin_blocks, find_block, load_block
+from archspec.blocks.syntax import leaves
 from archspec.errors import Issue, Loc, SpecError, format_loc
-from archspec.spec.models import BUILTIN_ATTENTION, BlockAttention, Spec
+from archspec.spec.layout import Layout, builtin_names, load_layout
+from archspec.spec.models import (
+    BLOCK_TYPES,
+    BUILTIN_ATTENTION,
+    STEM_TYPES,
+    BlockAttention,
+    Spec,
+)
 from archspec.spec.yamlsource import Source
+
+# The params each use fills; the rest come from `args` (or attention fields) or defaults.
+STAGE_SLOT = ("in_channels", "out_channels", "stride")
+STEM_SLOT = ("in_channels", "out_channels")
+ATTENTION_SLOT = ("channels",)
 
 Remap = Callable[[Loc], Loc]
 
@@ -38,12 +52,21 @@ def block_use_issues(source: Source, remap: Remap, spec: Spec) -> list[Issue]:
         if isinstance(attention, BlockAttention):
             used.add(attention.type)
             loc = remap(("stages", index, "attention"))
-            issues += _use_issues(source, loc, attention, spec)
+            locs = ((*loc, "type"), loc)
+            issues += _use_issues(source, locs, attention.type, attention.args(), spec)
+        if row.block not in BLOCK_TYPES:
+            used.add(row.block)
+            uses = (remap(("stages", index, "block")), remap(("stages", index, "args")))
+            issues += _use_issues(source, uses, row.block, row.args, spec, STAGE_SLOT)
+    if spec.stem.type not in STEM_TYPES:
+        used.add(spec.stem.type)
+        uses = (("stem", "type"), ("stem", "args"))
+        issues += _use_issues(source, uses, spec.stem.type, spec.stem.args, spec, STEM_SLOT)
     used = _reachable(used, kinds)
     for name in spec.blocks:
         if name not in used:
             loc = ("blocks", name)
-            hint = f"use it (attention: {{type: {name}}}) or remove it"
+            hint = "use it (as a stage `block`, stem `type` or attention type) or remove it"
             issues.append(source.issue(loc, format_loc(loc), "is never used", hint, key=True))
     # A columnar `attention:` applies to every stage: report each problem once.
     return list(dict.fromkeys(issues))
@@ -58,51 +81,112 @@ def _reachable(used: set[str], kinds: dict[str, BlockDef]) -> set[str]:
             seen.add(kind)
             continue
         seen.add(kind)
-        todo += [construct.target for construct in kinds[kind].constructs().values()]
+        todo += [c.target for m in kinds[kind].constructs().values() for c in leaves(m)]
     return seen
 
 
 def unknown_kind_issues(source: Source, remap: Remap, data: Any) -> list[Issue]:
-    """`attention: {type: <word>}` naming no built-in kind and no block definition. Read from the
-    raw rows, so it is reported even when other fields fail validation."""
+    """A stage `block`, stem `type` or `attention: {type: <word>}` naming no built-in kind and
+    no block definition. Read from the raw rows, so it is reported even when other fields fail
+    validation."""
     stages = data.get("stages") if isinstance(data, dict) else None
     blocks = data.get("blocks") if isinstance(data, dict) else None
     own = set(blocks) if isinstance(blocks, dict) else set()
     issues = []
+    uses: list[tuple[Loc, Any, tuple[str, ...], str]] = []
     for index, row in enumerate(stages if isinstance(stages, list) else []):
         attention = row.get("attention") if isinstance(row, dict) else None
         kind = attention.get("type") if isinstance(attention, dict) else None
-        if not isinstance(kind, str) or kind in BUILTIN_ATTENTION or kind in own:
+        uses.append((("stages", index, "attention", "type"), kind, BUILTIN_ATTENTION, "type"))
+        block = row.get("block") if isinstance(row, dict) else None
+        uses.append((("stages", index, "block"), block, BLOCK_TYPES, "block kind"))
+    stem = data.get("stem") if isinstance(data, dict) else None
+    if isinstance(stem, dict):
+        uses.append((("stem", "type"), stem.get("type"), STEM_TYPES, "stem type"))
+    slots = {"type": ATTENTION_SLOT, "block kind": STAGE_SLOT, "stem type": STEM_SLOT}
+    for loc, kind, builtin, what in uses:
+        if not isinstance(kind, str) or kind in builtin or kind in own:
             continue  # the common case reads no definition file
-        kinds = [*BUILTIN_ATTENTION, *sorted(own | set(builtin_blocks()) - set(BUILTIN_ATTENTION))]
+        shipped = [
+            name
+            for name, block in sorted(builtin_blocks().items())
+            if name not in own and all(param in block.params for param in slots[what])
+        ]
+        kinds = [*builtin, *sorted(own), *shipped]
         if kind not in kinds:
-            loc = remap(("stages", index, "attention", "type"))
+            where = remap(loc)
             close = difflib.get_close_matches(kind, kinds, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            hint += "use one of " + ", ".join(map(repr, kinds)) + ", or `none`"
-            message = f"unknown type {kind!r} ({type(kind).__name__})"
-            issues.append(source.issue(loc, format_loc(loc), message, hint))
-    return issues
+            hint += "use one of " + ", ".join(map(repr, kinds))
+            hint += ", or `none`" if what == "type" else ", or define it under `blocks:`"
+            message = f"unknown {what} {kind!r}"
+            if what == "type":
+                message += f" ({type(kind).__name__})"
+            issues.append(source.issue(where, format_loc(where), message, hint))
+    # A columnar scalar is every stage's: report it once.
+    return list(dict.fromkeys(issues))
 
 
-def _use_issues(source: Source, loc: Loc, attention: BlockAttention, spec: Spec) -> list[Issue]:
-    block = find_block(attention.type, spec.blocks)
+def _use_issues(
+    source: Source,
+    locs: tuple[Loc, Loc],
+    kind: str,
+    given: dict[str, Any],
+    spec: Spec,
+    slot: tuple[str, ...] = ATTENTION_SLOT,
+) -> list[Issue]:
+    """One use of kind `kind`: it has the params `slot` fills, and `given` sets only its other
+    params, with values of their type, and every one without a default. `locs`: the kind's
+    field, and the mapping holding `given`."""
+    block = find_block(kind, spec.blocks)
     if block is None:
         return []  # reported by unknown_kind_issues
-    issues = []
-    settable = [name for name in block.params if name != "channels"]
-    for key, value in attention.args().items():
-        where = (*loc, key)
-        if key not in settable:
-            hint = did_you_mean(key, settable) if settable else f"{attention.type} takes no fields"
-            issues.append(
-                source.issue(where, format_loc(where), f"unknown field {key!r}", hint, key=True)
-            )
-        elif type(value) not in (int, bool):
-            issues.append(
-                source.issue(where, format_loc(where), "must be a whole number or true/false", "")
-            )
+    kind_loc, args_loc = locs
+    missing = [name for name in slot if name not in block.params]
+    if missing:
+        role = {STAGE_SLOT: "stage block", STEM_SLOT: "stem"}.get(slot, "attention")
+        message = (
+            f"{kind!r} cannot be a {role}: a {role} kind has params {', '.join(slot)}, "
+            f"and it lacks {', '.join(missing)}"
+        )
+        hint = f"add {', '.join(missing)} under the definition's params, or use another kind"
+        return [source.issue(kind_loc, format_loc(kind_loc), message, hint)]
+    settable = [name for name in block.params if name not in slot]
+    issues = [
+        issue
+        for key, value in given.items()
+        if (issue := _arg_issue(source, (*args_loc, key), block, settable, value, slot))
+    ]
+    needed = [n for n in settable if block.params[n].default is None and n not in given]
+    if needed:
+        word = "args" if slot != ATTENTION_SLOT else "fields"
+        message = f"{kind!r} needs {', '.join(needed)}"
+        hint = f"give {needed[0]}: <value> in the {word}"
+        issues.append(source.issue(args_loc, format_loc(args_loc), message, hint))
     return issues
+
+
+def _arg_issue(
+    source: Source,
+    where: Loc,
+    block: BlockDef,
+    settable: list[str],
+    value: Any,
+    slot: tuple[str, ...],
+) -> Issue | None:
+    key = str(where[-1])
+    if key not in settable:
+        hint = did_you_mean(key, settable) if settable else "the kind takes no other params"
+        if key in slot:
+            hint = f"{key} is filled in by the {'stage' if slot == STAGE_SLOT else 'spec'}"
+        return source.issue(where, format_loc(where), f"unknown field {key!r}", hint, key=True)
+    if type(value) not in (int, bool):
+        return source.issue(where, format_loc(where), "must be a whole number or true/false", "")
+    boolean = block.params[key].type == "bool"
+    if boolean != isinstance(value, bool):
+        message = "must be true or false" if boolean else "must be a whole number"
+        return source.issue(where, format_loc(where), message, "")
+    return None
 
 
 def resolve_block_files(source: Source, spec: Spec) -> tuple[Spec, list[Issue]]:
@@ -126,6 +210,28 @@ def resolve_block_files(source: Source, spec: Spec) -> tuple[Spec, list[Issue]]:
 
 
 _PATH_HINT = "write a path relative to the spec, inside its folder, e.g. blocks/eca.yaml"
+
+
+def resolve_layout(source: Source, spec: Spec) -> tuple[Spec, list[Issue]]:
+    """A `layout:` file read (relative to the spec, inside its tree), or a built-in name
+    checked."""
+    entry = spec.layout
+    if not isinstance(entry, str):
+        return spec, []
+    loc = ("layout",)
+    names = builtin_names()
+    if not entry.endswith((".yaml", ".yml")):
+        if entry in names:
+            return spec, []
+        hint = did_you_mean(entry, names) + " (or a .yaml layout file beside the spec)"
+        return spec, [source.issue(loc, "layout", f"unknown layout {entry!r}", hint)]
+    try:
+        layout: Layout = load_layout(_inside(source.file, entry))
+    except ValueError as exc:
+        return spec, [source.issue(loc, "layout", str(exc), _PATH_HINT)]
+    except SpecError as exc:
+        return spec, list(exc.issues)
+    return spec.model_copy(update={"layout": layout}), []
 
 
 def _inside(spec_file: str, entry: str) -> Path:

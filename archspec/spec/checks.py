@@ -14,8 +14,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from archspec.errors import Loc
-from archspec.spec.models import SelectiveKernel, Spec, SplitAttention, StageRow
+from archspec.spec.models import (
+    BLOCK_TYPES,
+    STEM_TYPES,
+    SelectiveKernel,
+    Spec,
+    SplitAttention,
+    StageRow,
+)
 
+# Stages of a block kind written as data (a user kind) take these fields only.
+DEFINED = "defined"
 RESIDUAL = ("basic", "bottleneck")
 PREACT = ("preact_basic", "preact_bottleneck")
 BOTTLENECKS = ("bottleneck", "preact_bottleneck")
@@ -24,8 +33,8 @@ DENSE_COMPRESSION = 0.5  # torchvision DenseNet's transition (the implied value)
 
 # Stage fields and the block kinds that take them (`block` and `depth` apply to all).
 STAGE_FIELDS: dict[str, tuple[str, ...]] = {
-    "width": (*RESIDUAL, *PREACT),
-    "stride": (*RESIDUAL, *PREACT),
+    "width": (*RESIDUAL, *PREACT, DEFINED),
+    "stride": (*RESIDUAL, *PREACT, DEFINED),
     "groups": BOTTLENECKS,
     "base_width": BOTTLENECKS,
     "expansion": (*RESIDUAL, *PREACT),
@@ -36,8 +45,10 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
     "growth_rate": ("dense",),
     "bn_size": ("dense",),
     "compression": ("dense",),
+    "args": (DEFINED,),
 }
 _WHY = {
+    "args": "`args` sets the params of a block kind written as data; built-in kinds have fields",
     "stride_at": "the stride moves to a first 1x1 only in (post-activation) bottleneck blocks",
     "groups": "grouped convolutions exist only in bottleneck blocks (as torchvision)",
     "base_width": "base_width sizes a bottleneck's 3x3 (as torchvision)",
@@ -134,11 +145,19 @@ _FIELD_OF = {
 }
 
 
+def kind_group(block: str) -> str:
+    """A built-in block kind, or DEFINED for a kind written as data."""
+    return block if block in BLOCK_TYPES else DEFINED
+
+
 def _kind_rule(name: str, index: int, row: StageRow, ctx: StageContext) -> Iterator[Finding]:
     kinds = STAGE_FIELDS[name]
-    if _given(row, name) and row.block not in kinds:
+    if _given(row, name) and kind_group(row.block) not in kinds:
         reason = _WHY.get(name, f"`{name}` applies to {_kinds(kinds)} stages")
         fix = f"remove `{name}` from this stage"
+        if kind_group(row.block) == DEFINED:
+            reason = f"{row.block!r} is written as data: its own params decide"
+            fix = f"remove `{name}`, or give a param of {row.block!r} under `args`"
         if name in ("groups", "base_width") and row.block.endswith("basic"):
             fix = f"use block: bottleneck for grouped or widened blocks, or {fix}"
         yield Finding(
@@ -149,7 +168,7 @@ def _kind_rule(name: str, index: int, row: StageRow, ctx: StageContext) -> Itera
 def _given(row: StageRow, name: str) -> bool:
     """Written with a value other than the default: a column may carry the default as a
     placeholder for stages the field doesn't apply to (`groups: [1, 1, 32, 32]`)."""
-    default = StageRow.model_fields[name].default
+    default = StageRow.model_fields[name].get_default()
     return name in row.model_fields_set and getattr(row, name) != default
 
 
@@ -257,11 +276,27 @@ _STAGE_RULES: dict[str, Callable[[str, int, StageRow, StageContext], Iterator[Fi
 
 
 def _kinds(kinds: tuple[str, ...]) -> str:
-    return ", ".join(kinds[:-1]) + f" and {kinds[-1]}" if len(kinds) > 1 else kinds[0]
+    words = tuple("user-defined" if kind == DEFINED else kind for kind in kinds)
+    return ", ".join(words[:-1]) + f" and {words[-1]}" if len(words) > 1 else words[0]
 
 
 def _stem_findings(spec: Spec) -> Iterator[Finding]:
     stem = spec.stem
+    if stem.type not in STEM_TYPES:
+        for name in ("mid_width", "pool", "norm"):
+            if name in stem.model_fields_set:
+                yield Finding(
+                    ("stem", name),
+                    f"the stem kind {stem.type!r} is written as data: its own params decide",
+                    f"remove `{name}`, or give a param of {stem.type!r} under `args`",
+                )
+        return
+    if stem.args:
+        yield Finding(
+            ("stem", "args"),
+            f"`args` sets the params of a stem kind written as data; {stem.type} has fields",
+            "remove `args`",
+        )
     if "mid_width" in stem.model_fields_set and stem.type != "deep":
         yield Finding(
             ("stem", "mid_width"),
@@ -297,18 +332,35 @@ def _model_findings(spec: Spec) -> Iterator[Finding]:
         for name in ("conv_bias", "zero_init_residual", "output_stride"):
             if name in given:
                 yield Finding((name,), "does not apply to DenseNet", f"remove `{name}`")
+    if kind_group(family) == DEFINED or spec.stem.type not in STEM_TYPES:
+        for name in ("conv_bias", "zero_init_residual", "output_stride"):
+            if name in given:
+                yield Finding(
+                    (name,),
+                    "does not apply to block kinds written as data (their params decide)",
+                    f"remove `{name}`",
+                )
     if "final_norm" in given and family not in PREACT:
         yield Finding(
             ("final_norm",),
             "only pre-activation networks end in a norm + ReLU after the last stage",
             "remove `final_norm`",
         )
-    if family in RESIDUAL or family in PREACT or family == "dense":
-        yield from _family_findings(spec)
+    yield from _family_findings(spec)
 
 
 def _family_findings(spec: Spec) -> Iterator[Finding]:
     first = spec.stages[0].block
+    if kind_group(first) == DEFINED:
+        for index, row in enumerate(spec.stages):
+            if kind_group(row.block) != DEFINED:
+                yield Finding(
+                    ("stages", index, "block"),
+                    f"built-in {row.block!r} stages cannot follow stages of a kind written as "
+                    "data: they are named and assembled differently",
+                    "write every stage with kinds of your own, or every stage built-in",
+                )
+        return
     families = (RESIDUAL, PREACT, ("dense",))
     allowed = next(f for f in families if first in f)
     for index, row in enumerate(spec.stages):

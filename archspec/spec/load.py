@@ -18,7 +18,12 @@ import pydantic
 
 from archspec.errors import Issue, Loc, SpecError, format_loc
 from archspec.names import RESERVED_NAMES
-from archspec.spec.block_use import block_use_issues, resolve_block_files, unknown_kind_issues
+from archspec.spec.block_use import (
+    block_use_issues,
+    resolve_block_files,
+    resolve_layout,
+    unknown_kind_issues,
+)
 from archspec.spec.checks import (
     Finding,
     IsShared,
@@ -138,8 +143,10 @@ def parse_spec(text: str, file: str = "<string>", overrides: Sequence[str] = ())
     except pydantic.ValidationError as exc:
         raise SpecError(_invalid_spec_issues(source, table, exc)) from None
     spec, file_issues = resolve_block_files(source, spec)
+    spec, layout_issues = resolve_layout(source, spec)
     issues = [
         *file_issues,
+        *layout_issues,
         *table.unknown,
         *_class_name_issues(source, spec),
         *_size_issues(source, table.remap, spec),

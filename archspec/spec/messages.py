@@ -19,12 +19,14 @@ from archspec.spec.models import SelectiveKernel, Spec, SplitAttention, SqueezeE
 
 
 def strip_tags(loc: Loc) -> Loc:
-    """Drop the discriminator tag pydantic puts after `attention` ('se', 'sk', 'split')."""
+    """Drop the discriminator tags pydantic puts in locations: after `attention` ('se', 'sk',
+    'split'), a `blocks` entry ('inline', 'file') and a block member ('body', 'optional')."""
     return tuple(
         part
         for i, part in enumerate(loc)
         if not (i > 0 and loc[i - 1] == "attention" and part in _ATTENTION_TAGS)
         and not (i == 2 and loc[0] == "blocks" and part in ("inline", "file"))
+        and not (i >= 2 and loc[i - 2] == "members" and part in ("body", "optional"))
     )
 
 

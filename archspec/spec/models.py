@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from archspec.blocks.definition import BlockDef
+from archspec.spec.layout import Layout
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 ClassName = Annotated[str, Field(pattern=r"^[A-Z][A-Za-z0-9_]*$", max_length=64)]
@@ -32,11 +33,21 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class Stem(Strict):
-    """The network's entry: conv7x7 (+maxpool), conv3x3 (CIFAR), or deep (three 3x3 convs)."""
+# Values of a block kind's own params (a kind written as data), by param name.
+BlockArgs = Annotated[dict[Name, int | bool], Field(max_length=32)]
+StemType = Literal["conv7x7", "conv3x3", "deep"]
+STEM_TYPES = ("conv7x7", "conv3x3", "deep")
+BLOCK_TYPES = ("basic", "bottleneck", "preact_basic", "preact_bottleneck", "dense")
 
-    type: Literal["conv7x7", "conv3x3", "deep"] = "conv7x7"
+
+class Stem(Strict):
+    """The network's entry: conv7x7 (+maxpool), conv3x3 (CIFAR), deep (three 3x3 convs), or
+    a block kind written as data (built with in_channels = the input's, out_channels = width
+    and `args`)."""
+
+    type: StemType | Name = "conv7x7"
     width: Channels = 64
+    args: BlockArgs = {}
     # Output channels of the deep stem's first two convs; default width / 2 (timm stem_width).
     mid_width: Channels | None = None
     # Max-pool after the stem; default: yes for conv7x7 and deep, no for conv3x3.
@@ -104,6 +115,13 @@ BlockEntry = Annotated[
 ]
 
 
+LayoutPath = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$", max_length=200)]
+LayoutEntry = Annotated[
+    Annotated[Layout, Tag("inline")] | Annotated[LayoutPath, Tag("ref")],
+    Discriminator(lambda value: "ref" if isinstance(value, str) else "inline"),
+]
+
+
 def _attention_kind(value: Any) -> str | None:
     if not isinstance(value, dict | BaseModel):
         return "block"  # any model refuses it: "expected a mapping of fields"
@@ -123,9 +141,10 @@ Attention = Annotated[
 
 
 class StageRow(Strict):
-    """One stage of the table (one row as a paper prints it)."""
+    """One stage of the table (one row as a paper prints it). `block` is a built-in kind or
+    one written as data (built with in_channels, out_channels = width, stride and `args`)."""
 
-    block: BlockType
+    block: BlockType | Name
     depth: Count
     width: Channels | None = None
     stride: Small | None = None
@@ -139,6 +158,7 @@ class StageRow(Strict):
     growth_rate: Channels | None = None
     bn_size: Small | None = None
     compression: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+    args: BlockArgs = {}
 
 
 class Head(Strict):
@@ -169,8 +189,11 @@ class Spec(Strict):
     final_norm: bool | None = None
     conv_bias: bool = False
     zero_init_residual: bool = False
-    # Block kinds written as data, by name; used by `attention: {type: <name>}`.
+    # Block kinds written as data, by name; used as stage `block`, stem `type` or attention.
     blocks: Annotated[dict[Name, BlockEntry], Field(max_length=32)] = {}
+    # How modules are named (state_dict keys): a built-in layout's name, a layout file relative
+    # to the spec, or a layout written inline. Default: the blocks' family's.
+    layout: LayoutEntry | None = None
 
 
 def default_class_name(name: str) -> str:

@@ -130,6 +130,9 @@ class GroupWeightedSum(_Merge):
     groups: int = 2
 
     def infer(self, inputs: list[Shape]) -> Shape:
+        weights = math.prod(inputs[1]) if len(inputs) > 1 else inputs[0][0]
+        if weights != inputs[0][0]:
+            raise ShapeError(f"{weights} weights for {inputs[0][0]} channels of {self.groups} maps")
         return GroupSum(self.groups).infer(inputs[:1])
 
     def saved_for_backward(self, inputs: list[str], node: str) -> list[str]:

@@ -19,7 +19,7 @@ import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from archspec.errors import Issue, Loc, SpecError, format_loc
-from archspec.names import RESERVED_NAMES
+from archspec.names import MODULE_ATTRIBUTES, RESERVED_NAMES
 from archspec.spec.yamlsource import Source, YamlError, load_yaml
 
 # Stages a spec may have (spec.models.Spec.stages); a stage path is checked for each.
@@ -35,23 +35,6 @@ _PLACEHOLDERS = {
     "i": "the stage's index, from 0",
     "m": "the layer's number in its block, from 1",
 }
-
-
-# What every nn.Module (and the generated model class) already has: an attribute or child with
-# one of these names would shadow it or be refused by add_module. tests/test_layouts.py checks
-# this covers torch's nn.Module.
-MODULE_ATTRIBUTES = frozenset(
-    """T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda
-    double dump_patches eval extra_repr float forward get_buffer get_extra_state get_parameter
-    get_submodule half ipu load_state_dict modules mtia named_buffers named_children
-    named_modules named_parameters parameters register_backward_hook register_buffer
-    register_forward_hook register_forward_pre_hook register_full_backward_hook
-    register_full_backward_pre_hook register_load_state_dict_post_hook
-    register_load_state_dict_pre_hook register_module register_parameter
-    register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ set_extra_state
-    set_submodule share_memory state_dict to to_empty train training type xpu zero_grad
-    fuse reset_parameters forward_features forward_head num_classes""".split()
-)
 
 
 def render(template: str, **values: int) -> str:
@@ -86,7 +69,16 @@ def _single(text: str) -> str:
     return _check_path(text, "")
 
 
+def _fc(text: str) -> str:
+    name, dot, index = text.partition(".")
+    if dot and index != "0":
+        raise ValueError("must be a name, or `name.0` for a Sequential holding the classifier")
+    _single(name)
+    return text
+
+
 Ident = Annotated[str, AfterValidator(_single)]
+FcPath = Annotated[str, AfterValidator(_fc)]
 ModulePath = Annotated[str, AfterValidator(functools.partial(_check_path, allowed=""))]
 StagePath = Annotated[str, AfterValidator(functools.partial(_check_path, allowed="ni"))]
 LayerName = Annotated[str, AfterValidator(functools.partial(_check_path, allowed="m"))]
@@ -104,10 +96,12 @@ class StemLayout(_Strict):
 
     path: Literal[""] | Ident = ""
     sequential: bool = False
-    conv: Ident
-    norm: Ident
-    act: Ident
-    pool: Ident
+    conv: Ident = "conv1"
+    norm: Ident = "bn1"
+    act: Ident = "relu"
+    pool: Ident = "maxpool"
+    # Where a stem kind written as data goes: one module on the model.
+    block: Ident = "stem"
 
 
 class StagesLayout(_Strict):
@@ -120,6 +114,9 @@ class StagesLayout(_Strict):
     layer: LayerName | None = None
     transition: StagePath | None = None
     final_norm: ModulePath | None = None
+    # An nn.ReLU module of its own after every block of the stage's Sequential, so blocks sit
+    # at even indices (SKNet-pytorch's `stage_1`).
+    act_after_block: bool = False
 
 
 class TailLayout(_Strict):
@@ -138,7 +135,8 @@ class HeadLayout(_Strict):
     act: Ident | None = None
     pool: Ident
     flatten: Ident | None = None
-    fc: Ident
+    # `name.0`: the classifier is the only child of an nn.Sequential (SKNet-pytorch).
+    fc: FcPath
     classifier: Literal["linear", "conv1x1"] = "linear"
 
 
@@ -157,6 +155,8 @@ class Layout(_Strict):
     def _consistent(self) -> Layout:
         if self.stem.sequential and not self.stem.path:
             raise ValueError("stem.sequential needs a stem.path to hold the Sequential")
+        if self.head.path and "." in self.head.fc:
+            raise ValueError("head.fc is one name inside a head Sequential (head.path)")
         if self.head.path and self.head.flatten is None:
             raise ValueError("a head Sequential needs head.flatten (an nn.Flatten member)")
         if self.stages.layer is not None and not _LAYER.match(self.stages.layer):
@@ -175,6 +175,8 @@ class Layout(_Strict):
                 if template is not None:
                     paths.append(render(template, n=index + 1, i=index))
         paths += [p for p in (stages.final_norm, self.tail.norm, self.tail.act) if p]
+        if stem.block != stem.path:
+            paths.append(stem.block)
         if head.path:
             return [*paths, head.path]
         return paths + [p for p in (head.act, head.pool, head.flatten, head.fc) if p]

@@ -1,0 +1,79 @@
+"""Stages and stems of block kinds written as data (archspec.blocks): user kinds.
+
+A stage kind receives its slot from the stage table: `in_channels` (the previous stage's
+output, then its own), `out_channels` (the row's `width`) and `stride` (the stage's, on its
+first block); the row's `args` give its other params. A stem kind receives `in_channels` (the
+input's) and `out_channels` (the stem's `width`). archspec.spec.block_use checks the slots.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archspec.blocks.definition import BlockDef
+from archspec.blocks.library import find_block
+from archspec.errors import Loc
+from archspec.ir.graph import Builder, Scope, Seq
+from archspec.ir.ops import ReLU
+from archspec.lower.blocks import lower_block
+from archspec.lower.context import StageInput, StageOutput
+from archspec.lower.errors import LowerError
+from archspec.spec.layout import Layout
+from archspec.spec.models import Spec
+
+STAGE_SLOT = ("in_channels", "out_channels", "stride")
+STEM_SLOT = ("in_channels", "out_channels")
+
+
+def _definition(spec: Spec, kind: str, loc: Loc) -> BlockDef:
+    block = find_block(kind, spec.blocks)
+    if block is None:  # archspec.spec.block_use reports it on load
+        raise LowerError(loc, f"unknown block kind {kind!r}", "define it under `blocks:`")
+    return block
+
+
+def lower_defined_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, Any]]]:
+    """depth blocks of the row's kind in the stage's Sequential (each followed by its own
+    ReLU module where the layout says so)."""
+    spec, row, b = st.spec, st.row, st.builder
+    kind = row.block
+    block = _definition(spec, kind, (*st.loc, "block"))
+    if row.width is None:
+        raise LowerError(
+            (*st.loc, "width"), f"a {kind} stage needs `width`", "add width: <out channels>"
+        )
+    module = st.path(st.layout.stages.path)
+    x = st.x
+    items: list[Any] = []
+    for i in range(row.depth):
+        args = {
+            **row.args,
+            "in_channels": st.channels if i == 0 else row.width,
+            "out_channels": row.width,
+            "stride": st.geometry.stride if i == 0 else 1,
+        }
+        path = f"{module}.{len(items)}"
+        scope = Scope(path, st.key, path)
+        x, call = lower_block(b, scope, x, kind, block, args, st.loc, _resolver(spec))
+        items.append(call)
+        if st.layout.stages.act_after_block:
+            x = b.add(ReLU(), [x], Scope(module, st.key), str(len(items)))
+            items.append(ReLU())
+    return StageOutput(x, row.width), [(module, Seq(tuple(items)))]
+
+
+def lower_defined_stem(
+    b: Builder, spec: Spec, x: str, layout: Layout
+) -> tuple[StageOutput, list[tuple[str, Any]]]:
+    """The stem kind as one module, at the layout's `stem.block`."""
+    stem = spec.stem
+    block = _definition(spec, stem.type, ("stem", "type"))
+    args = {**stem.args, "in_channels": spec.input[0], "out_channels": stem.width}
+    attr = layout.stem.block
+    scope = Scope(attr, "stem", attr)
+    y, call = lower_block(b, scope, x, stem.type, block, args, ("stem",), _resolver(spec))
+    return StageOutput(y, stem.width), [(attr, call)]
+
+
+def _resolver(spec: Spec) -> Any:
+    return lambda kind: find_block(kind, spec.blocks)
