@@ -157,6 +157,13 @@ def _shape_issue(loaded: LoadedSpec, exc: ShapePassError) -> Any:
     loc: tuple[str | int, ...] = ("input",)
     if exc.stage.startswith("stage"):
         loc = ("stages", int(exc.stage.removeprefix("stage")) - 1)
+    if exc.origin is not None:
+        # Error path only; archspec.blocks.library imports archspec.spec, which must load first.
+        from archspec.blocks.located import step_issue  # noqa: PLC0415
+
+        located = step_issue(loaded, exc.origin, f"at {exc.node} ({exc.stage}): {exc.message}")
+        if located is not None:
+            return located
     return loaded.issue(
         loc, f"at {exc.node}: {exc.message}", "use a larger `input` size, or fewer stride-2 stages"
     )

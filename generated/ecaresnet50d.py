@@ -50,20 +50,13 @@ class Bottleneck(nn.Module):
         width: int,
         out_channels: int,
         stride: int = 1,
-        downsample: nn.Module | None = None,
         se: nn.Module | None = None,
+        downsample: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, width, kernel_size=1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = nn.Conv2d(
-            width,
-            width,
-            kernel_size=3,
-            stride=stride,
-            padding=1,
-            bias=False,
-        )
+        self.conv2 = nn.Conv2d(width, width, kernel_size=3, stride=stride, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(width)
         self.conv3 = nn.Conv2d(width, out_channels, kernel_size=1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_channels)
@@ -86,8 +79,7 @@ class Bottleneck(nn.Module):
         if self.downsample is not None:
             identity = self.downsample(x)
         out += identity
-        out = self.relu(out)
-        return out
+        return self.relu(out)
 
 
 class EcaModule(nn.Module):
@@ -136,12 +128,12 @@ class EcaResNet50D(nn.Module):
                 64,
                 64,
                 256,
+                se=EcaModule(kernel_size=5, padding=2),
                 downsample=nn.Sequential(
                     nn.Identity(),
                     nn.Conv2d(64, 256, kernel_size=1, bias=False),
                     nn.BatchNorm2d(256),
                 ),
-                se=EcaModule(kernel_size=5, padding=2),
             ),
             *[Bottleneck(256, 64, 256, se=EcaModule(kernel_size=5, padding=2)) for _ in range(2)],
         )
@@ -151,12 +143,12 @@ class EcaResNet50D(nn.Module):
                 128,
                 512,
                 stride=2,
+                se=EcaModule(kernel_size=5, padding=2),
                 downsample=nn.Sequential(
                     nn.AvgPool2d(kernel_size=2, stride=2, ceil_mode=True, count_include_pad=False),
                     nn.Conv2d(256, 512, kernel_size=1, bias=False),
                     nn.BatchNorm2d(512),
                 ),
-                se=EcaModule(kernel_size=5, padding=2),
             ),
             *[Bottleneck(512, 128, 512, se=EcaModule(kernel_size=5, padding=2)) for _ in range(3)],
         )
@@ -166,12 +158,12 @@ class EcaResNet50D(nn.Module):
                 256,
                 1024,
                 stride=2,
+                se=EcaModule(kernel_size=5, padding=2),
                 downsample=nn.Sequential(
                     nn.AvgPool2d(kernel_size=2, stride=2, ceil_mode=True, count_include_pad=False),
                     nn.Conv2d(512, 1024, kernel_size=1, bias=False),
                     nn.BatchNorm2d(1024),
                 ),
-                se=EcaModule(kernel_size=5, padding=2),
             ),
             *[
                 Bottleneck(1024, 256, 1024, se=EcaModule(kernel_size=5, padding=2))
@@ -184,12 +176,12 @@ class EcaResNet50D(nn.Module):
                 512,
                 2048,
                 stride=2,
+                se=EcaModule(kernel_size=7, padding=3),
                 downsample=nn.Sequential(
                     nn.AvgPool2d(kernel_size=2, stride=2, ceil_mode=True, count_include_pad=False),
                     nn.Conv2d(1024, 2048, kernel_size=1, bias=False),
                     nn.BatchNorm2d(2048),
                 ),
-                se=EcaModule(kernel_size=7, padding=3),
             ),
             *[
                 Bottleneck(2048, 512, 2048, se=EcaModule(kernel_size=7, padding=3))

@@ -54,17 +54,11 @@ class Bottleneck(nn.Module):
         downsample: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, width, kernel_size=1, stride=stride, bias=True)
+        self.conv1 = nn.Conv2d(in_channels, width, kernel_size=1, stride=stride)
         self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = nn.Conv2d(
-            width,
-            width,
-            kernel_size=3,
-            padding=1,
-            bias=True,
-        )
+        self.conv2 = nn.Conv2d(width, width, kernel_size=3, padding=1)
         self.bn2 = nn.BatchNorm2d(width)
-        self.conv3 = nn.Conv2d(width, out_channels, kernel_size=1, bias=True)
+        self.conv3 = nn.Conv2d(width, out_channels, kernel_size=1)
         self.bn3 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
@@ -82,8 +76,7 @@ class Bottleneck(nn.Module):
         if self.downsample is not None:
             identity = self.downsample(x)
         out += identity
-        out = self.relu(out)
-        return out
+        return self.relu(out)
 
 
 class ResNet50Backbone(nn.Module):

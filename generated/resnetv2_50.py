@@ -67,14 +67,7 @@ class PreActBottleneck(nn.Module):
         self.conv1 = nn.Conv2d(in_channels, width, kernel_size=1, bias=False)
         self.norm2 = nn.BatchNorm2d(width)
         self.act2 = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(
-            width,
-            width,
-            kernel_size=3,
-            stride=stride,
-            padding=1,
-            bias=False,
-        )
+        self.conv2 = nn.Conv2d(width, width, kernel_size=3, stride=stride, padding=1, bias=False)
         self.norm3 = nn.BatchNorm2d(width)
         self.act3 = nn.ReLU(inplace=True)
         self.conv3 = nn.Conv2d(width, out_channels, kernel_size=1, bias=False)
@@ -83,8 +76,6 @@ class PreActBottleneck(nn.Module):
         shortcut = x
         preact = self.norm1(x)
         preact = self.act1(preact)
-        if self.downsample is not None:
-            shortcut = self.downsample(preact)
         out = self.conv1(preact)
         out = self.norm2(out)
         out = self.act2(out)
@@ -92,6 +83,8 @@ class PreActBottleneck(nn.Module):
         out = self.norm3(out)
         out = self.act3(out)
         out = self.conv3(out)
+        if self.downsample is not None:
+            shortcut = self.downsample(preact)
         return out + shortcut
 
 

@@ -86,8 +86,6 @@ class PreActBottleneck(nn.Module):
         shortcut = x
         preact = self.norm1(x)
         preact = self.act1(preact)
-        if self.downsample is not None:
-            shortcut = self.downsample(preact)
         out = self.conv1(preact)
         out = self.norm2(out)
         out = self.act2(out)
@@ -95,6 +93,8 @@ class PreActBottleneck(nn.Module):
         out = self.norm3(out)
         out = self.act3(out)
         out = self.conv3(out)
+        if self.downsample is not None:
+            shortcut = self.downsample(preact)
         return out + shortcut
 
 

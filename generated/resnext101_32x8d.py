@@ -50,7 +50,6 @@ class Bottleneck(nn.Module):
         width: int,
         out_channels: int,
         stride: int = 1,
-        groups: int = 1,
         downsample: nn.Module | None = None,
     ) -> None:
         super().__init__()
@@ -62,7 +61,7 @@ class Bottleneck(nn.Module):
             kernel_size=3,
             stride=stride,
             padding=1,
-            groups=groups,
+            groups=32,
             bias=False,
         )
         self.bn2 = nn.BatchNorm2d(width)
@@ -84,8 +83,7 @@ class Bottleneck(nn.Module):
         if self.downsample is not None:
             identity = self.downsample(x)
         out += identity
-        out = self.relu(out)
-        return out
+        return self.relu(out)
 
 
 class ResNeXt101_32x8d(nn.Module):
@@ -110,13 +108,12 @@ class ResNeXt101_32x8d(nn.Module):
                 64,
                 256,
                 256,
-                groups=32,
                 downsample=nn.Sequential(
                     nn.Conv2d(64, 256, kernel_size=1, bias=False),
                     nn.BatchNorm2d(256),
                 ),
             ),
-            *[Bottleneck(256, 256, 256, groups=32) for _ in range(2)],
+            *[Bottleneck(256, 256, 256) for _ in range(2)],
         )
         self.layer2 = nn.Sequential(
             Bottleneck(
@@ -124,13 +121,12 @@ class ResNeXt101_32x8d(nn.Module):
                 512,
                 512,
                 stride=2,
-                groups=32,
                 downsample=nn.Sequential(
                     nn.Conv2d(256, 512, kernel_size=1, stride=2, bias=False),
                     nn.BatchNorm2d(512),
                 ),
             ),
-            *[Bottleneck(512, 512, 512, groups=32) for _ in range(3)],
+            *[Bottleneck(512, 512, 512) for _ in range(3)],
         )
         self.layer3 = nn.Sequential(
             Bottleneck(
@@ -138,13 +134,12 @@ class ResNeXt101_32x8d(nn.Module):
                 1024,
                 1024,
                 stride=2,
-                groups=32,
                 downsample=nn.Sequential(
                     nn.Conv2d(512, 1024, kernel_size=1, stride=2, bias=False),
                     nn.BatchNorm2d(1024),
                 ),
             ),
-            *[Bottleneck(1024, 1024, 1024, groups=32) for _ in range(22)],
+            *[Bottleneck(1024, 1024, 1024) for _ in range(22)],
         )
         self.layer4 = nn.Sequential(
             Bottleneck(
@@ -152,13 +147,12 @@ class ResNeXt101_32x8d(nn.Module):
                 2048,
                 2048,
                 stride=2,
-                groups=32,
                 downsample=nn.Sequential(
                     nn.Conv2d(1024, 2048, kernel_size=1, stride=2, bias=False),
                     nn.BatchNorm2d(2048),
                 ),
             ),
-            *[Bottleneck(2048, 2048, 2048, groups=32) for _ in range(2)],
+            *[Bottleneck(2048, 2048, 2048) for _ in range(2)],
         )
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(2048, num_classes)

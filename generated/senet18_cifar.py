@@ -75,27 +75,21 @@ class PreActBasic(nn.Module):
         )
         self.norm2 = nn.BatchNorm2d(out_channels)
         self.act2 = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(
-            out_channels,
-            out_channels,
-            kernel_size=3,
-            padding=1,
-            bias=False,
-        )
+        self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False)
         self.se = se
 
     def forward(self, x: Tensor) -> Tensor:
         shortcut = x
         preact = self.norm1(x)
         preact = self.act1(preact)
-        if self.downsample is not None:
-            shortcut = self.downsample(preact)
         out = self.conv1(preact)
         out = self.norm2(out)
         out = self.act2(out)
         out = self.conv2(out)
         if self.se is not None:
             out = self.se(out)
+        if self.downsample is not None:
+            shortcut = self.downsample(preact)
         return out + shortcut
 
 
@@ -130,7 +124,7 @@ class SENet18Cifar(nn.Module):
                 (
                     "blocks",
                     nn.Sequential(
-                        *[PreActBasic(64, 64, se=SqueezeExcite(64, 4)) for _ in range(2)],
+                        *[PreActBasic(64, 64, se=SqueezeExcite(64, reduced=4)) for _ in range(2)],
                     ),
                 ),
             ),
@@ -142,12 +136,12 @@ class SENet18Cifar(nn.Module):
                             64,
                             128,
                             stride=2,
-                            se=SqueezeExcite(128, 8),
                             downsample=named_sequential(
                                 ("conv", nn.Conv2d(64, 128, kernel_size=1, stride=2, bias=False)),
                             ),
+                            se=SqueezeExcite(128, reduced=8),
                         ),
-                        PreActBasic(128, 128, se=SqueezeExcite(128, 8)),
+                        PreActBasic(128, 128, se=SqueezeExcite(128, reduced=8)),
                     ),
                 ),
             ),
@@ -159,12 +153,12 @@ class SENet18Cifar(nn.Module):
                             128,
                             256,
                             stride=2,
-                            se=SqueezeExcite(256, 16),
                             downsample=named_sequential(
                                 ("conv", nn.Conv2d(128, 256, kernel_size=1, stride=2, bias=False)),
                             ),
+                            se=SqueezeExcite(256, reduced=16),
                         ),
-                        PreActBasic(256, 256, se=SqueezeExcite(256, 16)),
+                        PreActBasic(256, 256, se=SqueezeExcite(256, reduced=16)),
                     ),
                 ),
             ),
@@ -176,12 +170,12 @@ class SENet18Cifar(nn.Module):
                             256,
                             512,
                             stride=2,
-                            se=SqueezeExcite(512, 32),
                             downsample=named_sequential(
                                 ("conv", nn.Conv2d(256, 512, kernel_size=1, stride=2, bias=False)),
                             ),
+                            se=SqueezeExcite(512, reduced=32),
                         ),
-                        PreActBasic(512, 512, se=SqueezeExcite(512, 32)),
+                        PreActBasic(512, 512, se=SqueezeExcite(512, reduced=32)),
                     ),
                 ),
             ),

@@ -49,8 +49,8 @@ class BasicBlock(nn.Module):
         in_channels: int,
         out_channels: int,
         stride: int = 1,
-        downsample: nn.Module | None = None,
         se: nn.Module | None = None,
+        downsample: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(
@@ -63,13 +63,7 @@ class BasicBlock(nn.Module):
         )
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(
-            out_channels,
-            out_channels,
-            kernel_size=3,
-            padding=1,
-            bias=False,
-        )
+        self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.se = se
         self.downsample = downsample
@@ -86,8 +80,7 @@ class BasicBlock(nn.Module):
         if self.downsample is not None:
             identity = self.downsample(x)
         out += identity
-        out = self.relu(out)
-        return out
+        return self.relu(out)
 
 
 class SqueezeExcite(nn.Module):
@@ -125,46 +118,46 @@ class SEResNet18(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.layer1 = nn.Sequential(
-            *[BasicBlock(64, 64, se=SqueezeExcite(64, 8)) for _ in range(2)],
+            *[BasicBlock(64, 64, se=SqueezeExcite(64, reduced=8)) for _ in range(2)],
         )
         self.layer2 = nn.Sequential(
             BasicBlock(
                 64,
                 128,
                 stride=2,
+                se=SqueezeExcite(128, reduced=8),
                 downsample=nn.Sequential(
                     nn.Conv2d(64, 128, kernel_size=1, stride=2, bias=False),
                     nn.BatchNorm2d(128),
                 ),
-                se=SqueezeExcite(128, 8),
             ),
-            BasicBlock(128, 128, se=SqueezeExcite(128, 8)),
+            BasicBlock(128, 128, se=SqueezeExcite(128, reduced=8)),
         )
         self.layer3 = nn.Sequential(
             BasicBlock(
                 128,
                 256,
                 stride=2,
+                se=SqueezeExcite(256, reduced=16),
                 downsample=nn.Sequential(
                     nn.Conv2d(128, 256, kernel_size=1, stride=2, bias=False),
                     nn.BatchNorm2d(256),
                 ),
-                se=SqueezeExcite(256, 16),
             ),
-            BasicBlock(256, 256, se=SqueezeExcite(256, 16)),
+            BasicBlock(256, 256, se=SqueezeExcite(256, reduced=16)),
         )
         self.layer4 = nn.Sequential(
             BasicBlock(
                 256,
                 512,
                 stride=2,
+                se=SqueezeExcite(512, reduced=32),
                 downsample=nn.Sequential(
                     nn.Conv2d(256, 512, kernel_size=1, stride=2, bias=False),
                     nn.BatchNorm2d(512),
                 ),
-                se=SqueezeExcite(512, 32),
             ),
-            BasicBlock(512, 512, se=SqueezeExcite(512, 32)),
+            BasicBlock(512, 512, se=SqueezeExcite(512, reduced=32)),
         )
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512, num_classes)

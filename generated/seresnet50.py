@@ -50,20 +50,13 @@ class Bottleneck(nn.Module):
         width: int,
         out_channels: int,
         stride: int = 1,
-        downsample: nn.Module | None = None,
         se: nn.Module | None = None,
+        downsample: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, width, kernel_size=1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = nn.Conv2d(
-            width,
-            width,
-            kernel_size=3,
-            stride=stride,
-            padding=1,
-            bias=False,
-        )
+        self.conv2 = nn.Conv2d(width, width, kernel_size=3, stride=stride, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(width)
         self.conv3 = nn.Conv2d(width, out_channels, kernel_size=1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_channels)
@@ -86,8 +79,7 @@ class Bottleneck(nn.Module):
         if self.downsample is not None:
             identity = self.downsample(x)
         out += identity
-        out = self.relu(out)
-        return out
+        return self.relu(out)
 
 
 class SqueezeExcite(nn.Module):
@@ -130,13 +122,13 @@ class SEResNet50(nn.Module):
                 64,
                 64,
                 256,
+                se=SqueezeExcite(256, reduced=16),
                 downsample=nn.Sequential(
                     nn.Conv2d(64, 256, kernel_size=1, bias=False),
                     nn.BatchNorm2d(256),
                 ),
-                se=SqueezeExcite(256, 16),
             ),
-            *[Bottleneck(256, 64, 256, se=SqueezeExcite(256, 16)) for _ in range(2)],
+            *[Bottleneck(256, 64, 256, se=SqueezeExcite(256, reduced=16)) for _ in range(2)],
         )
         self.layer2 = nn.Sequential(
             Bottleneck(
@@ -144,13 +136,13 @@ class SEResNet50(nn.Module):
                 128,
                 512,
                 stride=2,
+                se=SqueezeExcite(512, reduced=32),
                 downsample=nn.Sequential(
                     nn.Conv2d(256, 512, kernel_size=1, stride=2, bias=False),
                     nn.BatchNorm2d(512),
                 ),
-                se=SqueezeExcite(512, 32),
             ),
-            *[Bottleneck(512, 128, 512, se=SqueezeExcite(512, 32)) for _ in range(3)],
+            *[Bottleneck(512, 128, 512, se=SqueezeExcite(512, reduced=32)) for _ in range(3)],
         )
         self.layer3 = nn.Sequential(
             Bottleneck(
@@ -158,13 +150,13 @@ class SEResNet50(nn.Module):
                 256,
                 1024,
                 stride=2,
+                se=SqueezeExcite(1024, reduced=64),
                 downsample=nn.Sequential(
                     nn.Conv2d(512, 1024, kernel_size=1, stride=2, bias=False),
                     nn.BatchNorm2d(1024),
                 ),
-                se=SqueezeExcite(1024, 64),
             ),
-            *[Bottleneck(1024, 256, 1024, se=SqueezeExcite(1024, 64)) for _ in range(5)],
+            *[Bottleneck(1024, 256, 1024, se=SqueezeExcite(1024, reduced=64)) for _ in range(5)],
         )
         self.layer4 = nn.Sequential(
             Bottleneck(
@@ -172,13 +164,13 @@ class SEResNet50(nn.Module):
                 512,
                 2048,
                 stride=2,
+                se=SqueezeExcite(2048, reduced=128),
                 downsample=nn.Sequential(
                     nn.Conv2d(1024, 2048, kernel_size=1, stride=2, bias=False),
                     nn.BatchNorm2d(2048),
                 ),
-                se=SqueezeExcite(2048, 128),
             ),
-            *[Bottleneck(2048, 512, 2048, se=SqueezeExcite(2048, 128)) for _ in range(2)],
+            *[Bottleneck(2048, 512, 2048, se=SqueezeExcite(2048, reduced=128)) for _ in range(2)],
         )
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(2048, num_classes)

@@ -51,8 +51,8 @@ class Bottleneck(nn.Module):
         out_channels: int,
         stride: int = 1,
         dilation: int = 1,
-        downsample: nn.Module | None = None,
         se: nn.Module | None = None,
+        downsample: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, width, kernel_size=1, bias=False)
@@ -88,8 +88,7 @@ class Bottleneck(nn.Module):
         if self.downsample is not None:
             identity = self.downsample(x)
         out += identity
-        out = self.relu(out)
-        return out
+        return self.relu(out)
 
 
 class SqueezeExcite(nn.Module):
@@ -132,13 +131,13 @@ class SEResNet50OS16(nn.Module):
                 64,
                 64,
                 256,
+                se=SqueezeExcite(256, reduced=16),
                 downsample=nn.Sequential(
                     nn.Conv2d(64, 256, kernel_size=1, bias=False),
                     nn.BatchNorm2d(256),
                 ),
-                se=SqueezeExcite(256, 16),
             ),
-            *[Bottleneck(256, 64, 256, se=SqueezeExcite(256, 16)) for _ in range(2)],
+            *[Bottleneck(256, 64, 256, se=SqueezeExcite(256, reduced=16)) for _ in range(2)],
         )
         self.layer2 = nn.Sequential(
             Bottleneck(
@@ -146,13 +145,13 @@ class SEResNet50OS16(nn.Module):
                 128,
                 512,
                 stride=2,
+                se=SqueezeExcite(512, reduced=32),
                 downsample=nn.Sequential(
                     nn.Conv2d(256, 512, kernel_size=1, stride=2, bias=False),
                     nn.BatchNorm2d(512),
                 ),
-                se=SqueezeExcite(512, 32),
             ),
-            *[Bottleneck(512, 128, 512, se=SqueezeExcite(512, 32)) for _ in range(3)],
+            *[Bottleneck(512, 128, 512, se=SqueezeExcite(512, reduced=32)) for _ in range(3)],
         )
         self.layer3 = nn.Sequential(
             Bottleneck(
@@ -160,27 +159,27 @@ class SEResNet50OS16(nn.Module):
                 256,
                 1024,
                 stride=2,
+                se=SqueezeExcite(1024, reduced=64),
                 downsample=nn.Sequential(
                     nn.Conv2d(512, 1024, kernel_size=1, stride=2, bias=False),
                     nn.BatchNorm2d(1024),
                 ),
-                se=SqueezeExcite(1024, 64),
             ),
-            *[Bottleneck(1024, 256, 1024, se=SqueezeExcite(1024, 64)) for _ in range(5)],
+            *[Bottleneck(1024, 256, 1024, se=SqueezeExcite(1024, reduced=64)) for _ in range(5)],
         )
         self.layer4 = nn.Sequential(
             Bottleneck(
                 1024,
                 512,
                 2048,
+                se=SqueezeExcite(2048, reduced=128),
                 downsample=nn.Sequential(
                     nn.Conv2d(1024, 2048, kernel_size=1, bias=False),
                     nn.BatchNorm2d(2048),
                 ),
-                se=SqueezeExcite(2048, 128),
             ),
             *[
-                Bottleneck(2048, 512, 2048, dilation=2, se=SqueezeExcite(2048, 128))
+                Bottleneck(2048, 512, 2048, dilation=2, se=SqueezeExcite(2048, reduced=128))
                 for _ in range(2)
             ],
         )

@@ -50,9 +50,8 @@ class Bottleneck(nn.Module):
         width: int,
         out_channels: int,
         stride: int = 1,
-        groups: int = 1,
-        downsample: nn.Module | None = None,
         se: nn.Module | None = None,
+        downsample: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, width, kernel_size=1, bias=False)
@@ -63,7 +62,7 @@ class Bottleneck(nn.Module):
             kernel_size=3,
             stride=stride,
             padding=1,
-            groups=groups,
+            groups=32,
             bias=False,
         )
         self.bn2 = nn.BatchNorm2d(width)
@@ -88,8 +87,7 @@ class Bottleneck(nn.Module):
         if self.downsample is not None:
             identity = self.downsample(x)
         out += identity
-        out = self.relu(out)
-        return out
+        return self.relu(out)
 
 
 class SqueezeExcite(nn.Module):
@@ -132,14 +130,13 @@ class SEResNeXt50_32x4d(nn.Module):
                 64,
                 128,
                 256,
-                groups=32,
+                se=SqueezeExcite(256, reduced=16),
                 downsample=nn.Sequential(
                     nn.Conv2d(64, 256, kernel_size=1, bias=False),
                     nn.BatchNorm2d(256),
                 ),
-                se=SqueezeExcite(256, 16),
             ),
-            *[Bottleneck(256, 128, 256, groups=32, se=SqueezeExcite(256, 16)) for _ in range(2)],
+            *[Bottleneck(256, 128, 256, se=SqueezeExcite(256, reduced=16)) for _ in range(2)],
         )
         self.layer2 = nn.Sequential(
             Bottleneck(
@@ -147,14 +144,13 @@ class SEResNeXt50_32x4d(nn.Module):
                 256,
                 512,
                 stride=2,
-                groups=32,
+                se=SqueezeExcite(512, reduced=32),
                 downsample=nn.Sequential(
                     nn.Conv2d(256, 512, kernel_size=1, stride=2, bias=False),
                     nn.BatchNorm2d(512),
                 ),
-                se=SqueezeExcite(512, 32),
             ),
-            *[Bottleneck(512, 256, 512, groups=32, se=SqueezeExcite(512, 32)) for _ in range(3)],
+            *[Bottleneck(512, 256, 512, se=SqueezeExcite(512, reduced=32)) for _ in range(3)],
         )
         self.layer3 = nn.Sequential(
             Bottleneck(
@@ -162,14 +158,13 @@ class SEResNeXt50_32x4d(nn.Module):
                 512,
                 1024,
                 stride=2,
-                groups=32,
+                se=SqueezeExcite(1024, reduced=64),
                 downsample=nn.Sequential(
                     nn.Conv2d(512, 1024, kernel_size=1, stride=2, bias=False),
                     nn.BatchNorm2d(1024),
                 ),
-                se=SqueezeExcite(1024, 64),
             ),
-            *[Bottleneck(1024, 512, 1024, groups=32, se=SqueezeExcite(1024, 64)) for _ in range(5)],
+            *[Bottleneck(1024, 512, 1024, se=SqueezeExcite(1024, reduced=64)) for _ in range(5)],
         )
         self.layer4 = nn.Sequential(
             Bottleneck(
@@ -177,17 +172,13 @@ class SEResNeXt50_32x4d(nn.Module):
                 1024,
                 2048,
                 stride=2,
-                groups=32,
+                se=SqueezeExcite(2048, reduced=128),
                 downsample=nn.Sequential(
                     nn.Conv2d(1024, 2048, kernel_size=1, stride=2, bias=False),
                     nn.BatchNorm2d(2048),
                 ),
-                se=SqueezeExcite(2048, 128),
             ),
-            *[
-                Bottleneck(2048, 1024, 2048, groups=32, se=SqueezeExcite(2048, 128))
-                for _ in range(2)
-            ],
+            *[Bottleneck(2048, 1024, 2048, se=SqueezeExcite(2048, reduced=128)) for _ in range(2)],
         )
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(2048, num_classes)

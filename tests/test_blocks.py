@@ -280,11 +280,11 @@ REFUSED = {
     "let not whole": (_set((*BLOCK, "let", "reduced"), "channels / 3"), "not a whole number"),
     "add shapes": (
         _set((*BLOCK, "forward", 3), "out = out + s"),
-        "layer1.0.se.add: cannot add tensors",
+        "forward[3]: block 'gate_se': at layer1.0.se.add (stage1): cannot add tensors",
     ),
     "concat sizes": (
         _set((*BLOCK, "forward", 3), "out = cat(out, s)"),
-        "layer1.0.se.cat: cannot concatenate",
+        "forward[3]: block 'gate_se': at layer1.0.se.cat (stage1): cannot concatenate",
     ),
     "unknown kind": (_set(("stages", "attention"), {"type": "gate_sx"}), "did you mean 'gate_se'"),
     "unknown kind field": (

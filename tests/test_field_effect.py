@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from archspec.api import compile_text
+from archspec.blocks.library import stdlib_dir
 from archspec.errors import Issue, SpecError
 from archspec.schema import json_schema
 
@@ -56,6 +57,9 @@ BASES: dict[str, dict[str, Any]] = {
     "bottleneck_split": _residual("bottleneck", {"type": "split"}),
     "bottleneck_deep": _residual("bottleneck") | {"stem": {"type": "deep", "width": 16}},
     "basic_cifar": _residual("basic") | {"stem": {"type": "conv3x3", "width": 16}},
+    # The standard library's basic block as a user kind: the stage fills its slots.
+    "defined": _residual("my_basic")
+    | {"blocks": {"my_basic": yaml.safe_load((stdlib_dir() / "basic.yaml").read_text())}},
 }
 
 
@@ -73,6 +77,9 @@ def implied(obj: str, field: str, spec: dict[str, Any]) -> Any:
     values: dict[tuple[str, str], Any] = {
         ("stage", "stride"): 2,
         ("stage", "expansion"): 4 if block.endswith("bottleneck") else 1,
+        ("spec", "layout"): {"preact": "timm_resnetv2", "dense": "torchvision_densenet"}.get(
+            block.split("_")[0], "torchvision_resnet"
+        ),
         ("stage", "growth_rate"): 32,
         ("stage", "bn_size"): 4,
         ("stage", "compression"): 0.5,
@@ -148,6 +155,10 @@ SPECIAL: dict[str, list[Any]] = {
     "stem": [],
     "stages": [],
     "head": ["none"],
+    "layout": ["torchvision_resnet", "timm_resnetv2", "torchvision_densenet"],
+    "args": [{"k": 1}, {"bias": True}],
+    "block": ["basic", "bottleneck", "preact_basic", "dense", "my_basic", "no_such_kind"],
+    "type": ["conv7x7", "conv3x3", "deep", "no_such_stem"],
 }
 
 

@@ -11,8 +11,10 @@ binds, or nn.Module attribute.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import keyword
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -139,6 +141,8 @@ MemberBody = Annotated[Any, PlainValidator(_body), WithJsonSchema(_BODY_SCHEMA)]
 
 
 def _member_tag(value: object) -> str:
+    if isinstance(value, SlotMember) or (isinstance(value, dict) and "slot" in value):
+        return "slot"
     return "optional" if isinstance(value, dict | BaseModel) else "body"
 
 
@@ -163,8 +167,23 @@ class OptionalMember(_Strict):
     when: ExprText
 
 
+# What fills a slot where the block is a stage kind: the row's attention, or the stage's
+# projection shortcut (archspec.lower.stage_slots).
+SLOT_ROLES = ("attention", "downsample")
+
+
+class SlotMember(_Strict):
+    """A member the user of the block supplies, or leaves out (torchvision's `downsample`,
+    timm's attention layer): the generated class takes it as `name: nn.Module | None = None`.
+    `slot` says what fills it in a stage."""
+
+    slot: Literal["attention", "downsample"]
+
+
 Member = Annotated[
-    Annotated[MemberBody, Tag("body")] | Annotated[OptionalMember, Tag("optional")],
+    Annotated[MemberBody, Tag("body")]
+    | Annotated[OptionalMember, Tag("optional")]
+    | Annotated[SlotMember, Tag("slot")],
     Discriminator(_member_tag),
 ]
 
@@ -179,6 +198,8 @@ class BlockDef(_Strict):
     let: Annotated[dict[Ident, ExprText], Field(max_length=MAX_LETS)] = {}
     members: Annotated[dict[Ident, Member], Field(max_length=MAX_MEMBERS)] = {}
     forward: Annotated[list[StepText], Field(max_length=MAX_STEPS)] = []
+    # The member whose weight `zero_init_residual` zeroes (the norm before the residual add).
+    zero_init: Ident | None = None
     # Instead of members and forward: ops applied in order (an nn.Sequential, keys 0, 1, ...).
     sequence: Annotated[list[MemberText], Field(min_length=1, max_length=MAX_MEMBERS)] | None = None
 
@@ -188,24 +209,66 @@ class BlockDef(_Strict):
             raise ValueError("give either `sequence` or `members` and `forward`, not both")
         if self.sequence is None and not (self.members and self.forward):
             raise ValueError("a block needs `members` and `forward` (or a `sequence` of ops)")
+        if self.zero_init is not None and self.zero_init not in self.members:
+            raise ValueError(f"zero_init names {self.zero_init!r}, which is not a member")
         return self
 
+    # Parses and derived facts are cached on the (frozen) definition: it is lowered once per
+    # block of a network.
     def constructs(self) -> dict[str, Module]:
-        """Members by name; a sequence's items are named 0, 1, ..."""
+        """Members by name; a sequence's items are named 0, 1, ... (do not mutate)."""
+        return self.parsed_members
+
+    @cached_property
+    def parsed_members(self) -> dict[str, Module]:
         if self.sequence is not None:
             return {str(i): parse_construct(text) for i, text in enumerate(self.sequence)}
-        return {name: parse_module(_text(member)) for name, member in self.members.items()}
+        return {
+            name: parse_module(_text(member))
+            for name, member in self.members.items()
+            if not isinstance(member, SlotMember)
+        }
+
+    def slots(self) -> dict[str, str]:
+        """Slot member -> its role."""
+        return self.slot_roles
+
+    @cached_property
+    def slot_roles(self) -> dict[str, str]:
+        return {n: m.slot for n, m in self.members.items() if isinstance(m, SlotMember)}
+
+    def passed_optional(self) -> list[str]:
+        """Members the class takes as `nn.Module | None = None`: optional ones and slots."""
+        return self.optional_members
+
+    @cached_property
+    def optional_members(self) -> list[str]:
+        return [n for n, m in self.members.items() if isinstance(m, OptionalMember | SlotMember)]
+
+    @cached_property
+    def digest(self) -> str:
+        """Identifies the definition's text (two kinds with one class name stay apart)."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
 
     def conditions(self) -> dict[str, str]:
         """Optional member -> its `when` expression."""
+        return self.when_texts
+
+    @cached_property
+    def when_texts(self) -> dict[str, str]:
         return {n: m.when for n, m in self.members.items() if isinstance(m, OptionalMember)}
 
     def steps(self) -> list[Step]:
+        return self.parsed_steps
+
+    @cached_property
+    def parsed_steps(self) -> list[Step]:
         return [parse_step(text) for text in self.forward]
 
 
-def _text(member: str | list[Any] | OptionalMember) -> str | list[Any]:
-    return member.op if isinstance(member, OptionalMember) else member
+def _text(member: Any) -> str | list[Any]:
+    value: str | list[Any] = member.op if isinstance(member, OptionalMember) else member
+    return value
 
 
 Loc = tuple[str | int, ...]
@@ -399,7 +462,7 @@ def _check_calls(
                 "is not supported: declare a second member",
             )
         used_members.update((used, call.func))
-        if call.func in block.conditions():
+        if call.func in block.passed_optional():
             _check_optional_step(step, call, defined, loc)
 
 
@@ -438,6 +501,8 @@ def _writes(target: str) -> bool:
 
 
 def _stateful(block: BlockDef, member: str) -> bool:
+    if member in block.slots():
+        return True  # what fills it may have weights
     words = [OPS.get(c.target) for c in leaves(block.constructs()[member])]
     return any(word is None or word.stateful for word in words)
 
@@ -467,7 +532,7 @@ def _check_call(block: BlockDef, loc: Loc, call: Apply, indexed: set[str]) -> No
     if func in block.members:
         if count != 1:
             raise BlockProblem(loc, f"member {func!r} takes one value, got {count}")
-        module = block.constructs()[func]
+        module = block.constructs().get(func)
         if call.index is not None:
             size = len(module.items) if isinstance(module, Listed) else 0
             if not size:

@@ -50,9 +50,12 @@ def clobbered(steps: Sequence[Step], in_place: Callable[[str], bool]) -> tuple[i
         for call in _calls(step.expr):
             arg = call.args[0] if call.args else None
             if in_place(call.func) and isinstance(arg, Use):
-                # The block's input belongs to the caller: never written.
+                # The block's input belongs to the caller: never written. `v = act(v)` may
+                # write v (later reads want the new value) unless the step reads v again.
                 mine = tensor.get(arg.name) != tensor[INPUT]
-                if not mine or arg.name in read_later or _shared(tensor, arg.name, read_later):
+                renamed = step.target != arg.name or names_in(step.expr).count(arg.name) > 1
+                needed = arg.name in read_later and renamed
+                if not mine or needed or _shared(tensor, arg.name, read_later):
                     return index, arg.name
         if step.target is not None:
             expr = step.expr

@@ -18,7 +18,6 @@ from archspec.blocks.definition import (
     did_you_mean,
 )
 from archspec.errors import Issue, Loc, SpecError, format_loc
-from archspec.spec.messages import strip_tags
 from archspec.spec.yamlsource import Source, YamlError, load_yaml
 
 # A definition is a screen of YAML; anything much bigger is not one.
@@ -123,7 +122,7 @@ def block_problem(
 
 def block_issue(source: Source, prefix: Loc, err: Any) -> Issue:
     """One pydantic error of a definition at `prefix` (() for a file, ("blocks", name) inline)."""
-    loc: Loc = strip_tags((*prefix, *err["loc"]))
+    loc: Loc = _untagged((*prefix, *err["loc"]))
     if err["type"] == "extra_forbidden":
         allowed = list(BlockDef.model_fields) if len(err["loc"]) == 1 else []
         hint = did_you_mean(str(loc[-1]), allowed) if allowed else "remove it"
@@ -133,3 +132,13 @@ def block_issue(source: Source, prefix: Loc, err: Any) -> Issue:
     message = str(err["msg"]).removeprefix("Value error, ")
     hint = "see archspec/stdlib/blocks/ and the README section 'Writing your own block'"
     return source.issue(loc, format_loc(loc) or "block", message, hint)
+
+
+def _untagged(loc: Loc) -> Loc:
+    """Without the union tags pydantic puts after a member's name ('body', 'optional',
+    'slot')."""
+    return tuple(
+        part
+        for i, part in enumerate(loc)
+        if not (i >= 2 and loc[i - 2] == "members" and part in ("body", "optional", "slot"))
+    )

@@ -15,6 +15,7 @@ from archspec.blocks.definition import BlockDef
 from archspec.blocks.inplace import accumulating_steps
 from archspec.blocks.language import FUNCTIONS, OPS, OpWord
 from archspec.blocks.syntax import Apply, Binary, Construct, Expr, Listed, Module, Ref, Use
+from archspec.emit.fusion import pairs_statement
 from archspec.emit.source import statement
 from archspec.ir.code import BlockClass, Call, Name, Seq
 from archspec.ir.ops import Op
@@ -23,14 +24,29 @@ from archspec.lower.blocks import BlockCode, built_inside, ctor_names, indexed_m
 _INDENT = "        "
 
 
-def block_source(code: BlockCode, name: str, doc: str, names: Callable[[BlockClass], str]) -> str:
-    block = code.block
+Folded = Mapping[str, Any]
+# A folded optional or slot member that no call in the model passes: left out of the class.
+ABSENT = object()
+
+
+def block_source(
+    code: BlockCode,
+    name: str,
+    doc: str,
+    names: Callable[[BlockClass], str],
+    folded: Folded | None = None,
+) -> str:
+    """The class's source. `folded`: params every call in this model passes the same value
+    (see `folding`): written as literals, left out of the signature."""
+    block, folded = code.block, folded or {}
     if block.sequence is not None:
-        return _sequence_source(block, name, doc, names)
+        return _sequence_source(block, name, doc, names, folded)
     constructs = block.constructs()
-    optional = list(block.conditions())
+    optional = [m for m in block.passed_optional() if folded.get(m) is not ABSENT]
     lines = [f"class {name}(nn.Module):", f"    {doc}", ""]
-    lines += _init(block, constructs, optional, names)
+    if code.fusible:
+        lines += ["    " + pairs_statement(list(code.fusible), 4), ""]
+    lines += _init(block, constructs, (optional, folded), names)
     lines += ["", "    def forward(self, x: Tensor) -> Tensor:"]
     ops = dict(code.ops)
     steps = block.steps()
@@ -38,6 +54,8 @@ def block_source(code: BlockCode, name: str, doc: str, names: Callable[[BlockCla
     for index, step in enumerate(steps):
         text = _step(step.target, step.expr, ops, index in accumulating)
         called = step.expr.func if isinstance(step.expr, Apply) else ""
+        if folded.get(called) is ABSENT:
+            continue  # `v = member(v)` of a member no block has: v keeps its value
         if called in optional:
             lines.append(f"{_INDENT}if self.{called} is not None:")
             lines.append(f"{_INDENT}    {text}")
@@ -47,21 +65,23 @@ def block_source(code: BlockCode, name: str, doc: str, names: Callable[[BlockCla
 
 
 def _sequence_source(
-    block: BlockDef, name: str, doc: str, names: Callable[[BlockClass], str]
+    block: BlockDef, name: str, doc: str, names: Callable[[BlockClass], str], folded: Folded
 ) -> str:
     """An nn.Sequential subclass: its children are numbered, as the definition lists them."""
-    items = [_module_value(m, False) for m in block.constructs().values()]
+    items = [_module_value(m, False, folded) for m in block.constructs().values()]
     lines = [f"class {name}(nn.Sequential):", f"    {doc}", ""]
-    lines.append(_signature(block, block.constructs(), []))
+    lines.append(_signature(block, block.constructs(), [], folded))
     lines.append(_INDENT + statement("", Call("super().__init__", tuple(items)), names, 8))
     return "\n".join(lines)
 
 
-def _signature(block: BlockDef, constructs: Mapping[str, Module], passed: list[str]) -> str:
+def _signature(
+    block: BlockDef, constructs: Mapping[str, Module], passed: list[str], folded: Folded
+) -> str:
     """`def __init__(...)`: required params, let values, members passed built, params with
     defaults, then optional members (None when absent)."""
-    params = ctor_names(block, constructs)
-    optional = list(block.conditions())
+    params = [n for n in ctor_names(block, constructs) if n not in folded]
+    optional = [m for m in block.passed_optional() if folded.get(m) is not ABSENT]
     arguments = []
     for param in params:
         spec = block.params.get(param)
@@ -84,36 +104,47 @@ def _signature(block: BlockDef, constructs: Mapping[str, Module], passed: list[s
 def _init(
     block: BlockDef,
     constructs: Mapping[str, Module],
-    optional: list[str],
+    passing: tuple[list[str], Folded],
     names: Callable[[BlockClass], str],
 ) -> list[str]:
-    passed = [m for m, c in constructs.items() if m in optional or not built_inside(c)]
-    lines = [_signature(block, constructs, passed), _INDENT + "super().__init__()"]
+    optional, folded = passing
+    passed = [
+        m
+        for m in block.members
+        if folded.get(m) is not ABSENT and (m in optional or not built_inside(constructs[m]))
+    ]
+    lines = [_signature(block, constructs, passed, folded), _INDENT + "super().__init__()"]
     indexed = indexed_members(block)
-    for attr, module in constructs.items():
+    for attr in block.members:
+        if folded.get(attr) is ABSENT:
+            continue
         if attr in passed:
             lines.append(f"{_INDENT}self.{attr} = {attr}")
             continue
-        value = _module_value(module, attr in indexed)
+        value = _module_value(constructs[attr], attr in indexed, folded)
         lines.append(_INDENT + statement(f"self.{attr} = ", value, names, 8))
     return lines
 
 
-def _module_value(module: Module, indexed: bool) -> Call | Seq:
+def _module_value(module: Module, indexed: bool, folded: Folded) -> Call | Seq:
     """The constructor of a member the class builds: an op, or a list of them."""
     if isinstance(module, Listed):
-        items = tuple(_module_value(item, False) for item in module.items)
+        items = tuple(_module_value(item, False, folded) for item in module.items)
         return Seq(items, module_list=indexed)
-    return member_call(OPS[module.target], module)
+    return member_call(OPS[module.target], module, folded)
 
 
-def member_call(word: OpWord, construct: Construct) -> Call:
+def member_call(word: OpWord, construct: Construct, folded: Folded | None = None) -> Call:
     """The torch constructor: leading args by position, the rest by keyword where they differ
-    from torch's default (a name is always written)."""
+    from torch's default (a name is always written; a folded one is its value)."""
+    folded = folded or {}
     values: dict[str, Any] = {arg.name: arg.default for arg in word.args}
     values.update(zip((a.name for a in word.args), construct.args, strict=False))
     values.update(construct.kwargs)
-    shown = {key: Name(v.name) if isinstance(v, Ref) else v for key, v in values.items()}
+    shown = {
+        key: (folded[v.name] if v.name in folded else Name(v.name)) if isinstance(v, Ref) else v
+        for key, v in values.items()
+    }
     positional = [shown[a.name] for a in word.args[: word.positional]]
     keywords = tuple(
         (arg.name, shown[arg.name])
@@ -174,3 +205,25 @@ def _function(expr: Apply, args: list[str], ops: Mapping[str, Op]) -> str:
         weights = _text(expr.args[0], ops)
         return f"(torch.stack([{', '.join(args[1:])}], 1) * {weights}[..., None, None]).sum(1)"
     return f"torch.cat([{', '.join(args)}], 1)"
+
+
+def folding(calls: list[Call]) -> dict[str, Any]:
+    """The params with defaults that every call of one definition class passes with the same
+    value: the class is written for this model with them as literals (as the hand-written
+    templates left out `groups` and `dilation` where no block used them); and the optional
+    and slot members no call passes, which the class leaves out (ABSENT)."""
+    cls = calls[0].target
+    assert isinstance(cls, BlockClass) and isinstance(cls.code, BlockCode)
+    block = cls.code.block
+    folded: dict[str, Any] = {}
+    for name in ctor_names(block, block.constructs()):
+        param = block.params.get(name)
+        if param is None or param.default is None:
+            continue
+        values = {dict(call.kwargs).get(name, param.default) for call in calls}
+        if len(values) == 1:
+            folded[name] = values.pop()
+    for member in block.passed_optional():
+        if not any(member in dict(call.kwargs) for call in calls):
+            folded[member] = ABSENT
+    return folded

@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from archspec.emit.block_class import block_source
+from archspec.emit.block_class import block_source, folding
 from archspec.emit.fusion import model_pairs, pairs_statement
 from archspec.emit.source import doc_text, docstring, statement, wrapped
 from archspec.ir.graph import ArchGraph, BlockClass, Call, Member, Seq
@@ -70,15 +70,18 @@ class Namespace:
 def emit_pytorch(arch: ArchGraph, source: str, header: dict[str, Any]) -> str:
     """The model file's text; `source` is the spec path shown in the header."""
     names = Namespace(RESERVED | {arch.class_name})
-    classes = list(_classes(arch.model.members))
+    folded = _folded(arch.model.members)
+    members = [Member(m.attr, _refold(m.value, folded)) for m in arch.model.members]
+    classes = list(_classes(members))
     for cls in classes:
         names.name(cls)
     by_template = {cls.template: names.name(cls) for cls in classes}
-    received = _received(arch.model.members)
+    received = _received(members)
     views = [
-        _class_view(cls, names.name(cls), by_template, received.get(cls, set())) for cls in classes
+        _class_view(cls, names.name(cls), by_template, received.get(cls, set()), folded)
+        for cls in classes
     ]
-    model = _model_view(arch, names)
+    model = _model_view(arch, names, members)
     header = {
         **header,
         "source": doc_text(source),
@@ -98,12 +101,41 @@ def emit_pytorch(arch: ArchGraph, source: str, header: dict[str, Any]) -> str:
     )
 
 
-def _class_view(cls: BlockClass, name: str, names: dict[str, str], received: set[str]) -> ClassView:
+def _folded(members: list[Member]) -> dict[BlockClass, dict[str, Any]]:
+    """Per class written as data, the params every one of its calls passes alike."""
+    calls: dict[BlockClass, list[Call]] = {}
+    for value in _walk(members):
+        if isinstance(value, Call) and isinstance(value.target, BlockClass) and value.target.code:
+            calls.setdefault(value.target, []).append(value)
+    return {cls: folding(group) for cls, group in calls.items()}
+
+
+def _refold(value: Any, folded: dict[BlockClass, dict[str, Any]]) -> Any:
+    """Member values with the folded arguments left out of each call."""
+    if isinstance(value, Seq):
+        return Seq(tuple(_refold(v, folded) for v in value.items), value.names, value.module_list)
+    if not isinstance(value, Call):
+        return value
+    skip = folded.get(value.target, {}) if isinstance(value.target, BlockClass) else {}
+    args = tuple(_refold(v, folded) for v in value.args)
+    kwargs = tuple((k, _refold(v, folded)) for k, v in value.kwargs if k not in skip)
+    return Call(value.target, args, kwargs)
+
+
+def _class_view(
+    cls: BlockClass,
+    name: str,
+    names: dict[str, str],
+    received: set[str],
+    folded: dict[BlockClass, dict[str, Any]],
+) -> ClassView:
     """A block class's source. `received` holds the keyword arguments some call passes it:
     the template leaves out the parameters no call uses (se, dilation, groups)."""
     view = ClassView(name, docstring(doc_text(cls.doc), 4), cls.last_norm)
     if cls.code is not None:
-        text = block_source(cls.code, name, view.doc, lambda c: names[c.template])
+        text = block_source(
+            cls.code, name, view.doc, lambda c: names[c.template], folded.get(cls, {})
+        )
         return ClassView(name, view.doc, cls.last_norm, text)
     text = (
         environment()
@@ -185,13 +217,11 @@ def _uses_named_sequential(values: Any) -> bool:
     return any(isinstance(v, Seq) and v.names is not None for v in _walk(values))
 
 
-def _model_view(arch: ArchGraph, names: Namespace) -> dict[str, Any]:
+def _model_view(arch: ArchGraph, names: Namespace, values: list[Member]) -> dict[str, Any]:
     model = arch.model
-    members = [statement(f"self.{m.attr} = ", m.value, names.name, 8) for m in model.members]
+    members = [statement(f"self.{m.attr} = ", m.value, names.name, 8) for m in values]
     residual = [
-        ClassView(names.name(cls), "", cls.last_norm)
-        for cls in _classes(model.members)
-        if cls.last_norm
+        ClassView(names.name(cls), "", cls.last_norm) for cls in _classes(values) if cls.last_norm
     ]
     title = doc_text(arch.title) or arch.name
     pairs = model_pairs(arch)

@@ -127,11 +127,21 @@ class Builder:
     def __init__(self, arch: ArchGraph) -> None:
         self.arch = arch
         self._seen: dict[str, int] = {}
+        # Facts a lowering works out once per network (keyed by its own tuples).
+        self.memo: dict[tuple[str, str], Any] = {}
 
     def add(
-        self, op: Op, inputs: list[str], scope: Scope, name: str, *, module: bool = True
+        self,
+        op: Op,
+        inputs: list[str],
+        scope: Scope,
+        name: str,
+        *,
+        module: bool = True,
+        origin: tuple[str, int] | None = None,
     ) -> str:
-        """Add op as `name` inside scope; module=False marks functional ops (add, cat)."""
+        """Add op as `name` inside scope; module=False marks functional ops (add, cat);
+        `origin`: the (block kind, step) of a definition that made it, to locate errors."""
         path = scope.path(name)
         count = self._seen.get(path, 0) + 1
         self._seen[path] = count
@@ -145,6 +155,7 @@ class Builder:
             stage=scope.stage,
             tag=scope.tag,
             block=scope.block,
+            origin=origin,
         )
         for source in inputs:
             self.arch.graph.add_edge(source, node)

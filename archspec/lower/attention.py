@@ -1,6 +1,6 @@
-"""Attention add-ons inside residual blocks, with timm's arithmetic and module names.
+"""Attention that replaces a residual block's 3x3, with timm's arithmetic and module names
+(squeeze-excitation and kinds written as data fill the `se` slot: archspec.lower.slots).
 
-- `se`: squeeze-excitation after the block's last BN (timm `SEModule`: se.fc1, se.fc2);
 - `sk`: selective kernel conv replacing the 3x3 (timm `SelectiveKernel`: paths.N.conv/bn,
   attn.fc_reduce/bn/fc_select);
 - `split`: ResNeSt split-attention conv replacing the 3x3 (timm `SplitAttn`: conv, bn0, fc1,
@@ -9,12 +9,9 @@
 
 from __future__ import annotations
 
-import functools
 from fractions import Fraction
 
-from archspec.blocks.library import find_block, unknown_block_hint
-from archspec.errors import Loc
-from archspec.ir.graph import BlockClass, Builder, Call, Scope
+from archspec.ir.graph import BlockClass, Builder, Scope
 from archspec.ir.ops import (
     BatchNorm2d,
     ChannelSlice,
@@ -24,25 +21,14 @@ from archspec.ir.ops import (
     GroupSoftmax,
     GroupSum,
     GroupWeightedSum,
-    Mul,
     ReLU,
-    Sigmoid,
 )
-from archspec.lower.blocks import lower_block
 from archspec.lower.errors import LowerError
 from archspec.spec.models import (
-    BlockAttention,
     SelectiveKernel,
-    Spec,
     SplitAttention,
-    SqueezeExcite,
 )
 
-SE_CLASS = BlockClass(
-    "squeeze_excite",
-    "SqueezeExcite",
-    doc="Squeeze-and-excitation: global average, 1x1 reduce, ReLU, 1x1 expand, sigmoid gate.",
-)
 CONV_NORM_ACT = BlockClass(
     "conv_norm_act", "ConvNormAct", doc="Convolution, BatchNorm, then ReLU (or nothing)."
 )
@@ -76,55 +62,6 @@ def make_divisible(
     if rounded < round_limit * value:
         rounded += divisor
     return rounded
-
-
-def se_channels(channels: int, se: SqueezeExcite) -> int:
-    """Reduced SE width: timm `make_divisible(c / r, divisor, round_limit=0)`; divisor 1 floors."""
-    if se.divisor == 1:
-        return max(1, channels // se.reduction)
-    return make_divisible(Fraction(channels, se.reduction), se.divisor, round_limit=Fraction(0))
-
-
-def squeeze_excite(
-    b: Builder, scope: Scope, x: str, channels: int, se: SqueezeExcite
-) -> tuple[str, Call]:
-    reduced = se_channels(channels, se)
-    scope = scope.tagged("se")
-    gate = b.add(GlobalAvgPool(functional=True), [x], scope, "mean", module=False)
-    gate = b.chain(
-        [
-            ("fc1", Conv2d(channels, reduced, 1, bias=True)),
-            ("act", ReLU()),
-            ("fc2", Conv2d(reduced, channels, 1, bias=True)),
-            ("gate", Sigmoid()),
-        ],
-        gate,
-        scope,
-    )
-    y = b.add(Mul(), [x, gate], scope, "mul", module=False)
-    return y, Call(SE_CLASS, (channels, reduced))
-
-
-def data_attention(
-    b: Builder,
-    scope: Scope,
-    x: str,
-    channels: int,
-    attention: BlockAttention,
-    spec: Spec,
-    loc: Loc,
-) -> tuple[str, Call]:
-    """An attention kind written as data, given `channels` and the spec's other arguments."""
-    block = find_block(attention.type, spec.blocks)
-    if block is None:
-        hint = unknown_block_hint(attention.type, spec.blocks)
-        raise LowerError((*loc, "type"), f"unknown type {attention.type!r}", hint)
-    args = attention.args()
-    if "channels" in args:
-        raise LowerError((*loc, "channels"), "is set by the stage", "remove it")
-    args = {**args, "channels": channels}
-    resolve = functools.partial(find_block, own=spec.blocks)
-    return lower_block(b, scope, x, attention.type, block, args, loc, resolve)
 
 
 def sk_paths(sk: SelectiveKernel) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:

@@ -8,7 +8,6 @@ block-specific), and the constructor call of its generated class (archspec/emit/
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,7 @@ from archspec.blocks.syntax import (
     Listed,
     Module,
     Ref,
+    Step,
     Use,
     calls_in,
     leaves,
@@ -32,7 +32,9 @@ from archspec.expr import ExprError, Expression
 from archspec.ir.graph import BlockClass, Builder, Call, Scope, Seq
 from archspec.ir.ops import (
     Add,
+    BatchNorm2d,
     Concat,
+    Conv2d,
     Flatten,
     GlobalAvgPool,
     GroupSoftmax,
@@ -51,6 +53,8 @@ class BlockCode:
     kind: str
     block: BlockDef
     ops: tuple[tuple[str, Op], ...]
+    # (conv, norm) member paths the class's `fuse` folds (archspec.emit.fusion).
+    fusible: tuple[tuple[str, str], ...] = ()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -59,20 +63,25 @@ def _parsed(text: str) -> Expression:
     return Expression.parse(text)
 
 
-def block_class(kind: str, block: BlockDef, ops: Mapping[str, Op]) -> BlockClass:
-    digest = hashlib.sha256(block.model_dump_json().encode()).hexdigest()[:16]
+def block_class(
+    kind: str, block: BlockDef, ops: Mapping[str, Op], fusible: tuple[tuple[str, str], ...] = ()
+) -> BlockClass:
     return BlockClass(
         "definition",
         block.class_name,
-        (("kind", kind), ("digest", digest)),
+        (("kind", kind), ("digest", block.digest)),
+        last_norm=block.zero_init,
         doc=block.doc,
-        code=BlockCode(kind, block, tuple(ops.items())),
+        code=BlockCode(kind, block, tuple(ops.items()), fusible),
     )
 
 
 # Blocks built inside blocks, at most this deep (cycles are refused on load).
 MAX_DEPTH = 8
 Resolve = Callable[[str], BlockDef | None]
+# What fills a slot member: adds its ops under the scope, reading the value; returns its output
+# and its value in generated code (what the caller passes to the constructor).
+SlotFill = Callable[[Builder, Scope, str], tuple[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,7 @@ class Items:
 Built = Op | Nested | Items
 
 
+@functools.lru_cache(maxsize=4096)
 def built_inside(module: Module) -> bool:
     """Whether the generated class builds the member itself (ops only); blocks, and lists
     holding one, arrive built as constructor arguments."""
@@ -115,35 +125,159 @@ def lower_block(
     loc: Loc,
     resolve: Resolve,
     depth: int = 0,
+    fills: Mapping[str, SlotFill] | None = None,
+    *,
+    tagged: bool = True,
 ) -> tuple[str, Call]:
     """Add the block's ops under `scope` (reading `x`); return its output node and its call.
     `loc` is where the spec uses the block: argument errors point there. `resolve` finds the
-    block kinds that members build."""
+    block kinds that members build; `fills` fills slot members (the others are left out).
+    `tagged`: the ops belong to an add-on named by the kind (attention, a nested block), for
+    breakdowns and diagrams; a stage's own blocks are not."""
     if depth > MAX_DEPTH:
         raise LowerError(loc, f"blocks nest deeper than {MAX_DEPTH}", "flatten the definitions")
-    values = _bind(kind, block, args, loc)
-    constructs = block.constructs()
-    absent = _absent(kind, block, values, loc)
-    members = {
-        name: _member(kind, name, module, values, loc, resolve)
-        for name, module in constructs.items()
-        if name not in absent
-    }
-    run = _Run(b, scope.tagged(kind), {"x": x}, members, loc, resolve, depth, kind)
+    fills = fills or {}
+    values, absent, members = _plan(kind, block, args, loc, resolve)
+    slots = block.slots()
+    if slots:
+        absent = absent | {n for n in slots if n not in fills}
+    inner = scope.tagged(kind) if tagged else scope
+    run = _Run(b, inner, {"x": x}, members, loc, resolve, depth, kind, fills)
     if block.sequence is not None:
-        for name in members:
+        for index, name in enumerate(members):
+            run.step = index
             run.env["x"] = run.call(name, None, [run.env["x"]])
         name = "x"
-    steps = block.steps()
-    accumulating = accumulating_steps(steps)
-    for index, step in enumerate(steps):
-        name = step.target or "out"
-        if isinstance(step.expr, Apply) and step.expr.func in absent:
-            continue  # `v = member(...)` of an absent optional member: v keeps its value
+    facts = _static(block)
+    env = run.env
+    for index, name, step in facts.program:
         run.step = index
-        run.env[name] = run.lower(step.expr, index in accumulating)
-    ops = {n: m for n, m in members.items() if isinstance(m, Op)}
-    return run.env[name], Call(block_class(kind, block, ops), *_arguments(block, values, run))
+        if isinstance(step, tuple):  # `v = member(w)`
+            func, source = step
+            if func in absent:
+                continue  # an absent optional member: v keeps its value
+            member = members.get(func)
+            if isinstance(member, Op):
+                node = b.add(member, [env[source]], inner, func, origin=(kind, index))
+                run.nodes.append(node)
+                env[name] = node
+                run.calls[func] = member
+                continue
+            expr: Expr = Apply(func, (Use(source),))
+        else:
+            expr = step
+        env[name] = run.lower(expr, index in facts.accumulating)
+    # The class is one per definition (BlockClass equality ignores `code`): its member ops and
+    # fuse pairs are read off the first instance a network lowers.
+    cls = b.memo.get(("class", kind + block.digest))
+    if cls is None:
+        ops = {n: m for n, m in members.items() if isinstance(m, Op)}
+        pairs = _fusible(b, scope.prefix, run.nodes, block)
+        cls = b.memo[("class", kind + block.digest)] = block_class(kind, block, ops, pairs)
+    return run.env[name], Call(cls, *_arguments(block, values, run))
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What lowering needs of a definition whatever its arguments, worked out once."""
+
+    accumulating: frozenset[int]
+    passed: frozenset[str]  # members the class takes built (optional, slots, holding blocks)
+    ctor: tuple[str, ...]
+    required: tuple[str, ...]
+    # (step index, target, step): `(member, source)` for the common `v = member(w)`, else the
+    # expression.
+    program: tuple[tuple[int, str, tuple[str, str] | Expr], ...]
+    nests: bool  # some member builds another block kind
+
+
+_FACTS: dict[str, _Facts] = {}
+
+
+def _static(block: BlockDef) -> _Facts:
+    facts = _FACTS.get(block.digest)
+    if facts is None:
+        constructs = block.constructs()
+        passed = {
+            *block.passed_optional(),
+            *(n for n, m in constructs.items() if not built_inside(m)),
+        }
+        ctor = ctor_names(block, constructs)
+        required = [n for n in ctor if n in block.params and block.params[n].default is None]
+        facts = _Facts(
+            frozenset(accumulating_steps(block.steps())),
+            frozenset(passed),
+            tuple(ctor),
+            tuple(required),
+            tuple(_instruction(i, step) for i, step in enumerate(block.steps())),
+            any(not built_inside(m) for m in constructs.values()),
+        )
+        _FACTS[block.digest] = facts
+    return facts
+
+
+def _instruction(index: int, step: Step) -> tuple[int, str, tuple[str, str] | Expr]:
+    expr, target = step.expr, step.target or "out"
+    if isinstance(expr, Apply) and expr.index is None and len(expr.args) == 1:
+        arg = expr.args[0]
+        if isinstance(arg, Use):
+            return index, target, (expr.func, arg.name)
+    return index, target, expr
+
+
+_PLANS: dict[tuple[Any, ...], tuple[dict[str, Value], set[str], dict[str, Built]]] = {}
+MAX_PLANS = 4096
+
+
+def _plan(
+    kind: str, block: BlockDef, args: Mapping[str, Value], loc: Loc, resolve: Resolve
+) -> tuple[dict[str, Value], set[str], dict[str, Built]]:
+    """Bound values, absent optional members and built members for these arguments. A
+    network repeats the same blocks: each distinct (definition, arguments) is worked out once
+    (the results are immutable and never changed by the caller)."""
+    key = (
+        kind,
+        block.digest,
+        tuple(sorted((k, v, type(v) is bool) for k, v in args.items())),
+        id(resolve) if _static(block).nests else 0,
+    )
+    plan = _PLANS.get(key)
+    if plan is None:
+        values = _bind(kind, block, args, loc)
+        absent = _absent(kind, block, values, loc)
+        members = {
+            name: _member(kind, name, module, values, loc, resolve)
+            for name, module in block.constructs().items()
+            if name not in absent
+        }
+        if len(_PLANS) >= MAX_PLANS:
+            _PLANS.clear()
+        plan = _PLANS[key] = (values, absent, members)
+    return plan
+
+
+def _fusible(
+    b: Builder, prefix: str, nodes: list[str], block: BlockDef
+) -> tuple[tuple[str, str], ...]:
+    """(conv, norm) member paths, relative to the block, where the norm reads only that conv's
+    output and nothing else does, both built by the class itself (what its `fuse` folds)."""
+    graph = b.arch.graph
+    passed = {
+        *block.passed_optional(),
+        *(n for n, m in block.constructs().items() if not built_inside(m)),
+    }
+    pairs = []
+    for node in nodes:
+        data = graph.nodes[node]
+        if not isinstance(data["op"], BatchNorm2d) or len(data["inputs"]) != 1:
+            continue
+        source = data["inputs"][0]
+        conv = graph.nodes[source]
+        if isinstance(conv["op"], Conv2d) and list(graph.successors(source)) == [node]:
+            pair = (conv["path"][len(prefix) + 1 :], data["path"][len(prefix) + 1 :])
+            if pair[0].split(".")[0] not in passed and pair[1].split(".")[0] not in passed:
+                pairs.append(pair)
+    return tuple(pairs)
 
 
 def _arguments(
@@ -152,18 +286,16 @@ def _arguments(
     """The generated constructor call: required params by position, the other params where
     they differ from their defaults, let values by keyword, then the members passed built
     (blocks, lists holding blocks, optional members), as torchvision passes `downsample`."""
-    constructs = block.constructs()
-    names = ctor_names(block, constructs)
-    required = [n for n in names if n in block.params and block.params[n].default is None]
-    args = tuple(values[n] for n in required)
+    facts = _static(block)
+    args = tuple(values[n] for n in facts.required)
     kwargs: list[tuple[str, Any]] = [
         (n, values[n])
-        for n in names
-        if n not in required and (n not in block.params or values[n] != block.params[n].default)
+        for n in facts.ctor
+        if n not in facts.required
+        and (n not in block.params or values[n] != block.params[n].default)
     ]
-    optional = block.conditions()
-    for name, module in constructs.items():
-        if name in run.members and (name in optional or not built_inside(module)):
+    for name in block.members:
+        if name in facts.passed and (name in run.members or name in run.fills):
             kwargs.append((name, run.built(name)))
     return args, tuple(kwargs)
 
@@ -251,18 +383,39 @@ def _member(
         args = dict(zip(nested.params, given, strict=False))
         args.update((key, _value(a, values)) for key, a in construct.kwargs)
         return Nested(construct.target, nested, args)
+    keyed = tuple((key, _value(a, values)) for key, a in construct.kwargs)
+    # True == 1 for the cache: the types are part of the key, so `true` is never a 1.
+    types = tuple(type(v) is bool for v in (*given, *(v for _, v in keyed)))
+    try:
+        return _op(construct.target, tuple(given), keyed, types)
+    except _BadArgument as exc:
+        message = f"block {kind!r}, member {member!r}: {exc}"
+        raise LowerError(loc, message, "check the block's let values") from None
+
+
+class _BadArgument(ValueError):
+    pass
+
+
+@functools.lru_cache(maxsize=8192)
+def _op(
+    target: str,
+    given: tuple[Value, ...],
+    keyed: tuple[tuple[str, Value], ...],
+    types: tuple[bool, ...],
+) -> Op:
+    """The op a member word builds from its argument values (ops are immutable: networks
+    repeat the same few, so they are built once)."""
+    word = OPS[target]
     kwargs: dict[str, Value | None] = {arg.name: arg.default for arg in word.args}
     kwargs.update(zip((a.name for a in word.args), given, strict=False))
-    kwargs.update((key, _value(a, values)) for key, a in construct.kwargs)
+    kwargs.update(keyed)
     for arg in word.args:
         value = kwargs[arg.name]
         bad_kind = value is None or (arg.kind is bool) != isinstance(value, bool)
         if bad_kind or (arg.kind is int and value is not None and value < 0):
             expected = "true or false" if arg.kind is bool else "a whole number >= 0"
-            message = (
-                f"block {kind!r}, member {member!r}: {arg.name} = {value!r} must be {expected}"
-            )
-            raise LowerError(loc, message, "check the block's let values")
+            raise _BadArgument(f"{arg.name} = {value!r} must be {expected}")
     return word.build(**kwargs)
 
 
@@ -283,23 +436,38 @@ class _Run:
     resolve: Resolve
     depth: int
     kind: str
+    fills: Mapping[str, SlotFill]
     step: int = -1
     calls: dict[str, Any] = field(default_factory=dict)
+    nodes: list[str] = field(default_factory=list)  # the ops this instance added itself
 
     def add(self, op: Op, inputs: list[str], name: str, *, module: bool = True) -> str:
-        node = self.b.add(op, inputs, self.scope, name, module=module)
-        # Where the op comes from, to locate a shape error at the definition's step.
-        self.b.arch.graph.nodes[node]["origin"] = (self.kind, self.step)
+        # `origin` locates a shape error at the definition's step.
+        origin = (self.kind, self.step)
+        node = self.b.add(op, inputs, self.scope, name, module=module, origin=origin)
+        self.nodes.append(node)
         return node
 
     def lower(self, expr: Expr, inplace: bool = False) -> str:
         if isinstance(expr, Use):
             return self.env[expr.name]
+        if isinstance(expr, Apply) and expr.index is None and len(expr.args) == 1:
+            # The common step, `v = op_member(w)`: straight to the graph.
+            member, arg = self.members.get(expr.func), expr.args[0]
+            if isinstance(member, Op) and isinstance(arg, Use):
+                node = self.add(member, [self.env[arg.name]], expr.func)
+                self.calls[expr.func] = member
+                return node
         if isinstance(expr, Binary):
             left, right = self.lower(expr.left), self.lower(expr.right)
             op: Op = Add(inplace=inplace) if expr.op == "+" else Mul()
             return self.add(op, [left, right], "add" if expr.op == "+" else "mul", module=False)
         inputs = [self.lower(arg) for arg in expr.args]
+        if expr.func in self.fills:
+            y, self.calls[expr.func] = self.fills[expr.func](
+                self.b, self.scope.child(expr.func), inputs[0]
+            )
+            return y
         if expr.func in self.members:
             return self.call(expr.func, expr.index, inputs)
         return self._function(expr.func, inputs)

@@ -2,7 +2,8 @@
 
 A stage kind receives its slot from the stage table: `in_channels` (the previous stage's
 output, then its own), `out_channels` (the row's `width`) and `stride` (the stage's, on its
-first block); the row's `args` give its other params. A stem kind receives `in_channels` (the
+first block); the row's `args` give its other params; its slot members take the row's
+`attention` and the stage's projection shortcut. A stem kind receives `in_channels` (the
 input's) and `out_channels` (the stem's `width`). archspec.spec.block_use checks the slots.
 """
 
@@ -15,9 +16,11 @@ from archspec.blocks.library import find_block
 from archspec.errors import Loc
 from archspec.ir.graph import Builder, Scope, Seq
 from archspec.ir.ops import ReLU
-from archspec.lower.blocks import lower_block
+from archspec.lower.blocks import SlotFill, lower_block
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.errors import LowerError
+from archspec.lower.residual import shortcut_ops
+from archspec.lower.slots import attention_fill, projection_fill
 from archspec.spec.layout import Layout
 from archspec.spec.models import Spec
 
@@ -54,12 +57,34 @@ def lower_defined_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, An
         }
         path = f"{module}.{len(items)}"
         scope = Scope(path, st.key, path)
-        x, call = lower_block(b, scope, x, kind, block, args, st.loc, _resolver(spec))
+        fills = _fills(st, block, args)
+        x, call = lower_block(
+            b, scope, x, kind, block, args, st.loc, _resolver(spec), 0, fills, tagged=False
+        )
         items.append(call)
         if st.layout.stages.act_after_block:
             x = b.add(ReLU(), [x], Scope(module, st.key), str(len(items)))
             items.append(ReLU())
     return StageOutput(x, row.width), [(module, Seq(tuple(items)))]
+
+
+def _fills(st: StageInput, block: BlockDef, args: dict[str, Any]) -> dict[str, SlotFill]:
+    """The block's slots: `attention` takes the row's attention (channels: the block's output),
+    `downsample` the stage's projection (conv + BN, or ResNet-D avg-down with `downsample:
+    avg`) where the block strides or changes its channel count."""
+    fills: dict[str, SlotFill] = {}
+    c_in, c_out, stride = args["in_channels"], args["out_channels"], args["stride"]
+    for name, role in block.slots().items():
+        if role == "attention":
+            fill = attention_fill(st.spec, st.row.attention, c_out, (*st.loc, "attention"))
+        elif stride != 1 or c_in != c_out:
+            ops = shortcut_ops(c_in, c_out, stride, st.row.downsample, bias=False)
+            fill = projection_fill(Seq(tuple(ops)))
+        else:
+            fill = None
+        if fill is not None:
+            fills[name] = fill
+    return fills
 
 
 def lower_defined_stem(

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from archspec.blocks.library import builtin_blocks
 from archspec.ir.graph import BlockClass, Call, Scope, Seq
 from archspec.ir.ops import Add, AvgPool2d, BatchNorm2d, Conv2d, Identity, Op, ReLU, ZeroPad2d
 from archspec.lower.attention import (
@@ -25,17 +26,17 @@ from archspec.lower.attention import (
     SK_CLASS,
     SPLIT_CLASS,
     check_sk,
-    data_attention,
     selective_kernel,
     sk_attn_channels,
     sk_paths,
     split_attention,
     split_attn_channels,
-    squeeze_excite,
 )
+from archspec.lower.blocks import lower_block
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.errors import LowerError
-from archspec.spec.models import BlockAttention, SelectiveKernel, SplitAttention, SqueezeExcite
+from archspec.lower.slots import attention_fill, projection_fill
+from archspec.spec.models import SelectiveKernel, SplitAttention
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ def block_args(st: StageInput) -> list[BlockArgs]:
 
 def lower_residual_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, object]]]:
     module = st.path(st.layout.stages.path)
+    if not isinstance(st.row.attention, SelectiveKernel | SplitAttention):
+        return _lower_defined_stage(st, module)
     cls, main, final_act = _variant(st)
     x, calls = st.x, []
     for i, args in enumerate(block_args(st)):
@@ -92,6 +95,80 @@ def lower_residual_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, o
         x, call = _finish_block(st, cls, scope, x, args, parts, final_act)
         calls.append(call)
     return StageOutput(x, args.out_channels), [(module, Seq(tuple(calls)))]
+
+
+def _lower_defined_stage(
+    st: StageInput, module: str
+) -> tuple[StageOutput, list[tuple[str, object]]]:
+    """Basic and bottleneck stages: the standard library's definitions (archspec/stdlib/blocks/
+    basic.yaml, bottleneck.yaml, bottleneck_stride1x1.yaml), the stage filling their `se` and
+    `downsample` slots."""
+    kind = st.row.block
+    if kind == "bottleneck" and st.row.stride_at == "1x1":
+        kind = "bottleneck_stride1x1"
+    block = builtin_blocks()[kind]
+    x, calls = st.x, []
+    for i, a in enumerate(block_args(st)):
+        scope = Scope(f"{module}.{i}", st.key, f"{module}.{i}")
+        fills = {}
+        se = attention_fill(st.spec, st.row.attention, a.out_channels, (*st.loc, "attention"))
+        if se is not None:
+            fills["se"] = se
+        projection = _projection(st, a)
+        if projection is not None:
+            fills["downsample"] = projection_fill(projection)
+        x, call = lower_block(
+            st.builder,
+            scope,
+            x,
+            kind,
+            block,
+            _values(kind, a),
+            st.loc,
+            _builtin,
+            0,
+            fills,
+            tagged=False,
+        )
+        calls.append(call)
+    return StageOutput(x, a.out_channels), [(module, Seq(tuple(calls)))]
+
+
+def _builtin(kind: str) -> Any:
+    return builtin_blocks().get(kind)
+
+
+def _values(kind: str, a: BlockArgs) -> dict[str, int | bool]:
+    """The definition's arguments: a bottleneck's one dilated conv reads the block's input
+    (timm `first_dilation`); a basic block's second conv uses the stage's dilation."""
+    if kind == "basic":
+        return {
+            "in_channels": a.in_channels,
+            "out_channels": a.out_channels,
+            "stride": a.stride,
+            "dilation": a.dilation,
+            "first_dilation": a.first_dilation,
+            "bias": a.bias,
+        }
+    return {
+        "in_channels": a.in_channels,
+        "width": a.width,
+        "out_channels": a.out_channels,
+        "stride": a.stride,
+        "groups": a.groups,
+        "dilation": a.first_dilation,
+        "bias": a.bias,
+    }
+
+
+def _projection(st: StageInput, a: BlockArgs) -> Seq | None:
+    """The projection shortcut where the block strides or changes its channel count."""
+    if a.stride == 1 and a.in_channels == a.out_channels:
+        return None
+    ops = shortcut_ops(a.in_channels, a.out_channels, a.stride, st.row.downsample, a.bias)
+    if st.row.downsample == "avg" and a.stride == 1 and a.dilation != 1:
+        ops[0] = same_avg_pool()
+    return Seq(tuple(ops))
 
 
 def _finish_block(
@@ -106,18 +183,9 @@ def _finish_block(
     """Shortcut, residual add and final ReLU, shared by every residual variant."""
     b = st.builder
     y, kwargs = parts.y, list(parts.kwargs)
-    se = None
-    attention = st.row.attention
-    if isinstance(attention, SqueezeExcite):
-        y, se = squeeze_excite(b, scope.child("se"), y, a.out_channels, attention)
-    elif isinstance(attention, BlockAttention):
-        # A kind written as data sits where SE does, under timm's attribute `se`.
-        loc = (*st.loc, "attention")
-        y, se = data_attention(b, scope.child("se"), y, a.out_channels, attention, st.spec, loc)
     identity, downsample = _shortcut(st, scope, x, a)
-    kwargs += [
-        (key, value) for key, value in (("downsample", downsample), ("se", se)) if value is not None
-    ]
+    if downsample is not None:
+        kwargs.append(("downsample", downsample))
     y = b.add(Add(inplace=True), [y, identity], scope, "add", module=False)
     y = b.add(ReLU(), [y], scope, final_act)
     return y, Call(cls, parts.args, tuple(kwargs))
@@ -168,7 +236,7 @@ def _variant(st: StageInput) -> tuple[BlockClass, Main, str]:
             (SPLIT_CLASS,),
         )
         return cls, _split_main, "act3"
-    return _plain_class(st), _plain_main, "relu"
+    raise AssertionError("plain stages lower through their definitions")
 
 
 def _check_split_groups(st: StageInput, split: SplitAttention) -> None:
@@ -192,84 +260,9 @@ def _check_split_groups(st: StageInput, split: SplitAttention) -> None:
         )
 
 
-def _plain_class(st: StageInput) -> BlockClass:
-    if st.row.block == "basic":
-        return BlockClass(
-            "basic",
-            "BasicBlock",
-            (("bias", st.spec.conv_bias),),
-            "bn2",
-            "Two 3x3 convolutions with a residual connection.",
-        )
-    stride_1x1 = st.row.stride_at == "1x1"
-    options = (("bias", st.spec.conv_bias), ("stride_1x1", stride_1x1))
-    where = "the first 1x1" if stride_1x1 else "the 3x3"
-    return BlockClass(
-        "bottleneck",
-        "Bottleneck",
-        options,
-        "bn3",
-        f"1x1 reduce, 3x3, 1x1 expand, with a residual connection; the stride is on {where}.",
-    )
-
-
 def _optional(*items: tuple[str, Any, Any]) -> list[tuple[str, Any]]:
     """Keyword arguments that differ from their defaults."""
     return [(key, value) for key, value, default in items if value != default]
-
-
-def _plain_main(st: StageInput, cls: BlockClass, scope: Scope, x: str, a: BlockArgs) -> BlockParts:
-    y = st.builder.chain(_plain_ops(cls, a), x, scope)
-    if cls.template == "basic":
-        kwargs = _optional(
-            ("stride", a.stride, 1),
-            ("dilation", a.dilation, 1),
-            ("first_dilation", a.first_dilation, a.dilation),
-        )
-        return BlockParts(y, (a.in_channels, a.out_channels), kwargs)
-    kwargs = _optional(
-        ("stride", a.stride, 1), ("groups", a.groups, 1), ("dilation", a.first_dilation, 1)
-    )
-    return BlockParts(y, (a.in_channels, a.width, a.out_channels), kwargs)
-
-
-def _plain_ops(cls: BlockClass, a: BlockArgs) -> list[tuple[str, Op]]:
-    if cls.template == "basic":
-        return [
-            (
-                "conv1",
-                Conv2d(
-                    a.in_channels,
-                    a.out_channels,
-                    3,
-                    a.stride,
-                    a.first_dilation,
-                    a.first_dilation,
-                    bias=a.bias,
-                ),
-            ),
-            ("bn1", BatchNorm2d(a.out_channels)),
-            ("relu", ReLU()),
-            (
-                "conv2",
-                Conv2d(a.out_channels, a.out_channels, 3, 1, a.dilation, a.dilation, bias=a.bias),
-            ),
-            ("bn2", BatchNorm2d(a.out_channels)),
-        ]
-    s1, s3 = (a.stride, 1) if cls.option("stride_1x1") else (1, a.stride)
-    return [
-        ("conv1", Conv2d(a.in_channels, a.width, 1, s1, bias=a.bias)),
-        ("bn1", BatchNorm2d(a.width)),
-        ("relu", ReLU()),
-        (
-            "conv2",
-            Conv2d(a.width, a.width, 3, s3, a.first_dilation, a.first_dilation, a.groups, a.bias),
-        ),
-        ("bn2", BatchNorm2d(a.width)),
-        ("relu", ReLU()),
-        ("conv3", Conv2d(a.width, a.out_channels, 1, bias=a.bias)),
-        ("bn3", BatchNorm2d(a.out_channels)),
-    ]
 
 
 def _sk_class(st: StageInput, sk: SelectiveKernel) -> BlockClass:

@@ -9,11 +9,15 @@ from archspec.ir.ops import ShapeError
 class ShapePassError(Exception):
     """An op rejected its input; names the node and stage so the error can be located."""
 
-    def __init__(self, node: str, stage: str, message: str) -> None:
+    def __init__(
+        self, node: str, stage: str, message: str, origin: tuple[str, int] | None = None
+    ) -> None:
         super().__init__(f"{node}: {message}")
         self.node = node
         self.stage = stage
         self.message = message
+        # (block kind, forward step) of an op a block definition made (archspec.lower.blocks).
+        self.origin = origin
 
 
 def infer_shapes(arch: ArchGraph) -> None:
@@ -23,4 +27,4 @@ def infer_shapes(arch: ArchGraph) -> None:
         try:
             data["shape"] = data["op"].infer(inputs)
         except ShapeError as exc:
-            raise ShapePassError(node, data["stage"], str(exc)) from None
+            raise ShapePassError(node, data["stage"], str(exc), data.get("origin")) from None

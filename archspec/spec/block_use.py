@@ -46,22 +46,29 @@ def block_use_issues(source: Source, remap: Remap, spec: Spec) -> list[Issue]:
         if isinstance(block, BlockDef)
         and (issue := block_problem(source, ("blocks", name), block, kinds, name)) is not None
     ]
+    for name in spec.blocks:
+        if name in (*BLOCK_TYPES, *STEM_TYPES, *BUILTIN_ATTENTION):
+            loc = ("blocks", name)
+            message = f"{name!r} is the name of a built-in kind"
+            hint = f"choose another name, e.g. my_{name}"
+            issues.append(source.issue(loc, format_loc(loc), message, hint, key=True))
     used: set[str] = set()
     for index, row in enumerate(spec.stages):
         attention = row.attention
         if isinstance(attention, BlockAttention):
             used.add(attention.type)
-            loc = remap(("stages", index, "attention"))
-            locs = ((*loc, "type"), loc)
+            where = remap(("stages", index, "attention"))
+            locs = ((*where, "type"), where)
             issues += _use_issues(source, locs, attention.type, attention.args(), spec)
         if row.block not in BLOCK_TYPES:
             used.add(row.block)
             uses = (remap(("stages", index, "block")), remap(("stages", index, "args")))
             issues += _use_issues(source, uses, row.block, row.args, spec, STAGE_SLOT)
+            issues += _slot_issues(source, remap, index, row, spec)
     if spec.stem.type not in STEM_TYPES:
         used.add(spec.stem.type)
-        uses = (("stem", "type"), ("stem", "args"))
-        issues += _use_issues(source, uses, spec.stem.type, spec.stem.args, spec, STEM_SLOT)
+        stem_locs: tuple[Loc, Loc] = (("stem", "type"), ("stem", "args"))
+        issues += _use_issues(source, stem_locs, spec.stem.type, spec.stem.args, spec, STEM_SLOT)
     used = _reachable(used, kinds)
     for name in spec.blocks:
         if name not in used:
@@ -107,10 +114,16 @@ def unknown_kind_issues(source: Source, remap: Remap, data: Any) -> list[Issue]:
     for loc, kind, builtin, what in uses:
         if not isinstance(kind, str) or kind in builtin or kind in own:
             continue  # the common case reads no definition file
+        if kind in builtin_blocks():
+            continue  # shipped: whether it fits the role is block_use_issues' finding
+        # Shipped kinds that fit the role as they are (built-in kinds are listed already).
         shipped = [
             name
             for name, block in sorted(builtin_blocks().items())
-            if name not in own and all(param in block.params for param in slots[what])
+            if name not in own
+            and name not in builtin
+            and all(param in block.params for param in slots[what])
+            and all(p.default is not None or n in slots[what] for n, p in block.params.items())
         ]
         kinds = [*builtin, *sorted(own), *shipped]
         if kind not in kinds:
@@ -144,9 +157,9 @@ def _use_issues(
     kind_loc, args_loc = locs
     missing = [name for name in slot if name not in block.params]
     if missing:
-        role = {STAGE_SLOT: "stage block", STEM_SLOT: "stem"}.get(slot, "attention")
+        role = {STAGE_SLOT: "a stage block", STEM_SLOT: "a stem"}.get(slot, "an attention")
         message = (
-            f"{kind!r} cannot be a {role}: a {role} kind has params {', '.join(slot)}, "
+            f"{kind!r} cannot be {role}: {role} kind has params {', '.join(slot)}, "
             f"and it lacks {', '.join(missing)}"
         )
         hint = f"add {', '.join(missing)} under the definition's params, or use another kind"
@@ -163,6 +176,25 @@ def _use_issues(
         message = f"{kind!r} needs {', '.join(needed)}"
         hint = f"give {needed[0]}: <value> in the {word}"
         issues.append(source.issue(args_loc, format_loc(args_loc), message, hint))
+    return issues
+
+
+def _slot_issues(source: Source, remap: Remap, index: int, row: Any, spec: Spec) -> list[Issue]:
+    """`attention` and `downsample` fill a stage kind's slots: refused where it has none."""
+    block = find_block(row.block, spec.blocks)
+    if block is None:
+        return []
+    roles = set(block.slots().values())
+    issues = []
+    for field, given in (
+        ("attention", row.attention is not None),
+        ("downsample", "downsample" in row.model_fields_set and row.downsample != "conv"),
+    ):
+        if given and field not in roles:
+            loc = remap(("stages", index, field))
+            message = f"{row.block!r} has no {field} slot to put it in"
+            hint = f"add a member `{{slot: {field}}}` to {row.block!r}, or remove `{field}`"
+            issues.append(source.issue(loc, format_loc(loc), message, hint))
     return issues
 
 

@@ -39,9 +39,9 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
     "base_width": BOTTLENECKS,
     "expansion": (*RESIDUAL, *PREACT),
     "dilation": (*RESIDUAL, *PREACT),
-    "downsample": (*RESIDUAL, *PREACT),
+    "downsample": (*RESIDUAL, *PREACT, DEFINED),
     "stride_at": ("bottleneck",),
-    "attention": (*RESIDUAL, *PREACT),
+    "attention": (*RESIDUAL, *PREACT, DEFINED),
     "growth_rate": ("dense",),
     "bn_size": ("dense",),
     "compression": ("dense",),
@@ -176,6 +176,13 @@ def _attention_rule(name: str, index: int, row: StageRow, ctx: StageContext) -> 
     attention, loc = row.attention, ("stages", index, "attention")
     if attention is None:
         return
+    if kind_group(row.block) == DEFINED and attention.type in ("sk", "split"):
+        yield Finding(
+            (*loc, "type"),
+            f"{attention.type} attention replaces a built-in block's 3x3; {row.block!r} is "
+            "written as data",
+            "use attention: {type: se} or a kind of your own, in the block's attention slot",
+        )
     if row.block in PREACT and attention.type in ("sk", "split"):
         yield Finding(
             (*loc, "type"),

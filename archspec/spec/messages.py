@@ -26,7 +26,8 @@ def strip_tags(loc: Loc) -> Loc:
         for i, part in enumerate(loc)
         if not (i > 0 and loc[i - 1] == "attention" and part in _ATTENTION_TAGS)
         and not (i == 2 and loc[0] == "blocks" and part in ("inline", "file"))
-        and not (i >= 2 and loc[i - 2] == "members" and part in ("body", "optional"))
+        and not (i >= 2 and loc[i - 2] == "members" and part in ("body", "optional", "slot"))
+        and not (i == 1 and loc[0] == "layout" and part in ("inline", "ref"))
     )
 
 
@@ -144,7 +145,14 @@ def _not_unicode(err: Any, loc: Loc) -> tuple[str, str]:
 
 
 def _bad_name(err: Any, loc: Loc) -> tuple[str, str]:
-    return f"{_shown(err.get('input'))} is not a valid name", _pattern_hint(err["ctx"]["pattern"])
+    pattern = err["ctx"]["pattern"]
+    if pattern.startswith("^[A-Za-z0-9_./-]+"):
+        return (
+            f"{_shown(err.get('input'))} is not a file path",
+            "write a path relative to the spec with letters, digits, _ . / - (a block file "
+            "ends in .yaml), or a built-in layout's name",
+        )
+    return f"{_shown(err.get('input'))} is not a valid name", _pattern_hint(pattern)
 
 
 def _unknown_tag(err: Any, loc: Loc) -> tuple[str, str]:

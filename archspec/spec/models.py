@@ -108,14 +108,14 @@ class BlockAttention(BaseModel):
 
 BUILTIN_ATTENTION = ("se", "sk", "split")
 # A block definition file, relative to the spec, inside the spec's directory tree.
-BlockPath = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_./-]*\.ya?ml$", max_length=200)]
+BlockPath = Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]+\.ya?ml$", max_length=200)]
 BlockEntry = Annotated[
     Annotated[BlockDef, Tag("inline")] | Annotated[BlockPath, Tag("file")],
     Discriminator(lambda value: "file" if isinstance(value, str) else "inline"),
 ]
 
 
-LayoutPath = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$", max_length=200)]
+LayoutPath = Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]+$", max_length=200)]
 LayoutEntry = Annotated[
     Annotated[Layout, Tag("inline")] | Annotated[LayoutPath, Tag("ref")],
     Discriminator(lambda value: "ref" if isinstance(value, str) else "inline"),

@@ -1,0 +1,67 @@
+"""What a stage puts in its blocks' slot members (archspec.blocks.definition.SlotMember).
+
+- `attention`: the row's attention, written as data (the stdlib's `se`, or a kind of the
+  spec's own), built with `channels` = the block's output channels, tagged with its kind;
+- `downsample`: the projection shortcut a block needs where it strides or changes channels,
+  as the stage lowering built it (conv + BN, ResNet-D avg-down, timm's pre-activation
+  Downsample*): its ops under the slot's path, and the same value as the constructor argument.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archspec.blocks.library import builtin_blocks, find_block
+from archspec.errors import Loc
+from archspec.ir.graph import Builder, Scope, Seq
+from archspec.ir.ops import Op
+from archspec.lower.blocks import SlotFill, lower_block
+from archspec.lower.errors import LowerError
+from archspec.spec.models import BlockAttention, Spec, SqueezeExcite
+
+
+def attention_fill(spec: Spec, attention: Any, channels: int, loc: Loc) -> SlotFill | None:
+    """The fill of an `attention` slot, or None where the row has none (or one the stage
+    lowers itself: sk and split replace the 3x3, not a slot)."""
+    if isinstance(attention, SqueezeExcite):
+        kind, args = "se", {"reduction": attention.reduction, "divisor": attention.divisor}
+        block = builtin_blocks()["se"]
+    elif isinstance(attention, BlockAttention):
+        kind, args = attention.type, attention.args()
+        found = find_block(kind, spec.blocks)
+        if found is None:  # archspec.spec.block_use reports it on load
+            raise LowerError((*loc, "type"), f"unknown type {kind!r}", "define it under blocks:")
+        block = found
+    else:
+        return None
+    args = {**args, "channels": channels}
+
+    def fill(b: Builder, scope: Scope, x: str) -> tuple[str, Any]:
+        return lower_block(b, scope, x, kind, block, args, loc, _resolver(spec))
+
+    return fill
+
+
+def projection_fill(value: Seq) -> SlotFill:
+    """The fill of a `downsample` slot: the ops of the (possibly nested, possibly named)
+    Sequential `value`, in order."""
+
+    def fill(b: Builder, scope: Scope, x: str) -> tuple[str, Any]:
+        return b.chain(_flat(value, ""), x, scope), value
+
+    return fill
+
+
+def _flat(item: Op | Seq, path: str) -> list[tuple[str, Op]]:
+    if not isinstance(item, Seq):
+        return [(path, item)]
+    names = item.names or tuple(str(i) for i in range(len(item.items)))
+    return [
+        pair
+        for name, sub in zip(names, item.items, strict=True)
+        for pair in _flat(sub, f"{path}.{name}" if path else name)
+    ]
+
+
+def _resolver(spec: Spec) -> Any:
+    return lambda kind: find_block(kind, spec.blocks)
