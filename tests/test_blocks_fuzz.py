@@ -19,6 +19,10 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.slow
 
 PROBE = yaml.safe_load((ROOT / "tests" / "fixtures" / "blocks" / "gated_se.yaml").read_text())
+# A stage kind with slots, list members and args (every block of every stage is one).
+STAGE = yaml.safe_load(
+    (ROOT / "tests" / "fixtures" / "novel_block" / "gated_bottleneck.yaml").read_text()
+)
 BOUNDED = settings(
     derandomize=True,
     deadline=None,
@@ -70,6 +74,13 @@ FRAGMENTS = st.sampled_from(
         "_",
         "é",
         "\x00",
+        "[0]",
+        "[1]",
+        "softmax",
+        "mix",
+        "flatten",
+        "convs",
+        "feas",
     ]
 )
 TEXT = st.lists(FRAGMENTS, min_size=1, max_size=12).map("".join)
@@ -122,4 +133,71 @@ def test_names(name: str, kind: str) -> None:
     section = data["blocks"]["gate_se"][kind]
     value = {"members": "relu()", "params": {"default": 1}, "let": "1"}[kind]
     section[name] = value
+    _outcome(data)
+
+
+MEMBER_VALUES = st.recursive(
+    st.one_of(TEXT, st.integers(), st.none(), st.builds(lambda r: {"slot": r}, TEXT)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.builds(lambda op, when: {"op": op, "when": when}, inner, TEXT),
+    ),
+    max_leaves=8,
+)
+
+
+@BOUNDED
+@given(value=MEMBER_VALUES, where=st.sampled_from(["conv1", "downsample", "act", "se_gate"]))
+def test_stage_kind_member_values(value: Any, where: str) -> None:
+    """Any member value (text, lists, nested lists, optional, slot, junk) in a stage kind."""
+    data = copy.deepcopy(STAGE)
+    data["blocks"]["gated_bottleneck"]["members"][where] = value
+    _outcome(data)
+
+
+@BOUNDED
+@given(text=TEXT, index=st.integers(0, 9))
+def test_stage_kind_forward_text(text: str, index: int) -> None:
+    data = copy.deepcopy(STAGE)
+    data["blocks"]["gated_bottleneck"]["forward"][index] = text
+    _outcome(data)
+
+
+ARGS = st.dictionaries(
+    st.one_of(NAMES, st.sampled_from(["reduction", "stride", "width", "in_channels"])),
+    st.one_of(st.integers(-3, 300), st.booleans(), TEXT, st.none()),
+    max_size=3,
+)
+
+
+@BOUNDED
+@given(args=st.one_of(ARGS, st.lists(ARGS, min_size=1, max_size=4), TEXT))
+def test_stage_kind_args(args: Any) -> None:
+    data = copy.deepcopy(STAGE)
+    data["stages"]["args"] = args
+    _outcome(data)
+
+
+LAYOUT_FIELDS = st.sampled_from(
+    [("stem", "block"), ("stages", "path"), ("head", "fc"), ("head", "pool"), ("name",)]
+)
+
+
+@BOUNDED
+@given(where=LAYOUT_FIELDS, text=st.one_of(TEXT, NAMES))
+def test_inline_layout_names(where: tuple[str, ...], text: str) -> None:
+    """Layout names reach generated code as attribute paths: checked, never executed."""
+    data = copy.deepcopy(STAGE)
+    layout: dict[str, Any] = {
+        "layout": 1,
+        "name": "fuzzed",
+        "stem": {},
+        "stages": {"path": "layer{n}", "act_after_block": True},
+        "head": {"pool": "pool", "fc": "classifier.0"},
+    }
+    target = layout
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = text
+    data["layout"] = layout
     _outcome(data)

@@ -38,11 +38,12 @@ def test_wheel_installs_and_builds(tmp_path: Path) -> None:
     wheel = next(dist.glob("archspec_cnn-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "archspec/templates/model.py.jinja" in names
-    assert "archspec/templates/blocks/bottleneck.py.jinja" in names
+    assert "archspec/templates/blocks/split_attention.py.jinja" in names
     assert "archspec/templates/report/page.html.jinja" in names
     for layout in ("torchvision_resnet", "timm_resnetv2", "torchvision_densenet"):
         assert f"archspec/stdlib/layouts/{layout}.yaml" in names
-    assert "archspec/stdlib/blocks/eca.yaml" in names
+    for kind in ("eca", "se", "basic", "bottleneck", "preact_bottleneck"):
+        assert f"archspec/stdlib/blocks/{kind}.yaml" in names
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)

@@ -4,11 +4,12 @@ spec's own `blocks:`. Errors are located in the file they come from."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pydantic
+import yaml
 
 from archspec.blocks.definition import (
     BlockDef,
@@ -29,20 +30,47 @@ def stdlib_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "stdlib" / "blocks"
 
 
+class _Stdlib(Mapping[str, BlockDef]):
+    """The shipped definitions by kind name (the file's stem), each read and checked the first
+    time it is asked for: a network loads only the kinds it uses (start-up time)."""
+
+    def __init__(self) -> None:
+        self._paths = {path.stem: path for path in sorted(stdlib_dir().glob("*.yaml"))}
+        self._loaded: dict[str, BlockDef] = {}
+
+    def __getitem__(self, name: str) -> BlockDef:
+        block = self._loaded.get(name)
+        if block is None:
+            block = _read_shipped(self._paths[name])
+            # Set before checking: the kinds it builds are loaded (and checked) through this
+            # mapping, and a cycle back to it is then found, not followed.
+            self._loaded[name] = block
+            try:
+                check_block(block, self)
+                problem = block_cycle(name, self) is not None
+            except BlockProblem:
+                problem = True
+            if problem:  # a broken shipped file: the located error, from the slow path
+                del self._loaded[name]
+                located, source = _read_block(self._paths[name])
+                issue = block_problem(source, (), located, {**self._loaded, name: located}, name)
+                raise SpecError([issue] if issue else [])
+        return block
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._paths
+
+
 @functools.cache
-def builtin_blocks() -> dict[str, BlockDef]:
-    """The shipped definitions, by kind name (the file's stem); they may build each other."""
-    paths = sorted(stdlib_dir().glob("*.yaml"))
-    loaded = {path.stem: _read_block(path) for path in paths}
-    library = {name: block for name, (block, _) in loaded.items()}
-    issues = [
-        issue
-        for name, (block, source) in loaded.items()
-        if (issue := block_problem(source, (), block, library, name)) is not None
-    ]
-    if issues:
-        raise SpecError(issues)
-    return library
+def builtin_blocks() -> Mapping[str, BlockDef]:
+    """The standard library (archspec/stdlib/blocks/*.yaml), loaded kind by kind on use."""
+    return _Stdlib()
 
 
 def find_block(name: str, own: Mapping[str, BlockDef | str]) -> BlockDef | None:
@@ -65,6 +93,18 @@ def load_block(path: str | Path, library: Mapping[str, BlockDef], name: str) -> 
     if problem is not None:
         raise SpecError([problem])
     return block
+
+
+def _read_shipped(path: Path) -> BlockDef:
+    """A shipped definition, parsed by libyaml without positions (start-up time); a file that
+    does not validate is read again with positions, for a located error."""
+    try:
+        return BlockDef.model_validate(yaml.load(path.read_bytes(), Loader=_FAST_LOADER))
+    except (yaml.YAMLError, pydantic.ValidationError):
+        return _read_block(path)[0]
+
+
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _read_block(path: str | Path) -> tuple[BlockDef, Source]:
