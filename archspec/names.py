@@ -32,3 +32,9 @@ MODULE_ATTRIBUTES = frozenset(
     set_submodule share_memory state_dict to to_empty train training type xpu zero_grad
     fuse reset_parameters forward_features forward_head num_classes""".split()
 )
+# What only the generated model class adds (a block class has none of these, but `fusible`).
+MODEL_ONLY = frozenset(
+    {"fuse", "reset_parameters", "forward_features", "forward_head", "num_classes"}
+)
+# Names a block definition's params, lets and members may not take.
+BLOCK_ATTRIBUTES = (MODULE_ATTRIBUTES - MODEL_ONLY) | {"fusible"}

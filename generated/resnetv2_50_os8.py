@@ -217,10 +217,7 @@ class ResNetV2_50OS8(nn.Module):
 
     def forward_features(self, x: Tensor) -> Tensor:
         x = self.stem(x)
-        x = self.stages[0](x)
-        x = self.stages[1](x)
-        x = self.stages[2](x)
-        x = self.stages[3](x)
+        x = self.stages(x)
         x = self.norm(x)
         x = self.act(x)
         return x

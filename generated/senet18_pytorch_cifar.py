@@ -224,10 +224,7 @@ class SENet18PytorchCifar(nn.Module):
 
     def forward_features(self, x: Tensor) -> Tensor:
         x = self.stem(x)
-        x = self.stages[0](x)
-        x = self.stages[1](x)
-        x = self.stages[2](x)
-        x = self.stages[3](x)
+        x = self.stages(x)
         return x
 
     def forward_head(self, x: Tensor) -> Tensor:

@@ -68,7 +68,7 @@ def test_eca_kernel_follows_the_paper(channels: int) -> None:
 
 def test_language_words_emit_what_their_ops_emit() -> None:
     """A member's generated constructor is the op's own torch call (Op.module_call)."""
-    samples = {int: 3, bool: False}
+    samples = {int: 3, bool: False, float: 0.25}
     for name, word in OPS.items():
         values = tuple(samples[arg.kind] for arg in word.args)
         op = word.build(*values)
@@ -277,7 +277,7 @@ REFUSED = {
     ),
     "shared weights": (_set((*BLOCK, "forward", 1), "s = gate(fc2(act(fc1(fc1(s)))))"), "weights"),
     "unknown field": (_set((*BLOCK, "forwrd"), []), "did you mean 'forward'"),
-    "let not whole": (_set((*BLOCK, "let", "reduced"), "channels / 3"), "not a whole number"),
+    "let not whole": (_set((*BLOCK, "let", "reduced"), "channels / 3"), "must be a whole number"),
     "add shapes": (
         _set((*BLOCK, "forward", 3), "out = out + s"),
         "forward[3]: block 'gate_se': at layer1.0.se.add (stage1): cannot add tensors",

@@ -30,6 +30,8 @@ MODELS = [
     "resnet50d_os16",  # dilated avg-down: ZeroPad2d + stride-1 AvgPool2d
     "senet18_pytorch_cifar",
     "ecaresnet50d",  # ECA written as data: a Conv1d across the pooled channels
+    "mobilenet_v2",  # flat layout, ReLU6, depthwise convs, functional pool, dropout
+    "vgg11_bn",  # spliced flat layout, no stem, 7x7 adaptive pool, two hidden linears
 ]
 
 

@@ -23,7 +23,13 @@ from archspec.spec.layout import (
 from archspec.spec.load import read_spec
 from tests.conftest import compiled
 
-BUILTIN = ["timm_resnetv2", "torchvision_densenet", "torchvision_resnet"]
+BUILTIN = [
+    "timm_resnetv2",
+    "torchvision_densenet",
+    "torchvision_flat",
+    "torchvision_resnet",
+    "torchvision_vgg",
+]
 
 
 def test_builtin_layouts_load() -> None:
@@ -64,7 +70,7 @@ def test_unknown_field_suggests_the_right_one() -> None:
     ("old", "new", "words"),
     [
         ("path: layer{n}", "path: layer{m}", "placeholder {m} does not apply here"),
-        ("path: layer{n}", "path: layers", "two parts of the layout are both named 'layers'"),
+        ("path: layer{n}", "path: avgpool", "two parts of the layout are both named 'avgpool'"),
         ("  fc: fc", "  fc: forward", "'forward' is taken by nn.Module"),
         ("  fc: fc", "  fc: class", "is not a usable attribute name"),
         ("  fc: fc", "  fc: relu", "two parts of the layout are both named 'relu'"),

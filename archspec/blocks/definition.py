@@ -49,7 +49,7 @@ from archspec.blocks.syntax import (
 )
 from archspec.blocks.width import LINE_LENGTH, emitted_width
 from archspec.expr import ExprError, Expression
-from archspec.names import MODULE_ATTRIBUTES, RESERVED_NAMES
+from archspec.names import BLOCK_ATTRIBUTES, RESERVED_NAMES
 
 MAX_PARAMS = 32
 MAX_LETS = 64
@@ -66,7 +66,7 @@ def check_name(text: str) -> str:
         raise ValueError(f"{text!r} is not a name (letters, digits and _, not first a digit)")
     if keyword.iskeyword(text) or text in RESERVED_NAMES or text in _CLASS_NAMES:
         raise ValueError(f"{text!r} is a Python keyword, builtin or a name generated code uses")
-    if text in MODULE_ATTRIBUTES or text.startswith("_"):
+    if text in BLOCK_ATTRIBUTES or text.startswith("_"):
         raise ValueError(f"{text!r} is taken by nn.Module")
     return text
 
@@ -151,12 +151,43 @@ class _Strict(BaseModel):
 
 
 class Param(_Strict):
-    """A constructor parameter of the block: `int` or `bool`, optional default and bounds."""
+    """A constructor parameter of the block: `int`, `bool` or `float` (a probability, a
+    scale), optional default and bounds."""
 
-    type: Literal["int", "bool"] = "int"
-    default: int | bool | None = None
-    min: int | None = None
-    max: int | None = None
+    type: Literal["int", "bool", "float"] = "int"
+    default: int | bool | float | None = None
+    min: int | float | None = None
+    max: int | float | None = None
+
+    @model_validator(mode="after")
+    def _default_fits(self) -> Param:
+        value = self.default
+        if value is not None and not fits(self.type, value):
+            raise ValueError(f"default {value!r} is not a {self.type}")
+        return self
+
+
+def fits(kind: str, value: object) -> bool:
+    """Whether a value has a param's type (an int is a float; a bool is neither)."""
+    if kind == "bool":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (kind == "float" and isinstance(value, float))
+
+
+class ConditionalStep(_Strict):
+    """A forward step that runs only where `when` (a bool param or let value) is true, as
+    torchvision's `if self.use_res_connect:`."""
+
+    do: StepText
+    when: Ident
+
+
+ForwardStep = Annotated[
+    Annotated[StepText, Tag("step")] | Annotated[ConditionalStep, Tag("conditional")],
+    Discriminator(lambda value: "step" if isinstance(value, str) else "conditional"),
+]
 
 
 class OptionalMember(_Strict):
@@ -197,7 +228,7 @@ class BlockDef(_Strict):
     params: Annotated[dict[Ident, Param], Field(max_length=MAX_PARAMS)] = {}
     let: Annotated[dict[Ident, ExprText], Field(max_length=MAX_LETS)] = {}
     members: Annotated[dict[Ident, Member], Field(max_length=MAX_MEMBERS)] = {}
-    forward: Annotated[list[StepText], Field(max_length=MAX_STEPS)] = []
+    forward: Annotated[list[ForwardStep], Field(max_length=MAX_STEPS)] = []
     # The member whose weight `zero_init_residual` zeroes (the norm before the residual add).
     zero_init: Ident | None = None
     # Instead of members and forward: ops applied in order (an nn.Sequential, keys 0, 1, ...).
@@ -263,7 +294,18 @@ class BlockDef(_Strict):
 
     @cached_property
     def parsed_steps(self) -> list[Step]:
-        return [parse_step(text) for text in self.forward]
+        return [_parsed_step(step) for step in self.forward]
+
+    def step_conditions(self) -> list[str]:
+        """The names conditional steps test, in order of first use."""
+        return list(dict.fromkeys(s.when for s in self.steps() if s.when is not None))
+
+
+def _parsed_step(step: str | ConditionalStep) -> Step:
+    if isinstance(step, str):
+        return parse_step(step)
+    parsed = parse_step(step.do)
+    return Step(parsed.target, parsed.expr, step.when)
 
 
 def _text(member: Any) -> str | list[Any]:
@@ -415,6 +457,8 @@ def _check_forward(block: BlockDef) -> None:
                 hint = did_you_mean(name, sorted(defined))
                 raise BlockProblem(loc, f"reads {name!r} before it is set; {hint}")
         _check_calls(block, step, loc, (defined, used_members, indexed))
+        if step.when is not None:
+            _check_condition(block, step, loc, defined)
         if step.target is not None:
             _check_target(block, loc, step.target)
             defined.add(step.target)
@@ -482,6 +526,22 @@ def _check_sequence(block: BlockDef) -> None:
         if first_leaf(module).target not in OPS:
             message = "a sequence holds ops only; use members and forward to build a block"
             raise BlockProblem(("sequence", index), message)
+
+
+def _check_condition(block: BlockDef, step: Step, loc: Loc, defined: set[str]) -> None:
+    """A conditional step tests a bool param or a let value, and sets a value set before (where
+    it is skipped, the value keeps what it had)."""
+    when = step.when
+    assert when is not None
+    param = block.params.get(when)
+    if not (when in block.let or (param is not None and param.type == "bool")):
+        choices = [*block.let, *(n for n, p in block.params.items() if p.type == "bool")]
+        hint = did_you_mean(when, choices) if choices else "declare a bool param or a let value"
+        raise BlockProblem((*loc, "when"), f"tests {when!r}, no bool param or let value; {hint}")
+    if step.target is None or step.target not in defined:
+        raise BlockProblem(
+            loc, "a conditional step sets a value set before it (the return is never skipped)"
+        )
 
 
 def _check_optional_step(step: Step, call: Apply, defined: set[str], loc: Loc) -> None:

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from archspec.blocks.syntax import Apply, Binary, Expr, Step, Use, names_in
 
 INPUT = "x"
+# The tensor the block was given (x may be rebound to values of the block's own).
+_CALLERS = 0
 
 
 def _read_after(steps: Sequence[Step], index: int) -> set[str]:
@@ -44,7 +46,7 @@ def accumulating_steps(steps: Sequence[Step]) -> set[int]:
 
 def clobbered(steps: Sequence[Step], in_place: Callable[[str], bool]) -> tuple[int, str] | None:
     """The first step that hands an in-place member a value still needed: (step, name)."""
-    tensor = {INPUT: 0}
+    tensor = {INPUT: _CALLERS}
     for index, step in enumerate(steps):
         read_later = _read_after(steps, index)
         for call in _calls(step.expr):
@@ -52,7 +54,7 @@ def clobbered(steps: Sequence[Step], in_place: Callable[[str], bool]) -> tuple[i
             if in_place(call.func) and isinstance(arg, Use):
                 # The block's input belongs to the caller: never written. `v = act(v)` may
                 # write v (later reads want the new value) unless the step reads v again.
-                mine = tensor.get(arg.name) != tensor[INPUT]
+                mine = tensor.get(arg.name) != _CALLERS
                 renamed = step.target != arg.name or names_in(step.expr).count(arg.name) > 1
                 needed = arg.name in read_later and renamed
                 if not mine or needed or _shared(tensor, arg.name, read_later):

@@ -13,25 +13,32 @@ from dataclasses import dataclass
 from typing import Any
 
 from archspec.ir.ops import (
+    GELU,
     AvgPool2d,
     BatchNorm2d,
     ChannelConv1d,
     Conv2d,
+    Dropout,
+    Hardsigmoid,
+    Hardswish,
     Identity,
+    LeakyReLU,
     Linear,
     MaxPool2d,
     Op,
     ReLU,
+    ReLU6,
     Sigmoid,
+    SiLU,
 )
 
-Value = int | bool
+Value = int | bool | float
 
 
 @dataclass(frozen=True)
 class Arg:
-    """One constructor argument: its name, `int` or `bool`, its default (None: required) and
-    torch's default (left out of the emitted call when equal)."""
+    """One constructor argument: its name, `int`, `bool` or `float`, its default (None:
+    required) and torch's default (left out of the emitted call when equal)."""
 
     name: str
     kind: type
@@ -71,6 +78,10 @@ def _int(name: str, default: int | None = None, torch_default: int | None = None
 
 def _bool(name: str, default: bool, torch_default: bool) -> Arg:
     return Arg(name, bool, default, torch_default)
+
+
+def _float(name: str, default: float | None = None, torch_default: float | None = None) -> Arg:
+    return Arg(name, float, default, torch_default if torch_default is not None else default)
 
 
 OPS: dict[str, OpWord] = {
@@ -118,6 +129,49 @@ OPS: dict[str, OpWord] = {
         doc="ReLU (in place)",
     ),
     "sigmoid": OpWord("nn.Sigmoid", (), Sigmoid, stateful=False, doc="sigmoid"),
+    "relu6": OpWord(
+        "nn.ReLU6",
+        (),
+        ReLU6,
+        always=(("inplace", True),),
+        writes_input=True,
+        stateful=False,
+        doc="ReLU6 (in place; MobileNetV2)",
+    ),
+    "silu": OpWord(
+        "nn.SiLU",
+        (),
+        SiLU,
+        always=(("inplace", True),),
+        writes_input=True,
+        stateful=False,
+        doc="SiLU / swish (in place; EfficientNet)",
+    ),
+    "hardswish": OpWord(
+        "nn.Hardswish",
+        (),
+        Hardswish,
+        always=(("inplace", True),),
+        writes_input=True,
+        stateful=False,
+        doc="hard swish (in place; MobileNetV3)",
+    ),
+    "hardsigmoid": OpWord("nn.Hardsigmoid", (), Hardsigmoid, stateful=False, doc="hard sigmoid"),
+    "gelu": OpWord("nn.GELU", (), GELU, stateful=False, doc="GELU (exact; ConvNeXt)"),
+    "leaky_relu": OpWord(
+        "nn.LeakyReLU",
+        (_float("negative_slope", 0.01), _bool("inplace", False, False)),
+        LeakyReLU,
+        stateful=False,
+        doc="leaky ReLU (negative_slope=0.01, inplace=false)",
+    ),
+    "dropout": OpWord(
+        "nn.Dropout",
+        (_float("p", 0.5), _bool("inplace", False, False)),
+        Dropout,
+        stateful=False,
+        doc="dropout (p=0.5; an identity in eval mode)",
+    ),
     "maxpool2d": OpWord(
         "nn.MaxPool2d",
         (_int("kernel_size"), _int("stride"), _int("padding", 0)),

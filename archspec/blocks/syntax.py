@@ -25,7 +25,7 @@ _ASSIGN = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)\s*(.*)$", re.DOTALL
 _RETURN = re.compile(r"^\s*return\s+(.*)$", re.DOTALL)
 _WORDS = {"true": True, "false": False, "True": True, "False": False}
 
-Literal = int | bool
+Literal = int | bool | float
 
 
 @dataclass(frozen=True)
@@ -95,10 +95,12 @@ Expr = Use | Apply | Binary
 
 @dataclass(frozen=True)
 class Step:
-    """`target = expr`; target None is the final `return expr`."""
+    """`target = expr`; target None is the final `return expr`. `when`: the bool param or let
+    value under which the step runs (it is skipped where false)."""
 
     target: str | None
     expr: Expr
+    when: str | None = None
 
 
 class SyntaxProblem(ValueError):
@@ -154,10 +156,14 @@ def parse_module(value: object, depth: int = 0) -> Module:
 def _argument(node: ast.expr) -> Argument:
     if isinstance(node, ast.Name):
         return _WORDS.get(node.id, Ref(node.id))
-    if isinstance(node, ast.Constant) and isinstance(node.value, int):
-        return node.value
+    negative = isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
+    constant = node.operand if isinstance(node, ast.UnaryOp) else node
+    value = constant.value if isinstance(constant, ast.Constant) else None
+    if type(value) in (int, float) and (negative or not isinstance(node, ast.UnaryOp)):
+        number = float(value) if isinstance(value, float) else int(value)  # type: ignore[arg-type]
+        return -number if negative else number
     raise SyntaxProblem(
-        "a member argument is a whole number, true/false, or the name of a param or let value "
+        "a member argument is a number, true/false, or the name of a param or let value "
         "(compute it under `let:`)"
     )
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from archspec.blocks.definition import BlockDef
 from archspec.blocks.inplace import accumulating_steps
 from archspec.blocks.language import FUNCTIONS, OPS, OpWord
 from archspec.blocks.syntax import Apply, Binary, Construct, Expr, Listed, Module, Ref, Use
@@ -40,13 +39,13 @@ def block_source(
     (see `folding`): written as literals, left out of the signature."""
     block, folded = code.block, folded or {}
     if block.sequence is not None:
-        return _sequence_source(block, name, doc, names, folded)
+        return _sequence_source(code, name, doc, names, folded)
     constructs = block.constructs()
     optional = [m for m in block.passed_optional() if folded.get(m) is not ABSENT]
     lines = [f"class {name}(nn.Module):", f"    {doc}", ""]
     if code.fusible:
         lines += ["    " + pairs_statement(list(code.fusible), 4), ""]
-    lines += _init(block, constructs, (optional, folded), names)
+    lines += _init(code, constructs, (optional, folded), names)
     lines += ["", "    def forward(self, x: Tensor) -> Tensor:"]
     ops = dict(code.ops)
     steps = block.steps()
@@ -54,9 +53,12 @@ def block_source(
     for index, step in enumerate(steps):
         text = _step(step.target, step.expr, ops, index in accumulating)
         called = step.expr.func if isinstance(step.expr, Apply) else ""
-        if folded.get(called) is ABSENT:
-            continue  # `v = member(v)` of a member no block has: v keeps its value
-        if called in optional:
+        if folded.get(called) is ABSENT or folded.get(step.when or "") is False:
+            continue  # a member no block has, or a condition no block meets: v keeps its value
+        if step.when is not None and step.when not in folded:
+            lines.append(f"{_INDENT}if self.{step.when}:")
+            lines.append(f"{_INDENT}    {text}")
+        elif called in optional:
             lines.append(f"{_INDENT}if self.{called} is not None:")
             lines.append(f"{_INDENT}    {text}")
         else:
@@ -65,27 +67,31 @@ def block_source(
 
 
 def _sequence_source(
-    block: BlockDef, name: str, doc: str, names: Callable[[BlockClass], str], folded: Folded
+    code: BlockCode, name: str, doc: str, names: Callable[[BlockClass], str], folded: Folded
 ) -> str:
     """An nn.Sequential subclass: its children are numbered, as the definition lists them."""
+    block = code.block
     items = [_module_value(m, False, folded) for m in block.constructs().values()]
     lines = [f"class {name}(nn.Sequential):", f"    {doc}", ""]
-    lines.append(_signature(block, block.constructs(), [], folded))
+    if code.fusible:
+        lines += ["    " + pairs_statement(list(code.fusible), 4), ""]
+    lines.append(_signature(code, block.constructs(), [], folded))
     lines.append(_INDENT + statement("", Call("super().__init__", tuple(items)), names, 8))
     return "\n".join(lines)
 
 
 def _signature(
-    block: BlockDef, constructs: Mapping[str, Module], passed: list[str], folded: Folded
+    code: BlockCode, constructs: Mapping[str, Module], passed: list[str], folded: Folded
 ) -> str:
     """`def __init__(...)`: required params, let values, members passed built, params with
     defaults, then optional members (None when absent)."""
+    block, lets = code.block, dict(code.let_types)
     params = [n for n in ctor_names(block, constructs) if n not in folded]
     optional = [m for m in block.passed_optional() if folded.get(m) is not ABSENT]
     arguments = []
     for param in params:
         spec = block.params.get(param)
-        kind = spec.type if spec is not None else "int"
+        kind = spec.type if spec is not None else lets.get(param, "int")
         default = f" = {spec.default!r}" if spec is not None and spec.default is not None else ""
         arguments.append(f"{param}: {kind}{default}")
     split = next((i for i, a in enumerate(arguments) if " = " in a), len(arguments))
@@ -102,18 +108,20 @@ def _signature(
 
 
 def _init(
-    block: BlockDef,
+    code: BlockCode,
     constructs: Mapping[str, Module],
     passing: tuple[list[str], Folded],
     names: Callable[[BlockClass], str],
 ) -> list[str]:
+    block = code.block
     optional, folded = passing
     passed = [
         m
         for m in block.members
         if folded.get(m) is not ABSENT and (m in optional or not built_inside(constructs[m]))
     ]
-    lines = [_signature(block, constructs, passed, folded), _INDENT + "super().__init__()"]
+    lines = [_signature(code, constructs, passed, folded), _INDENT + "super().__init__()"]
+    lines += [f"{_INDENT}self.{w} = {w}" for w in block.step_conditions() if w not in folded]
     indexed = indexed_members(block)
     for attr in block.members:
         if folded.get(attr) is ABSENT:

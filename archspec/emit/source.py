@@ -92,10 +92,8 @@ def _render(
 
 def _atom(value: Any, names: Callable[[BlockClass], str]) -> str | None:
     """Source for a value that never wraps (literals, identifiers, short tuples), else None."""
-    if isinstance(value, bool) or value is None:
+    if isinstance(value, bool | int | float) or value is None:
         return repr(value)
-    if isinstance(value, int):
-        return str(value)
     if isinstance(value, Name):
         return value.text
     if isinstance(value, str):

@@ -43,7 +43,7 @@ class Member:
 class Step:
     """One line of the model's forward: call a member, flatten, or record a feature tap."""
 
-    kind: str  # "call" | "flatten" | "tap"
+    kind: str  # "call" | "flatten" | "pool" (functional, target: output side) | "tap"
     target: str
 
 

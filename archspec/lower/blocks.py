@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from archspec.blocks.definition import BlockDef
+from archspec.blocks.definition import BlockDef, fits
 from archspec.blocks.inplace import accumulating_steps
 from archspec.blocks.language import OPS, Value
 from archspec.blocks.syntax import (
@@ -55,6 +55,8 @@ class BlockCode:
     ops: tuple[tuple[str, Op], ...]
     # (conv, norm) member paths the class's `fuse` folds (archspec.emit.fusion).
     fusible: tuple[tuple[str, str], ...] = ()
+    # The Python type of each let value ("int", "bool", "float"), for the signature.
+    let_types: tuple[tuple[str, str], ...] = ()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -64,15 +66,20 @@ def _parsed(text: str) -> Expression:
 
 
 def block_class(
-    kind: str, block: BlockDef, ops: Mapping[str, Op], fusible: tuple[tuple[str, str], ...] = ()
+    kind: str,
+    block: BlockDef,
+    ops: Mapping[str, Op],
+    fusible: tuple[tuple[str, str], ...] = (),
+    values: Mapping[str, Value] | None = None,
 ) -> BlockClass:
+    types = tuple((n, type(v).__name__) for n, v in (values or {}).items() if n in block.let)
     return BlockClass(
         "definition",
         block.class_name,
         (("kind", kind), ("digest", block.digest)),
         last_norm=block.zero_init,
         doc=block.doc,
-        code=BlockCode(kind, block, tuple(ops.items()), fusible),
+        code=BlockCode(kind, block, tuple(ops.items()), fusible, types),
     )
 
 
@@ -137,7 +144,7 @@ def lower_block(
     if depth > MAX_DEPTH:
         raise LowerError(loc, f"blocks nest deeper than {MAX_DEPTH}", "flatten the definitions")
     fills = fills or {}
-    values, absent, members = _plan(kind, block, args, loc, resolve)
+    values, absent, members = block_plan(kind, block, args, loc, resolve)
     slots = block.slots()
     if slots:
         absent = absent | {n for n in slots if n not in fills}
@@ -152,6 +159,9 @@ def lower_block(
     env = run.env
     for index, name, step in facts.program:
         run.step = index
+        when = facts.conditions.get(index)
+        if when is not None and not _holds(kind, when, values, loc):
+            continue  # a conditional step whose condition is false: v keeps its value
         if isinstance(step, tuple):  # `v = member(w)`
             func, source = step
             if func in absent:
@@ -173,7 +183,8 @@ def lower_block(
     if cls is None:
         ops = {n: m for n, m in members.items() if isinstance(m, Op)}
         pairs = _fusible(b, scope.prefix, run.nodes, block)
-        cls = b.memo[("class", kind + block.digest)] = block_class(kind, block, ops, pairs)
+        cls = block_class(kind, block, ops, pairs, values)
+        b.memo[("class", kind + block.digest)] = cls
     return run.env[name], Call(cls, *_arguments(block, values, run))
 
 
@@ -189,6 +200,7 @@ class _Facts:
     # expression.
     program: tuple[tuple[int, str, tuple[str, str] | Expr], ...]
     nests: bool  # some member builds another block kind
+    conditions: dict[int, str]  # step index -> the bool it runs under
 
 
 _FACTS: dict[str, _Facts] = {}
@@ -211,9 +223,18 @@ def _static(block: BlockDef) -> _Facts:
             tuple(required),
             tuple(_instruction(i, step) for i, step in enumerate(block.steps())),
             any(not built_inside(m) for m in constructs.values()),
+            {i: step.when for i, step in enumerate(block.steps()) if step.when is not None},
         )
         _FACTS[block.digest] = facts
     return facts
+
+
+def _holds(kind: str, when: str, values: Mapping[str, Value], loc: Loc) -> bool:
+    value = values[when]
+    if not isinstance(value, bool):
+        message = f"block {kind!r}: a step runs when {when!r}, which is {value!r}, not true/false"
+        raise LowerError(loc, message, "make it a comparison, e.g. stride == 1")
+    return value
 
 
 def _instruction(index: int, step: Step) -> tuple[int, str, tuple[str, str] | Expr]:
@@ -229,7 +250,7 @@ _PLANS: dict[tuple[Any, ...], tuple[dict[str, Value], set[str], dict[str, Built]
 MAX_PLANS = 4096
 
 
-def _plan(
+def block_plan(
     kind: str, block: BlockDef, args: Mapping[str, Value], loc: Loc, resolve: Resolve
 ) -> tuple[dict[str, Value], set[str], dict[str, Built]]:
     """Bound values, absent optional members and built members for these arguments. A
@@ -330,9 +351,17 @@ def ctor_names(block: BlockDef, constructs: Mapping[str, Module]) -> list[str]:
         for arg in (*construct.args, *(v for _, v in construct.kwargs))
         if isinstance(arg, Ref)
     }
+    read.update(block.step_conditions())  # stored on the module, tested in forward
     required = [n for n, p in block.params.items() if n in read and p.default is None]
     lets = [n for n in block.let if n in read]
     return [*required, *lets, *(n for n in block.params if n in read and n not in required)]
+
+
+def block_values(
+    kind: str, block: BlockDef, args: Mapping[str, Value], loc: Loc
+) -> dict[str, Value]:
+    """The params and let values of one use of a block."""
+    return _bind(kind, block, args, loc)
 
 
 def _bind(kind: str, block: BlockDef, args: Mapping[str, Value], loc: Loc) -> dict[str, Value]:
@@ -341,8 +370,10 @@ def _bind(kind: str, block: BlockDef, args: Mapping[str, Value], loc: Loc) -> di
         value = args.get(name, param.default)
         if value is None:
             raise LowerError(loc, f"block {kind!r} needs param {name!r}", f"give {name}: <value>")
-        if (param.type == "bool") != isinstance(value, bool):
+        if not fits(param.type, value):
             raise LowerError(loc, f"block {kind!r}: {name} must be {param.type}", "fix the value")
+        if param.type == "float":
+            value = float(value)
         if param.min is not None and value < param.min:
             raise LowerError(loc, f"block {kind!r}: {name} = {value} is below {param.min}", "")
         if param.max is not None and value > param.max:
@@ -355,8 +386,8 @@ def _bind(kind: str, block: BlockDef, args: Mapping[str, Value], loc: Loc) -> di
             raise LowerError(
                 loc, f"block {kind!r}, let {name}: {exc}", "check the arguments"
             ) from None
-        if not isinstance(result, int | bool):
-            message = f"block {kind!r}, let {name} = {result!r} is not a whole number or bool"
+        if not isinstance(result, int | bool | float):
+            message = f"block {kind!r}, let {name} = {result!r} is not a number or bool"
             raise LowerError(loc, message, "round it with int(), round() or floor()")
         values[name] = result
     return values
@@ -412,10 +443,14 @@ def _op(
     kwargs.update(keyed)
     for arg in word.args:
         value = kwargs[arg.name]
-        bad_kind = value is None or (arg.kind is bool) != isinstance(value, bool)
-        if bad_kind or (arg.kind is int and value is not None and value < 0):
-            expected = "true or false" if arg.kind is bool else "a whole number >= 0"
+        kind = {bool: "bool", int: "int", float: "float"}[arg.kind]
+        if value is None or not fits(kind, value) or value < 0:
+            expected = {"bool": "true or false", "int": "a whole number >= 0"}.get(
+                kind, "a number >= 0"
+            )
             raise _BadArgument(f"{arg.name} = {value!r} must be {expected}")
+        if kind == "float":
+            kwargs[arg.name] = float(value)
     return word.build(**kwargs)
 
 

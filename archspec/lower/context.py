@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from archspec.ir.graph import Builder, Scope
+from archspec.ir.graph import Builder, Scope, Seq
 from archspec.lower.geometry import StageGeometry
 from archspec.spec.layout import Layout, render
 from archspec.spec.models import Spec, StageRow
@@ -23,6 +24,8 @@ class StageInput:
     last: bool  # the final stage (DenseNet: no transition after it)
     geometry: StageGeometry  # stride and dilations (see archspec.lower.geometry)
     layout: Layout  # how modules are named (see archspec.spec.layout)
+    # Blocks already in a flat layout's one container (the stem's and earlier stages').
+    offset: int = 0
 
     @property
     def loc(self) -> tuple[str | int, ...]:
@@ -38,6 +41,20 @@ class StageInput:
 
     def scope(self, module: str) -> Scope:
         return Scope(module, self.key)
+
+    def block_path(self, index: int) -> str:
+        """Module path of the stage's block `index`: `layer2.0`, or in a flat layout the
+        container's next number (`features.7`)."""
+        module = self.path(self.layout.stages.path)
+        return f"{module}.{self.offset + index if self.layout.stages.flat else index}"
+
+    def children(self, calls: Sequence[object]) -> list[tuple[str, object]]:
+        """The stage's members: one Sequential of its blocks, or in a flat layout each block
+        as the container's next child."""
+        module = self.path(self.layout.stages.path)
+        if self.layout.stages.flat:
+            return [(f"{module}.{self.offset + i}", call) for i, call in enumerate(calls)]
+        return [(module, Seq(tuple(calls)))]
 
 
 @dataclass

@@ -13,10 +13,11 @@ from typing import Any
 
 from archspec.blocks.definition import BlockDef
 from archspec.blocks.library import find_block
+from archspec.blocks.syntax import Apply, Use
 from archspec.errors import Loc
 from archspec.ir.graph import Builder, Scope, Seq
-from archspec.ir.ops import ReLU
-from archspec.lower.blocks import SlotFill, lower_block
+from archspec.ir.ops import Op, ReLU
+from archspec.lower.blocks import SlotFill, block_plan, block_values, lower_block
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.errors import LowerError
 from archspec.lower.residual import shortcut_ops
@@ -45,7 +46,6 @@ def lower_defined_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, An
         raise LowerError(
             (*st.loc, "width"), f"a {kind} stage needs `width`", "add width: <out channels>"
         )
-    module = st.path(st.layout.stages.path)
     x = st.x
     items: list[Any] = []
     for i in range(row.depth):
@@ -55,7 +55,11 @@ def lower_defined_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, An
             "out_channels": row.width,
             "stride": st.geometry.stride if i == 0 else 1,
         }
-        path = f"{module}.{len(items)}"
+        args.update((k, v) for k, v in (("index", i), ("depth", row.depth)) if k in block.params)
+        if st.layout.stages.splice:
+            x = splice_block(st, kind, block, args, x, items)
+            continue
+        path = st.block_path(len(items))
         scope = Scope(path, st.key, path)
         fills = _fills(st, block, args)
         x, call = lower_block(
@@ -63,9 +67,42 @@ def lower_defined_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, An
         )
         items.append(call)
         if st.layout.stages.act_after_block:
-            x = b.add(ReLU(), [x], Scope(module, st.key), str(len(items)))
+            x = b.add(ReLU(), [x], Scope("", st.key), st.block_path(len(items)))
             items.append(ReLU())
-    return StageOutput(x, row.width), [(module, Seq(tuple(items)))]
+    return StageOutput(x, row.width), st.children(items)
+
+
+def splice_block(
+    st: StageInput,
+    kind: str,
+    block: BlockDef,
+    args: dict[str, Any],
+    x: str,
+    items: list[Any],
+) -> str:
+    """A chain block's ops, each the container's next child (torchvision VGG's `features.N`):
+    its steps must be `v = member(v)` on op members, ending `return v`."""
+    _, absent, members = block_plan(kind, block, args, st.loc, _resolver(st.spec))
+    values = block_values(kind, block, args, st.loc)
+    for step in block.steps():
+        expr = step.expr
+        if step.target is None and isinstance(expr, Use):
+            break
+        member = members.get(expr.func) if isinstance(expr, Apply) else None
+        chained = isinstance(expr, Apply) and len(expr.args) == 1 and expr.index is None
+        if step.target is None or not chained or not (member is None or isinstance(member, Op)):
+            raise LowerError(
+                (*st.loc, "block"),
+                f"{kind!r} is not a chain of ops, so the layout cannot splice it",
+                "write its forward as `v = member(v)` steps ending `return v`",
+            )
+        assert isinstance(expr, Apply)
+        if expr.func in absent or (step.when is not None and not values[step.when]):
+            continue
+        assert isinstance(member, Op)
+        x = st.builder.add(member, [x], Scope("", st.key), st.block_path(len(items)))
+        items.append(member)
+    return x
 
 
 def _fills(st: StageInput, block: BlockDef, args: dict[str, Any]) -> dict[str, SlotFill]:
@@ -95,6 +132,8 @@ def lower_defined_stem(
     block = _definition(spec, stem.type, ("stem", "type"))
     args = {**stem.args, "in_channels": spec.input[0], "out_channels": stem.width}
     attr = layout.stem.block
+    if layout.stages.flat and attr == layout.stages.path:
+        attr = f"{attr}.0"  # the first child of the flat container
     scope = Scope(attr, "stem", attr)
     y, call = lower_block(b, scope, x, stem.type, block, args, ("stem",), _resolver(spec))
     return StageOutput(y, stem.width), [(attr, call)]

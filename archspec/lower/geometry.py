@@ -30,6 +30,8 @@ def has_pool(spec: Spec) -> bool:
 
 def stem_stride(spec: Spec) -> int:
     """The stem's total stride: a strided first conv and an optional 2x max-pool."""
+    if spec.stem.type == "none":
+        return 1
     conv = 1 if spec.stem.type == "conv3x3" else 2
     return conv * (2 if has_pool(spec) else 1)
 

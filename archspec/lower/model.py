@@ -109,6 +109,18 @@ class _Placement:
                 indexed = all(n.isdigit() for n, _ in children)
                 names = None if indexed else tuple(n for n, _ in children)
                 members[i] = Member(member.attr, Seq(tuple(v for _, v in children), names))
+                if indexed:
+                    self._call_whole(member.attr, len(children))
+
+    def _call_whole(self, top: str, count: int) -> None:
+        """`x = self.stages(x)` where forward calls every numbered child in order with no tap
+        between them (as torchvision's `self.features(x)` and timm's `self.stages(x)`)."""
+        steps = self.arch.model.features
+        wanted = [Step("call", f"{top}[{k}]") for k in range(count)]
+        for start in range(len(steps) - count + 1):
+            if steps[start : start + count] == wanted:
+                steps[start : start + count] = [Step("call", top)]
+                return
 
 
 def _nest(names: list[str], value: Any) -> Any:
@@ -120,7 +132,7 @@ def _nest(names: list[str], value: Any) -> Any:
 
 def lower(spec: Spec, layout: Layout | None = None) -> ArchGraph:
     """The spec's graph, its modules named by `layout` (default: its family's)."""
-    family = _family(spec)
+    family = family_of(spec)
     layout = layout or spec_layout(spec) or family.layout
     arch = ArchGraph(spec.name, class_name(spec), spec.title, spec.reference, tuple(spec.input))
     arch.model.zero_init_residual = spec.zero_init_residual
@@ -129,16 +141,19 @@ def lower(spec: Spec, layout: Layout | None = None) -> ArchGraph:
     x = b.add(Input(tuple(spec.input)), [], Scope("", "input"), "input", module=False)
     current, children = family.stem(b, spec, x, layout)
     placement.place(children)
+    flat = layout.stages.path if layout.stages.flat else None
+    offset = sum(1 for path, _ in children if path.split(".")[0] == flat)
     arch.stages.append(StageInfo("stem", "", spec.stem.type, 1))
     _tap(arch, spec, "stem", current.x)
     geometry = stage_geometry(spec)
     for index, row in enumerate(spec.stages):
         last = index == len(spec.stages) - 1
         st = StageInput(
-            spec, row, index, b, current.x, current.channels, last, geometry[index], layout
+            spec, row, index, b, current.x, current.channels, last, geometry[index], layout, offset
         )
         current, children = family.stage(st)
         placement.place(children)
+        offset += sum(1 for path, _ in children if path.split(".")[0] == flat)
         module = ".".join(children[0][0].split(".")[:2])
         arch.stages.append(StageInfo(st.key, module, row.block, row.depth))
         _tap(arch, spec, st.key, current.x)
@@ -150,7 +165,7 @@ def lower(spec: Spec, layout: Layout | None = None) -> ArchGraph:
     return arch
 
 
-def _family(spec: Spec) -> Family:
+def family_of(spec: Spec) -> Family:
     """The first stage's family (archspec.spec.checks refuses stages of another family)."""
     return next((f for f in FAMILIES if spec.stages[0].block in f.blocks), DEFINED)
 

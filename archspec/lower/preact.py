@@ -23,10 +23,9 @@ def lower_preact_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, obj
     their `se` and `downsample` slots."""
     kind = st.row.block
     block = builtin_blocks()[kind]
-    module = st.path(st.layout.stages.path)
     x, calls = st.x, []
     for i, a in enumerate(block_args(st)):
-        path = f"{module}.{i}"
+        path = st.block_path(i)
         fills = {}
         se = attention_fill(st.spec, st.row.attention, a.out_channels, (*st.loc, "attention"))
         if se is not None:
@@ -48,7 +47,7 @@ def lower_preact_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, obj
             tagged=False,
         )
         calls.append(call)
-    return StageOutput(x, a.out_channels), [(module, Seq(tuple(calls)))]
+    return StageOutput(x, a.out_channels), st.children(calls)
 
 
 def _values(kind: str, a: BlockArgs) -> dict[str, int | bool]:

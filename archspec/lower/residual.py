@@ -90,11 +90,12 @@ def lower_residual_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, o
     cls, main, final_act = _variant(st)
     x, calls = st.x, []
     for i, args in enumerate(block_args(st)):
-        scope = Scope(f"{module}.{i}", st.key, f"{module}.{i}")
+        path = st.block_path(i)
+        scope = Scope(path, st.key, path)
         parts = main(st, cls, scope, x, args)
         x, call = _finish_block(st, cls, scope, x, args, parts, final_act)
         calls.append(call)
-    return StageOutput(x, args.out_channels), [(module, Seq(tuple(calls)))]
+    return StageOutput(x, args.out_channels), st.children(calls)
 
 
 def _lower_defined_stage(
@@ -109,7 +110,8 @@ def _lower_defined_stage(
     block = builtin_blocks()[kind]
     x, calls = st.x, []
     for i, a in enumerate(block_args(st)):
-        scope = Scope(f"{module}.{i}", st.key, f"{module}.{i}")
+        path = st.block_path(i)
+        scope = Scope(path, st.key, path)
         fills = {}
         se = attention_fill(st.spec, st.row.attention, a.out_channels, (*st.loc, "attention"))
         if se is not None:
@@ -131,7 +133,7 @@ def _lower_defined_stage(
             tagged=False,
         )
         calls.append(call)
-    return StageOutput(x, a.out_channels), [(module, Seq(tuple(calls)))]
+    return StageOutput(x, a.out_channels), st.children(calls)
 
 
 def _builtin(kind: str) -> Any:

@@ -36,6 +36,8 @@ def lower_stem(
     b: Builder, spec: Spec, x: str, layout: Layout
 ) -> tuple[StageOutput, list[tuple[str, object]]]:
     """The stem's ops, and its members as (module path, value) pairs, named by the layout."""
+    if spec.stem.type == "none":
+        return StageOutput(x, spec.input[0]), []
     names = layout.stem
     scope = Scope(names.path, "stem")
     convs = stem_convs(spec)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from archspec.blocks.definition import BlockDef, did_you_mean
+from archspec.blocks.definition import BlockDef, did_you_mean, fits
 from archspec.blocks.library import block_problem, builtin_blocks, find_block, load_block
 from archspec.blocks.syntax import leaves
 from archspec.errors import Issue, Loc, SpecError, format_loc
@@ -27,6 +27,10 @@ from archspec.spec.yamlsource import Source
 # The params each use fills; the rest come from `args` (or attention fields) or defaults.
 STAGE_SLOT = ("in_channels", "out_channels", "stride")
 STEM_SLOT = ("in_channels", "out_channels")
+HEAD_SLOT = ("in_channels", "num_classes")
+# Filled in as well where a stage kind declares them: the block's index in its stage, and the
+# stage's depth (VGG's max-pool closes a stage).
+STAGE_EXTRAS = ("index", "depth")
 ATTENTION_SLOT = ("channels",)
 
 Remap = Callable[[Loc], Loc]
@@ -65,6 +69,10 @@ def block_use_issues(source: Source, remap: Remap, spec: Spec) -> list[Issue]:
             uses = (remap(("stages", index, "block")), remap(("stages", index, "args")))
             issues += _use_issues(source, uses, row.block, row.args, spec, STAGE_SLOT)
             issues += _slot_issues(source, remap, index, row, spec)
+    if spec.head is not None and spec.head.type != "classifier":
+        used.add(spec.head.type)
+        head_locs: tuple[Loc, Loc] = (("head", "type"), ("head", "args"))
+        issues += _use_issues(source, head_locs, spec.head.type, spec.head.args, spec, HEAD_SLOT)
     if spec.stem.type not in STEM_TYPES:
         used.add(spec.stem.type)
         stem_locs: tuple[Loc, Loc] = (("stem", "type"), ("stem", "args"))
@@ -110,7 +118,15 @@ def unknown_kind_issues(source: Source, remap: Remap, data: Any) -> list[Issue]:
     stem = data.get("stem") if isinstance(data, dict) else None
     if isinstance(stem, dict):
         uses.append((("stem", "type"), stem.get("type"), STEM_TYPES, "stem type"))
-    slots = {"type": ATTENTION_SLOT, "block kind": STAGE_SLOT, "stem type": STEM_SLOT}
+    head = data.get("head") if isinstance(data, dict) else None
+    if isinstance(head, dict):
+        uses.append((("head", "type"), head.get("type"), ("classifier",), "head type"))
+    slots = {
+        "type": ATTENTION_SLOT,
+        "block kind": STAGE_SLOT,
+        "stem type": STEM_SLOT,
+        "head type": HEAD_SLOT,
+    }
     for loc, kind, builtin, what in uses:
         if not isinstance(kind, str) or kind in builtin or kind in own:
             continue  # the common case reads no definition file
@@ -123,7 +139,12 @@ def unknown_kind_issues(source: Source, remap: Remap, data: Any) -> list[Issue]:
             if name not in own
             and name not in builtin
             and all(param in block.params for param in slots[what])
-            and all(p.default is not None or n in slots[what] for n, p in block.params.items())
+            and all(
+                p.default is not None
+                or n in slots[what]
+                or (what == "block kind" and n in STAGE_EXTRAS)
+                for n, p in block.params.items()
+            )
         ]
         kinds = [*builtin, *sorted(own), *shipped]
         if kind not in kinds:
@@ -157,18 +178,20 @@ def _use_issues(
     kind_loc, args_loc = locs
     missing = [name for name in slot if name not in block.params]
     if missing:
-        role = {STAGE_SLOT: "a stage block", STEM_SLOT: "a stem"}.get(slot, "an attention")
+        roles = {STAGE_SLOT: "a stage block", STEM_SLOT: "a stem", HEAD_SLOT: "a head"}
+        role = roles.get(slot, "an attention")
         message = (
             f"{kind!r} cannot be {role}: {role} kind has params {', '.join(slot)}, "
             f"and it lacks {', '.join(missing)}"
         )
         hint = f"add {', '.join(missing)} under the definition's params, or use another kind"
         return [source.issue(kind_loc, format_loc(kind_loc), message, hint)]
-    settable = [name for name in block.params if name not in slot]
+    filled = (*slot, *STAGE_EXTRAS) if slot == STAGE_SLOT else slot
+    settable = [name for name in block.params if name not in filled]
     issues = [
         issue
         for key, value in given.items()
-        if (issue := _arg_issue(source, (*args_loc, key), block, settable, value, slot))
+        if (issue := _arg_issue(source, (*args_loc, key), block, settable, value, filled))
     ]
     needed = [n for n in settable if block.params[n].default is None and n not in given]
     if needed:
@@ -210,13 +233,13 @@ def _arg_issue(
     if key not in settable:
         hint = did_you_mean(key, settable) if settable else "the kind takes no other params"
         if key in slot:
-            hint = f"{key} is filled in by the {'stage' if slot == STAGE_SLOT else 'spec'}"
+            hint = f"{key} is filled in by the {'stage' if 'stride' in slot else 'network'}"
         return source.issue(where, format_loc(where), f"unknown field {key!r}", hint, key=True)
-    if type(value) not in (int, bool):
-        return source.issue(where, format_loc(where), "must be a whole number or true/false", "")
-    boolean = block.params[key].type == "bool"
-    if boolean != isinstance(value, bool):
-        message = "must be true or false" if boolean else "must be a whole number"
+    kind = block.params[key].type
+    if not fits(kind, value):
+        message = {"bool": "must be true or false", "int": "must be a whole number"}.get(
+            kind, "must be a number"
+        )
         return source.issue(where, format_loc(where), message, "")
     return None
 

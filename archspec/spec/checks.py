@@ -83,7 +83,8 @@ def check_spec(spec: Spec, shared: IsShared) -> list[Finding]:
     """Every applicability problem of a validated spec."""
     findings = [*_stem_findings(spec), *_model_findings(spec), *tap_findings(spec)]
     rows = list(enumerate(spec.stages))
-    ctx = stage_context(rows, len(spec.stages), spec.stem.width)
+    first = spec.input[0] if spec.stem.type == "none" else spec.stem.width
+    ctx = stage_context(rows, len(spec.stages), first)
     findings += stage_findings(rows, shared, ctx)
     return list(dict.fromkeys(findings))
 
@@ -298,6 +299,14 @@ def _stem_findings(spec: Spec) -> Iterator[Finding]:
                     f"remove `{name}`, or give a param of {stem.type!r} under `args`",
                 )
         return
+    if stem.type == "none":
+        for name in ("width", "mid_width", "pool", "norm"):
+            if name in stem.model_fields_set:
+                yield Finding(
+                    ("stem", name),
+                    "a `none` stem has no layers: the first stage reads the input",
+                    f"remove `{name}`",
+                )
     if stem.args:
         yield Finding(
             ("stem", "args"),
@@ -319,7 +328,17 @@ def _stem_findings(spec: Spec) -> Iterator[Finding]:
         )
 
 
+def _head_findings(spec: Spec) -> Iterator[Finding]:
+    if spec.head is not None and spec.head.type == "classifier" and spec.head.args:
+        yield Finding(
+            ("head", "args"),
+            "`args` sets the params of a head kind written as data; classifier has fields",
+            "remove `args`",
+        )
+
+
 def _model_findings(spec: Spec) -> Iterator[Finding]:
+    yield from _head_findings(spec)
     family = spec.stages[0].block
     given = spec.model_fields_set
     replaced = [

@@ -22,8 +22,8 @@ from archspec.errors import Issue, Loc, SpecError, format_loc
 from archspec.names import MODULE_ATTRIBUTES, RESERVED_NAMES
 from archspec.spec.yamlsource import Source, YamlError, load_yaml
 
-# Stages a spec may have (spec.models.Spec.stages); a stage path is checked for each.
-MAX_STAGES = 6
+# Stages a spec may have (spec.models.MAX_STAGES); a stage path is checked for each.
+MAX_STAGES = 12
 # A layout is a few dozen lines; anything bigger is not one.
 MAX_LAYOUT_BYTES = 20_000
 _TOKEN = re.compile(r"\{([a-z]+)\}")
@@ -106,6 +106,9 @@ class StemLayout(_Strict):
 
 class StagesLayout(_Strict):
     """Where stage n's blocks live: an nn.Sequential at `path` with block j at `<path>.<j>`.
+    A path without `{n}` or `{i}` is one Sequential for every stage, its blocks numbered on
+    across stages (torchvision's flat `features`); a stem or tail kind placed there too takes
+    the next number.
     A path with more than one segment is a container (first segment; indexed when the next
     segment is a number) holding nested named Sequentials. Dense stages also name their layers,
     the transition after every stage but the last, and the norm after the last."""
@@ -117,6 +120,13 @@ class StagesLayout(_Strict):
     # An nn.ReLU module of its own after every block of the stage's Sequential, so blocks sit
     # at even indices (SKNet-pytorch's `stage_1`).
     act_after_block: bool = False
+    # In a flat layout, a block whose forward is a chain of ops puts those ops themselves in
+    # the container, numbered on (torchvision VGG's `features.0` conv, `.1` BN, `.2` ReLU).
+    splice: bool = False
+
+    @property
+    def flat(self) -> bool:
+        return not _TOKEN.search(self.path)
 
 
 class TailLayout(_Strict):
@@ -129,14 +139,18 @@ class TailLayout(_Strict):
 class HeadLayout(_Strict):
     """The classifier: [act,] global pool, flatten, fc. `path` "" puts the members on the model
     with a functional flatten unless `flatten` names a module; `path` "head" makes them one
-    named nn.Sequential. A `conv1x1` classifier (timm) runs before the flatten."""
+    named nn.Sequential. A `conv1x1` classifier (timm) runs before the flatten. `pool` null is
+    torchvision's functional `adaptive_avg_pool2d`; `pool_size` its output side (VGG: 7). A head
+    kind written as data goes at `block`, after the pool and flatten."""
 
     path: Literal[""] | Ident = ""
     act: Ident | None = None
-    pool: Ident
+    pool: Ident | None
+    pool_size: Annotated[int, Field(ge=1, le=64)] = 1
+    block: Ident = "classifier"
     flatten: Ident | None = None
     # `name.0`: the classifier is the only child of an nn.Sequential (SKNet-pytorch).
-    fc: FcPath
+    fc: FcPath = "fc"
     classifier: Literal["linear", "conv1x1"] = "linear"
 
 
@@ -146,7 +160,7 @@ class Layout(_Strict):
     layout: Literal[1]
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
     title: Annotated[str, Field(max_length=200)] = ""
-    stem: StemLayout
+    stem: StemLayout = StemLayout()
     stages: StagesLayout
     tail: TailLayout = TailLayout()
     head: HeadLayout
@@ -155,6 +169,8 @@ class Layout(_Strict):
     def _consistent(self) -> Layout:
         if self.stem.sequential and not self.stem.path:
             raise ValueError("stem.sequential needs a stem.path to hold the Sequential")
+        if self.stages.splice and not self.stages.flat:
+            raise ValueError("stages.splice needs a flat stages.path (no {n} or {i})")
         if self.head.path and "." in self.head.fc:
             raise ValueError("head.fc is one name inside a head Sequential (head.path)")
         if self.head.path and self.head.flatten is None:
@@ -172,14 +188,20 @@ class Layout(_Strict):
         paths = [stem.path] if stem.sequential else [_join(stem.path, p) for p in parts]
         for index in range(MAX_STAGES):
             for template in (stages.path, stages.transition):
-                if template is not None:
+                if template is not None and not (template == stages.path and stages.flat):
                     paths.append(render(template, n=index + 1, i=index))
+        if stages.flat:
+            paths.append(stages.path)
         paths += [p for p in (stages.final_norm, self.tail.norm, self.tail.act) if p]
-        if stem.block != stem.path:
+        if stem.block not in (stem.path, stages.path):
             paths.append(stem.block)
         if head.path:
             return [*paths, head.path]
         return paths + [p for p in (head.act, head.pool, head.flatten, head.fc) if p]
+
+    def block_paths(self) -> list[str]:
+        """Where kinds written as data go (one is used at a time in place of the built-in)."""
+        return [self.stem.block, self.head.block]
 
 
 def _join(path: str, name: str) -> str:

@@ -26,7 +26,9 @@ MAX_BLOCKS = 20_000
 MAX_BRANCHES = 8
 
 BlockType = Literal["basic", "bottleneck", "preact_basic", "preact_bottleneck", "dense"]
-TAP_NAMES = ("stem", "stage1", "stage2", "stage3", "stage4", "stage5", "stage6")
+# Stage rows a spec may have: MobileNet and EfficientNet tables run to 9 rows with the head conv.
+MAX_STAGES = 12
+TAP_NAMES = ("stem", *(f"stage{n}" for n in range(1, MAX_STAGES + 1)))
 
 
 class Strict(BaseModel):
@@ -34,16 +36,16 @@ class Strict(BaseModel):
 
 
 # Values of a block kind's own params (a kind written as data), by param name.
-BlockArgs = Annotated[dict[Name, int | bool], Field(max_length=32)]
-StemType = Literal["conv7x7", "conv3x3", "deep"]
-STEM_TYPES = ("conv7x7", "conv3x3", "deep")
+BlockArgs = Annotated[dict[Name, int | bool | float], Field(max_length=32)]
+StemType = Literal["conv7x7", "conv3x3", "deep", "none"]
+STEM_TYPES = ("conv7x7", "conv3x3", "deep", "none")
 BLOCK_TYPES = ("basic", "bottleneck", "preact_basic", "preact_bottleneck", "dense")
 
 
 class Stem(Strict):
-    """The network's entry: conv7x7 (+maxpool), conv3x3 (CIFAR), deep (three 3x3 convs), or
-    a block kind written as data (built with in_channels = the input's, out_channels = width
-    and `args`)."""
+    """The network's entry: conv7x7 (+maxpool), conv3x3 (CIFAR), deep (three 3x3 convs), none
+    (VGG: the first stage reads the input), or a block kind written as data (built with
+    in_channels = the input's, out_channels = width and `args`)."""
 
     type: StemType | Name = "conv7x7"
     width: Channels = 64
@@ -162,8 +164,12 @@ class StageRow(Strict):
 
 
 class Head(Strict):
-    type: Literal["classifier"] = "classifier"
+    """The classifier: global pool, flatten, fc; or a head kind written as data (params
+    `in_channels`, `num_classes`), after the layout's pool and flatten."""
+
+    type: Literal["classifier"] | Name = "classifier"
     num_classes: Channels = 1000
+    args: BlockArgs = {}
 
 
 class Spec(Strict):
@@ -178,7 +184,7 @@ class Spec(Strict):
         list[Annotated[int, Field(ge=1, le=16_384)]], Field(min_length=3, max_length=3)
     ]
     stem: Stem = Stem()
-    stages: Annotated[list[StageRow], Field(min_length=1, max_length=6)]
+    stages: Annotated[list[StageRow], Field(min_length=1, max_length=MAX_STAGES)]
     head: Head | None = Head()
     outputs: list[Literal[TAP_NAMES]] | None = None  # type: ignore[valid-type]
     # The network's final stride: the last strides become dilations (timm `output_stride`,

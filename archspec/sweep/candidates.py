@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from archspec.spec.models import MAX_STAGES
 from archspec.sweep.figures import CandidateError
 from archspec.sweep.regnet import bottleneck_row, regnet_stages
 from archspec.sweep.sampling import candidate_rng
@@ -132,8 +133,9 @@ def build(space: Space, index: int, values: dict[str, Any] | None = None) -> Can
 def _regnet_rows(values: dict[str, Any], base: list[dict[str, Any]]) -> list[dict[str, Any]]:
     params = {k.removeprefix("regnet."): v for k, v in values.items() if k.startswith("regnet.")}
     stages = regnet_stages(params)
-    if len(stages) > 6:
-        raise CandidateError("regnet", f"gives {len(stages)} stages; archspec takes at most 6")
+    if len(stages) > MAX_STAGES:
+        message = f"gives {len(stages)} stages; archspec takes at most {MAX_STAGES}"
+        raise CandidateError("regnet", message)
     template = {k: v for k, v in base[0].items() if k in ("downsample", "stride_at", "attention")}
     return [{**template, **bottleneck_row(stage)} for stage in stages]
 

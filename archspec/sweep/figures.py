@@ -22,12 +22,12 @@ from archspec.errors import format_loc
 from archspec.ir.ops import Shape
 from archspec.lower import LowerError, lower
 from archspec.lower.geometry import StageGeometry, stage_geometry
-from archspec.lower.model import FAMILIES, Family
+from archspec.lower.model import Family, family_of
 from archspec.memory import DTYPE_BYTES, INDEX_BYTES, estimate
 from archspec.passes import run_passes
 from archspec.passes.shapes import ShapePassError
 from archspec.spec.checks import check_spec, uniform_fields
-from archspec.spec.models import MAX_BLOCKS, Spec, StageRow
+from archspec.spec.models import MAX_BLOCKS, MAX_STAGES, Spec, StageRow
 from archspec.stats import compute_stats
 from archspec.sweep.segments import Segment, block_segment, stem_segment, tail_segment
 
@@ -322,16 +322,20 @@ class Checked:
 
 
 def _plan(base: Spec, models: list[StageRow]) -> _Plan:
-    if not 1 <= len(models) <= 6:
-        raise CandidateError("stages", f"has {len(models)} stages; archspec takes 1 to 6")
+    if not 1 <= len(models) <= MAX_STAGES:
+        raise CandidateError(
+            "stages", f"has {len(models)} stages; archspec takes 1 to {MAX_STAGES}"
+        )
     spec = base.model_copy(update={"stages": models})
     # The checks `archspec stats` applies, so a sweep never reports a network stats refuses.
     findings = check_spec(spec, uniform_fields(models))
     if findings:
         first = findings[0]
         raise CandidateError(format_loc(first.loc), f"{first.message} ({first.hint})")
-    family = next(f for f in FAMILIES if spec.stages[0].block in f.blocks)
-    if family.blocks == ("dense",):
+    family = family_of(spec)
+    # Dense stages, and kinds written as data (whose blocks may differ along a stage: VGG's
+    # pool closes it), are analysed whole rather than as repeated segments.
+    if family.blocks in (("dense",), ()):
         return _Plan(spec, family, None)
     return _Plan(spec, family, _guard(stage_geometry, spec))
 

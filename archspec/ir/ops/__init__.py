@@ -4,7 +4,17 @@ base.py holds the contract every op fulfils (see its docstring); the ops are gro
 they do. `from archspec.ir.ops import Conv2d, ...` is the import to use.
 """
 
-from archspec.ir.ops.activations import GroupSoftmax, ReLU, Sigmoid
+from archspec.ir.ops.activations import (
+    GELU,
+    GroupSoftmax,
+    Hardsigmoid,
+    Hardswish,
+    LeakyReLU,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+)
 from archspec.ir.ops.base import (
     POINTWISE,
     Costs,
@@ -18,11 +28,19 @@ from archspec.ir.ops.base import (
 )
 from archspec.ir.ops.layers import BatchNorm2d, ChannelConv1d, Conv2d, Linear
 from archspec.ir.ops.merges import Add, Concat, GroupSum, GroupWeightedSum, Mul
-from archspec.ir.ops.pooling import AvgPool2d, GlobalAvgPool, MaxPool2d, ZeroPad2d
-from archspec.ir.ops.views import ChannelSlice, Flatten, Identity, Input
+from archspec.ir.ops.pooling import (
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    GlobalAvgPool,
+    MaxPool2d,
+    ZeroPad2d,
+)
+from archspec.ir.ops.views import ChannelSlice, Dropout, Flatten, Identity, Input
 
 __all__ = [
+    "GELU",
     "POINTWISE",
+    "AdaptiveAvgPool2d",
     "Add",
     "AvgPool2d",
     "BatchNorm2d",
@@ -31,20 +49,26 @@ __all__ = [
     "Concat",
     "Conv2d",
     "Costs",
+    "Dropout",
     "Flatten",
     "GlobalAvgPool",
     "GroupSoftmax",
     "GroupSum",
     "GroupWeightedSum",
+    "Hardsigmoid",
+    "Hardswish",
     "Identity",
     "Input",
+    "LeakyReLU",
     "Linear",
     "MaxPool2d",
     "Mul",
     "Op",
     "ReLU",
+    "ReLU6",
     "Shape",
     "ShapeError",
+    "SiLU",
     "Sigmoid",
     "Site",
     "TensorInfo",

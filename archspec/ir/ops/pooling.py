@@ -1,5 +1,5 @@
-"""Pooling: sliding max and average pools, the global average pool, and the zero padding of
-TF-'same' average pools.
+"""Pooling: sliding max and average pools, the global and adaptive average pools, and the zero
+padding of TF-'same' average pools.
 
 ptflops hooks pooling modules, and with count_functional also patches F.*pool*, which those
 modules call: one pool counts twice then. fvcore has a handle for adaptive_avg_pool2d only.
@@ -160,6 +160,73 @@ class GlobalAvgPool(Op):
 
     def describe(self) -> str:
         return "global avgpool"
+
+
+@dataclass(frozen=True)
+class AdaptiveAvgPool2d(Op):
+    """nn.AdaptiveAvgPool2d((size, size)), or with `functional` the
+    `nn.functional.adaptive_avg_pool2d(x, size)` of the generated forward (torchvision's
+    MobileNetV2): any map to (C, size, size), as VGG's (7, 7) before its classifier (on the 7x7
+    map of a 224 px input it changes no value, but torch still runs it and every counter still
+    sees it).
+
+    fvcore's aten::adaptive_avg_pool2d handle (flop_count.py: elementwise_flop_counter(1, 0))
+    counts the input's elements either way. ptflops' module hook (pytorch_ops.py
+    MODULES_MAPPING: pool_flops_counter_hook) counts them for the module, and with
+    count_functional its patch of F.adaptive_avg_pool2d (FUNCTIONAL_MAPPING) once more, for the
+    module's own call or the functional one. pycls and FlopCounterMode count nothing.
+
+    Autograd saves the input, except at size 1: ATen computes a 1x1 adaptive average as a mean,
+    whose backward needs only sizes.
+
+    Window: an adaptive pool's windows depend on the input size, which `window` does not see
+    (rows floor(i*H/s) to ceil((i+1)*H/s): 1x1 when H == s, H/s at stride H/s when s divides H,
+    else uneven windows of up to ceil(H/s) + 1 at uneven strides). The rule is the bound that
+    holds for every input: the whole map, as a global pool reads. In a classifier head, the only
+    place torchvision uses it, the flatten and linear after it read the whole map anyway.
+    """
+
+    kind: ClassVar[str] = "adaptive_avgpool"
+    category: ClassVar[str] = "pool"
+    size: int
+    functional: bool = False
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        return (inputs[0][0], self.size, self.size)
+
+    def module_call(self) -> Call | None:
+        return None if self.functional else Call("nn.AdaptiveAvgPool2d", ((self.size, self.size),))
+
+    def macs(self, inputs: list[Shape], output: Shape) -> int:
+        return 0
+
+    def fvcore(self, site: Site) -> Costs:
+        return [("pool", site.in_numel)]
+
+    def ptflops(self, site: Site, functional: bool) -> Costs:
+        hooks = (0 if self.functional else 1) + (1 if functional else 0)
+        return [("pool", hooks * site.in_numel)]
+
+    def pycls(self, site: Site) -> Costs:
+        return []
+
+    def pycls_acts(self, site: Site) -> int:
+        return 0
+
+    def saved_for_backward(self, inputs: list[str], node: str) -> list[str]:
+        return [] if self.size == 1 else inputs[:1]
+
+    def saved_index_elements(self, output: Shape) -> int:
+        return 0
+
+    def aliases_input(self) -> bool:
+        return False
+
+    def window(self) -> Window:
+        return Window(whole=True)
+
+    def describe(self) -> str:
+        return f"adaptive avgpool {self.size}x{self.size}"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Ops that compute nothing: the graph's input, views and the identity.
+"""Ops that compute nothing: the graph's input, views, the identity, and dropout (an identity
+in eval mode).
 
 A view shares its input's storage, so it allocates nothing and autograd saves nothing for it;
 no tool counts any of them.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from archspec.ir.code import Call
 from archspec.ir.ops.base import POINTWISE, Shape, Uncounted, Window
@@ -109,3 +110,47 @@ class ChannelSlice(_View):
 
     def describe(self) -> str:
         return f"channels {self.start}:{self.stop}"
+
+
+@dataclass(frozen=True)
+class Dropout(Uncounted):
+    """nn.Dropout(p=p), in place as torchvision's MobileNetV3 and EfficientNet heads build it,
+    not in MobileNetV2's and VGG's. No tool counts it: ptflops hooks no nn.Dropout and patches no
+    F.dropout, fvcore ignores aten::dropout (jit_analysis.py _IGNORED_OPS), pycls and
+    FlopCounterMode count nothing.
+
+    In eval mode F.dropout returns its input tensor itself; in training it returns the input
+    when in place or p == 0, else a new tensor, so the output aliases its input exactly then
+    (storage identity is what the training estimate dedups by; at inference the difference is
+    a head vector, never the peak). Autograd keeps no input or output for it, only a private
+    mask of the output's size (p > 0): the noise it multiplies by on CPU (the input's dtype),
+    a bool mask on CUDA (native_dropout). The memory protocol names an op's inputs and output
+    and int64 indices only, so the mask is left out: the training estimate is short by one
+    output-sized mask per dropout, in CNNs a (F,) vector of the head.
+    """
+
+    kind: ClassVar[str] = "dropout"
+    category: ClassVar[str] = "other"
+    p: float
+    inplace: bool = False
+
+    def module_call(self) -> Call:
+        kwargs: list[tuple[str, Any]] = [("p", self.p)]
+        if self.inplace:
+            kwargs.append(("inplace", True))
+        return Call("nn.Dropout", (), tuple(kwargs))
+
+    def saved_for_backward(self, inputs: list[str], node: str) -> list[str]:
+        return []
+
+    def saved_index_elements(self, output: Shape) -> int:
+        return 0
+
+    def aliases_input(self) -> bool:
+        return self.inplace or self.p == 0
+
+    def window(self) -> Window:
+        return POINTWISE
+
+    def describe(self) -> str:
+        return f"dropout {self.p:g}"
