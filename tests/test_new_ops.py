@@ -81,7 +81,7 @@ def _module(call: Call) -> Any:
     return getattr(nn, call.target.removeprefix("nn."))(*call.args, **dict(call.kwargs))
 
 
-class _Net(nn.Module):  # type: ignore[misc]
+class _Net(nn.Module):
     """conv 3x3 -> [sigmoid] -> op -> conv 1x1, recording the storage of every feature map it
     makes. The sigmoid saves its output, the op's input: whether the op's output is one storage
     with it then decides what the training estimate counts."""
