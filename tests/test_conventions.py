@@ -32,6 +32,7 @@ MODELS = [
     "ecaresnet50d",  # ECA written as data: a Conv1d across the pooled channels
     "mobilenet_v2",  # flat layout, ReLU6, depthwise convs, functional pool, dropout
     "vgg11_bn",  # spliced flat layout, no stem, 7x7 adaptive pool, two hidden linears
+    "mobilenet_v3_small",  # hard swish, SE with hard sigmoid, optional list items
 ]
 
 

@@ -31,6 +31,8 @@ REFERENCES: dict[str, tuple[str, str] | tuple[str, str, dict[str, Any]]] = {
     "resnet50d": ("timm", "resnet50d"),
     "ecaresnet50d": ("timm", "ecaresnet50d"),
     "mobilenet_v2": ("torchvision", "mobilenet_v2"),
+    "mobilenet_v3_large": ("torchvision", "mobilenet_v3_large"),
+    "mobilenet_v3_small": ("torchvision", "mobilenet_v3_small"),
     "vgg11": ("torchvision", "vgg11"),
     "vgg11_bn": ("torchvision", "vgg11_bn"),
     "vgg13": ("torchvision", "vgg13"),

@@ -27,6 +27,7 @@ BUILTIN = [
     "timm_resnetv2",
     "torchvision_densenet",
     "torchvision_flat",
+    "torchvision_mobilenet_v3",
     "torchvision_resnet",
     "torchvision_vgg",
 ]

@@ -2,7 +2,7 @@
 field and the limit; large but legal specs still compile, and their stats finish in seconds.
 
 The limits: per-field bounds in archspec/spec/models.py (depth <= 100,000, channels <=
-1,000,000, input <= 16,384 px, <= 12 stages, <= 8 SK branches), MAX_BLOCKS = 20,000 blocks summed
+1,000,000, input <= 16,384 px, <= 16 stages, <= 8 SK branches), MAX_BLOCKS = 20,000 blocks summed
 over the stages, and the YAML reader's bounds (200 kB, 10,000 nodes, 64 levels).
 """
 
@@ -65,7 +65,7 @@ ABSURD = [
     (
         "two_thousand_stages",
         spec_text([{"block": "basic", "depth": 1, "width": 8}] * 2_000),  # aliases of one row
-        "stages: has 2000 entries; needs at most 12",
+        "stages: has 2000 entries; needs at most 16",
     ),
     (
         "sixty_thousand_stage_columns",
@@ -75,9 +75,9 @@ ABSURD = [
         "more than 10,000 YAML nodes",
     ),
     (
-        "thirteen_stages",
-        spec_text({"block": "basic", "depth": [1] * 13, "width": 8}),
-        "stages: has 13 entries; needs at most 12",
+        "seventeen_stages",
+        spec_text({"block": "basic", "depth": [1] * 17, "width": 8}),
+        "stages: has 17 entries; needs at most 16",
     ),
     (
         "blocks_over_budget_rows",

@@ -41,6 +41,7 @@ from archspec.blocks.syntax import (
     SyntaxProblem,
     calls_in,
     first_leaf,
+    item_conditions,
     leaves,
     names_in,
     parse_construct,
@@ -112,6 +113,12 @@ _BODY_SCHEMA = {
                 "anyOf": [
                     _TEXT_SCHEMA,
                     {"type": "array", "minItems": 1, "maxItems": MAX_LIST, "items": _TEXT_SCHEMA},
+                    {
+                        "type": "object",
+                        "properties": {"op": _TEXT_SCHEMA, "when": _TEXT_SCHEMA},
+                        "required": ["op", "when"],
+                        "additionalProperties": False,
+                    },
                 ]
             },
         },
@@ -129,11 +136,28 @@ def _body(value: Any, depth: int = 0) -> Any:
     if isinstance(value, list) and depth < 2:
         if not 1 <= len(value) <= MAX_LIST:
             raise ValueError(f"a list member holds 1 to {MAX_LIST} items")
-        return [_body(item, depth + 1) for item in value]
+        return [_list_item(item, depth + 1) for item in value]
     raise ValueError(
         "a member is an op or block call such as conv2d(channels, width, 1), a list of them, "
         "or {op: ..., when: ...}" + (" (lists nest two deep at most)" if depth else "")
     )
+
+
+def _list_item(value: Any, depth: int) -> Any:
+    """An item of a list member; `{op: ..., when: ...}` exists only where `when` holds."""
+    if not isinstance(value, dict):
+        return _body(value, depth)
+    if set(value) != {"op", "when"}:
+        extra = sorted(set(value) - {"op", "when"})
+        raise ValueError(
+            f"an optional list item is {{op: ..., when: ...}}; unknown field {extra[0]!r}"
+            if extra
+            else "an optional list item needs both `op` and `when`"
+        )
+    if not isinstance(value["when"], str):
+        raise ValueError("`when` is a condition such as `use_se` or `stride != 1`")
+    _expression(value["when"])
+    return {"op": _body(value["op"], depth), "when": value["when"]}
 
 
 # An op or block call, or a list of them: nn.Sequential called whole, nn.ModuleList by index.
@@ -391,6 +415,13 @@ def _check_members(block: BlockDef, library: Mapping[str, BlockDef]) -> None:
     for name, module in block.constructs().items():
         for construct in leaves(module):
             _check_construct(block, name, construct, values, library)
+        for when in item_conditions(module):
+            for used in sorted(Expression.parse(when).names):
+                if used not in values:
+                    hint = did_you_mean(used, values) if values else "declare it under params"
+                    raise BlockProblem(
+                        ("members", name), f"an item's `when` reads {used!r}; {hint}"
+                    )
 
 
 def _check_construct(

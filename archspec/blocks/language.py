@@ -14,6 +14,7 @@ from typing import Any
 
 from archspec.ir.ops import (
     GELU,
+    AdaptiveAvgPool2d,
     AvgPool2d,
     BatchNorm2d,
     ChannelConv1d,
@@ -110,7 +111,19 @@ OPS: dict[str, OpWord] = {
         doc="1-D convolution across the channels of a pooled map (ECA)",
     ),
     "batchnorm": OpWord(
-        "nn.BatchNorm2d", (_int("num_features"),), BatchNorm2d, positional=1, doc="BatchNorm2d"
+        "nn.BatchNorm2d",
+        (_int("num_features"), _float("eps", 1e-5), _float("momentum", 0.1)),
+        BatchNorm2d,
+        positional=1,
+        doc="BatchNorm2d (eps=1e-5, momentum=0.1)",
+    ),
+    "adaptive_avgpool": OpWord(
+        "nn.AdaptiveAvgPool2d",
+        (_int("size"),),
+        AdaptiveAvgPool2d,
+        positional=1,
+        stateful=False,
+        doc="adaptive average pool to size x size (1: a global average module)",
     ),
     "linear": OpWord(
         "nn.Linear",

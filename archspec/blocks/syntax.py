@@ -49,24 +49,52 @@ class Construct:
 
 @dataclass(frozen=True)
 class Listed:
-    """A list member: items are constructs or nested lists (nn.Sequential inside)."""
+    """A list member: items are constructs, nested lists (nn.Sequential inside), or items that
+    exist only where a condition holds (absent ones drop out, the rest are numbered on)."""
 
-    items: tuple[Module, ...]
+    items: tuple[Module | OptionalItem, ...]
+
+
+@dataclass(frozen=True)
+class OptionalItem:
+    """`{op: ..., when: ...}` inside a list member."""
+
+    module: Module
+    when: str
 
 
 Module = Construct | Listed
 
 
-def leaves(module: Module) -> list[Construct]:
+def leaves(module: Module | OptionalItem) -> list[Construct]:
     """Every constructor call in a member, in order."""
+    if isinstance(module, OptionalItem):
+        return leaves(module.module)
     if isinstance(module, Construct):
         return [module]
     return [leaf for item in module.items for leaf in leaves(item)]
 
 
-def first_leaf(module: Module) -> Construct:
-    """The construct that sees a member's input first."""
+def first_leaf(module: Module | OptionalItem) -> Construct:
+    """The construct that may see a member's input first."""
+    if isinstance(module, OptionalItem):
+        return first_leaf(module.module)
     return module if isinstance(module, Construct) else first_leaf(module.items[0])
+
+
+def item_conditions(module: Module) -> list[str]:
+    """The `when` texts of a list member's optional items."""
+    if not isinstance(module, Listed):
+        return []
+    return [
+        text
+        for item in module.items
+        for text in (
+            [item.when, *item_conditions(item.module)]
+            if isinstance(item, OptionalItem)
+            else item_conditions(item)
+        )
+    ]
 
 
 @dataclass(frozen=True)
@@ -149,8 +177,16 @@ def parse_module(value: object, depth: int = 0) -> Module:
             raise SyntaxProblem(f"a list member holds 1 to {MAX_LIST} items")
         if depth > 1:
             raise SyntaxProblem("lists nest at most two deep")
-        return Listed(tuple(parse_module(item, depth + 1) for item in value))
+        return Listed(tuple(_item(item, depth + 1) for item in value))
     raise SyntaxProblem("a member is an op or block call, or a list of them")
+
+
+def _item(value: object, depth: int) -> Module | OptionalItem:
+    if isinstance(value, dict):
+        if set(value) != {"op", "when"} or not isinstance(value["when"], str):
+            raise SyntaxProblem("an optional list item is {op: ..., when: <condition>}")
+        return OptionalItem(parse_module(value["op"], depth), value["when"])
+    return parse_module(value, depth)
 
 
 def _argument(node: ast.expr) -> Argument:

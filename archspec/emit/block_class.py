@@ -13,7 +13,17 @@ from typing import Any
 
 from archspec.blocks.inplace import accumulating_steps
 from archspec.blocks.language import FUNCTIONS, OPS, OpWord
-from archspec.blocks.syntax import Apply, Binary, Construct, Expr, Listed, Module, Ref, Use
+from archspec.blocks.syntax import (
+    Apply,
+    Binary,
+    Construct,
+    Expr,
+    Listed,
+    Module,
+    OptionalItem,
+    Ref,
+    Use,
+)
 from archspec.emit.fusion import pairs_statement
 from archspec.emit.source import statement
 from archspec.ir.code import BlockClass, Call, Name, Seq
@@ -137,7 +147,12 @@ def _init(
 def _module_value(module: Module, indexed: bool, folded: Folded) -> Call | Seq:
     """The constructor of a member the class builds: an op, or a list of them."""
     if isinstance(module, Listed):
-        items = tuple(_module_value(item, False, folded) for item in module.items)
+        # Lists with optional items arrive built (lower.blocks.built_inside): none here.
+        items = tuple(
+            _module_value(item, False, folded)
+            for item in module.items
+            if not isinstance(item, OptionalItem)
+        )
         return Seq(items, module_list=indexed)
     return member_call(OPS[module.target], module, folded)
 

@@ -21,6 +21,7 @@ from archspec.blocks.syntax import (
     Expr,
     Listed,
     Module,
+    OptionalItem,
     Ref,
     Step,
     Use,
@@ -112,6 +113,8 @@ Built = Op | Nested | Items
 
 @functools.lru_cache(maxsize=4096)
 def built_inside(module: Module) -> bool:
+    if isinstance(module, Listed) and any(isinstance(i, OptionalItem) for i in module.items):
+        return False  # which items exist is the arguments' business: built by the caller
     """Whether the generated class builds the member itself (ops only); blocks, and lists
     holding one, arrive built as constructor arguments."""
     return all(construct.target in OPS for construct in leaves(module))
@@ -402,8 +405,15 @@ def _member(
     resolve: Resolve,
 ) -> Built:
     if isinstance(module, Listed):
-        items = (_member(kind, member, item, values, loc, resolve) for item in module.items)
-        return Items(tuple(items))
+        present = [
+            item.module if isinstance(item, OptionalItem) else item
+            for item in module.items
+            if not isinstance(item, OptionalItem) or _item_holds(kind, member, item, values, loc)
+        ]
+        if not present:
+            message = f"block {kind!r}, member {member!r}: every item's `when` is false"
+            raise LowerError(loc, message, "keep at least one item present")
+        return Items(tuple(_member(kind, member, item, values, loc, resolve) for item in present))
     construct = module
     word = OPS.get(construct.target)
     given = [_value(a, values) for a in construct.args]
@@ -452,6 +462,20 @@ def _op(
         if kind == "float":
             kwargs[arg.name] = float(value)
     return word.build(**kwargs)
+
+
+def _item_holds(
+    kind: str, member: str, item: OptionalItem, values: Mapping[str, Value], loc: Loc
+) -> bool:
+    try:
+        holds = _parsed(item.when).evaluate(values)
+    except ExprError as exc:
+        message = f"block {kind!r}, member {member!r}, item `when`: {exc}"
+        raise LowerError(loc, message, "check the arguments") from None
+    if not isinstance(holds, bool):
+        message = f"block {kind!r}, member {member!r}: an item's `when` gives {holds!r}"
+        raise LowerError(loc, message, "write a comparison, e.g. use_se or stride != 1")
+    return holds
 
 
 def _value(argument: Value | Ref, values: Mapping[str, Value]) -> Value:

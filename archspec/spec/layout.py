@@ -23,7 +23,7 @@ from archspec.names import MODULE_ATTRIBUTES, RESERVED_NAMES
 from archspec.spec.yamlsource import Source, YamlError, load_yaml
 
 # Stages a spec may have (spec.models.MAX_STAGES); a stage path is checked for each.
-MAX_STAGES = 12
+MAX_STAGES = 16
 # A layout is a few dozen lines; anything bigger is not one.
 MAX_LAYOUT_BYTES = 20_000
 _TOKEN = re.compile(r"\{([a-z]+)\}")

@@ -115,6 +115,9 @@ class BatchNorm2d(Op):
     kind: ClassVar[str] = "bn"
     category: ClassVar[str] = "norm"
     num_features: int
+    # torch's defaults; MobileNetV3 and EfficientNet use eps 0.001 (it changes the outputs).
+    eps: float = 1e-5
+    momentum: float = 0.1
 
     def tensors(self) -> list[TensorInfo]:
         c = (self.num_features,)
@@ -127,7 +130,9 @@ class BatchNorm2d(Op):
         ]
 
     def module_call(self) -> Call:
-        return Call("nn.BatchNorm2d", (self.num_features,))
+        kwargs = [("eps", self.eps)] if self.eps != 1e-5 else []
+        kwargs += [("momentum", self.momentum)] if self.momentum != 0.1 else []
+        return Call("nn.BatchNorm2d", (self.num_features,), tuple(kwargs))
 
     def macs(self, inputs: list[Shape], output: Shape) -> int:
         return 0

@@ -195,7 +195,7 @@ class AdaptiveAvgPool2d(Op):
         return (inputs[0][0], self.size, self.size)
 
     def module_call(self) -> Call | None:
-        return None if self.functional else Call("nn.AdaptiveAvgPool2d", ((self.size, self.size),))
+        return None if self.functional else Call("nn.AdaptiveAvgPool2d", (self.size,))
 
     def macs(self, inputs: list[Shape], output: Shape) -> int:
         return 0
