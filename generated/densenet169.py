@@ -170,18 +170,7 @@ class DenseNet169(nn.Module):
         return self
 
     def forward_features(self, x: Tensor) -> Tensor:
-        x = self.features.conv0(x)
-        x = self.features.norm0(x)
-        x = self.features.relu0(x)
-        x = self.features.pool0(x)
-        x = self.features.denseblock1(x)
-        x = self.features.transition1(x)
-        x = self.features.denseblock2(x)
-        x = self.features.transition2(x)
-        x = self.features.denseblock3(x)
-        x = self.features.transition3(x)
-        x = self.features.denseblock4(x)
-        x = self.features.norm5(x)
+        x = self.features(x)
         return x
 
     def forward_head(self, x: Tensor) -> Tensor:

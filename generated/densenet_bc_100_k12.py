@@ -155,13 +155,7 @@ class DenseNetBC100K12(nn.Module):
         return self
 
     def forward_features(self, x: Tensor) -> Tensor:
-        x = self.features.conv0(x)
-        x = self.features.denseblock1(x)
-        x = self.features.transition1(x)
-        x = self.features.denseblock2(x)
-        x = self.features.transition2(x)
-        x = self.features.denseblock3(x)
-        x = self.features.norm5(x)
+        x = self.features(x)
         return x
 
     def forward_head(self, x: Tensor) -> Tensor:

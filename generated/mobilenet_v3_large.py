@@ -124,7 +124,7 @@ class ConvBN(nn.Sequential):
         )
 
 
-class SqueezeExcitation(nn.Module):
+class SqueezeExcitationHard(nn.Module):
     """Squeeze-and-excitation with a hard-sigmoid gate (torchvision SqueezeExcitation)."""
 
     def __init__(self, channels: int, squeeze: int) -> None:
@@ -191,7 +191,7 @@ class MobileNetV3Large(nn.Module):
                 block=nn.Sequential(
                     ConvBNReLU(24, 72, padding=0, kernel_size=1),
                     ConvBNReLU(72, 72, padding=2, stride=2, kernel_size=5, groups=72),
-                    SqueezeExcitation(72, 24),
+                    SqueezeExcitationHard(72, 24),
                     ConvBN(72, 40, padding=0),
                 ),
             ),
@@ -201,7 +201,7 @@ class MobileNetV3Large(nn.Module):
                     block=nn.Sequential(
                         ConvBNReLU(40, 120, padding=0, kernel_size=1),
                         ConvBNReLU(120, 120, padding=2, kernel_size=5, groups=120),
-                        SqueezeExcitation(120, 32),
+                        SqueezeExcitationHard(120, 32),
                         ConvBN(120, 40, padding=0),
                     ),
                 )
@@ -239,7 +239,7 @@ class MobileNetV3Large(nn.Module):
                 block=nn.Sequential(
                     ConvBNHardswish(80, 480, padding=0, kernel_size=1),
                     ConvBNHardswish(480, 480, padding=1, groups=480),
-                    SqueezeExcitation(480, 120),
+                    SqueezeExcitationHard(480, 120),
                     ConvBN(480, 112, padding=0),
                 ),
             ),
@@ -248,7 +248,7 @@ class MobileNetV3Large(nn.Module):
                 block=nn.Sequential(
                     ConvBNHardswish(112, 672, padding=0, kernel_size=1),
                     ConvBNHardswish(672, 672, padding=1, groups=672),
-                    SqueezeExcitation(672, 168),
+                    SqueezeExcitationHard(672, 168),
                     ConvBN(672, 112, padding=0),
                 ),
             ),
@@ -257,7 +257,7 @@ class MobileNetV3Large(nn.Module):
                 block=nn.Sequential(
                     ConvBNHardswish(112, 672, padding=0, kernel_size=1),
                     ConvBNHardswish(672, 672, padding=2, stride=2, kernel_size=5, groups=672),
-                    SqueezeExcitation(672, 168),
+                    SqueezeExcitationHard(672, 168),
                     ConvBN(672, 160, padding=0),
                 ),
             ),
@@ -267,7 +267,7 @@ class MobileNetV3Large(nn.Module):
                     block=nn.Sequential(
                         ConvBNHardswish(160, 960, padding=0, kernel_size=1),
                         ConvBNHardswish(960, 960, padding=2, kernel_size=5, groups=960),
-                        SqueezeExcitation(960, 240),
+                        SqueezeExcitationHard(960, 240),
                         ConvBN(960, 160, padding=0),
                     ),
                 )

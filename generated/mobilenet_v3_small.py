@@ -112,7 +112,7 @@ class ConvBNReLU(nn.Sequential):
         )
 
 
-class SqueezeExcitation(nn.Module):
+class SqueezeExcitationHard(nn.Module):
     """Squeeze-and-excitation with a hard-sigmoid gate (torchvision SqueezeExcitation)."""
 
     def __init__(self, channels: int, squeeze: int) -> None:
@@ -167,7 +167,7 @@ class MobileNetV3Small(nn.Module):
                 use_res_connect=False,
                 block=nn.Sequential(
                     ConvBNReLU(16, 16, padding=1, stride=2, groups=16),
-                    SqueezeExcitation(16, 8),
+                    SqueezeExcitationHard(16, 8),
                     ConvBN(16, 16, padding=0),
                 ),
             ),
@@ -192,7 +192,7 @@ class MobileNetV3Small(nn.Module):
                 block=nn.Sequential(
                     ConvBNHardswish(24, 96, padding=0, kernel_size=1),
                     ConvBNHardswish(96, 96, padding=2, stride=2, kernel_size=5, groups=96),
-                    SqueezeExcitation(96, 24),
+                    SqueezeExcitationHard(96, 24),
                     ConvBN(96, 40, padding=0),
                 ),
             ),
@@ -202,7 +202,7 @@ class MobileNetV3Small(nn.Module):
                     block=nn.Sequential(
                         ConvBNHardswish(40, 240, padding=0, kernel_size=1),
                         ConvBNHardswish(240, 240, padding=2, kernel_size=5, groups=240),
-                        SqueezeExcitation(240, 64),
+                        SqueezeExcitationHard(240, 64),
                         ConvBN(240, 40, padding=0),
                     ),
                 )
@@ -213,7 +213,7 @@ class MobileNetV3Small(nn.Module):
                 block=nn.Sequential(
                     ConvBNHardswish(40, 120, padding=0, kernel_size=1),
                     ConvBNHardswish(120, 120, padding=2, kernel_size=5, groups=120),
-                    SqueezeExcitation(120, 32),
+                    SqueezeExcitationHard(120, 32),
                     ConvBN(120, 48, padding=0),
                 ),
             ),
@@ -222,7 +222,7 @@ class MobileNetV3Small(nn.Module):
                 block=nn.Sequential(
                     ConvBNHardswish(48, 144, padding=0, kernel_size=1),
                     ConvBNHardswish(144, 144, padding=2, kernel_size=5, groups=144),
-                    SqueezeExcitation(144, 40),
+                    SqueezeExcitationHard(144, 40),
                     ConvBN(144, 48, padding=0),
                 ),
             ),
@@ -231,7 +231,7 @@ class MobileNetV3Small(nn.Module):
                 block=nn.Sequential(
                     ConvBNHardswish(48, 288, padding=0, kernel_size=1),
                     ConvBNHardswish(288, 288, padding=2, stride=2, kernel_size=5, groups=288),
-                    SqueezeExcitation(288, 72),
+                    SqueezeExcitationHard(288, 72),
                     ConvBN(288, 96, padding=0),
                 ),
             ),
@@ -241,7 +241,7 @@ class MobileNetV3Small(nn.Module):
                     block=nn.Sequential(
                         ConvBNHardswish(96, 576, padding=0, kernel_size=1),
                         ConvBNHardswish(576, 576, padding=2, kernel_size=5, groups=576),
-                        SqueezeExcitation(576, 144),
+                        SqueezeExcitationHard(576, 144),
                         ConvBN(576, 96, padding=0),
                     ),
                 )

@@ -33,6 +33,7 @@ MODELS = [
     "mobilenet_v2",  # flat layout, ReLU6, depthwise convs, functional pool, dropout
     "vgg11_bn",  # spliced flat layout, no stem, 7x7 adaptive pool, two hidden linears
     "mobilenet_v3_small",  # hard swish, SE with hard sigmoid, optional list items
+    "regnet_y_400mf",  # named blocks `block1-0`, nested transform, SE module with avgpool
 ]
 
 

@@ -28,6 +28,7 @@ BUILTIN = [
     "torchvision_densenet",
     "torchvision_flat",
     "torchvision_mobilenet_v3",
+    "torchvision_regnet",
     "torchvision_resnet",
     "torchvision_vgg",
 ]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from archspec.ir.graph import Builder, Scope, Seq
 from archspec.lower.geometry import StageGeometry
-from archspec.spec.layout import Layout, render
+from archspec.spec.layout import Layout, block_name, render
 from archspec.spec.models import Spec, StageRow
 
 
@@ -46,6 +46,9 @@ class StageInput:
         """Module path of the stage's block `index`: `layer2.0`, or in a flat layout the
         container's next number (`features.7`)."""
         module = self.path(self.layout.stages.path)
+        named = self.layout.stages.block_name
+        if named is not None:
+            return f"{module}.{block_name(named, self.index, index)}"
         return f"{module}.{self.offset + index if self.layout.stages.flat else index}"
 
     def children(self, calls: Sequence[object]) -> list[tuple[str, object]]:
@@ -54,6 +57,10 @@ class StageInput:
         module = self.path(self.layout.stages.path)
         if self.layout.stages.flat:
             return [(f"{module}.{self.offset + i}", call) for i, call in enumerate(calls)]
+        named = self.layout.stages.block_name
+        if named is not None:
+            names = (block_name(named, self.index, i) for i in range(len(calls)))
+            return [(module, Seq.named(*zip(names, calls, strict=True)))]
         return [(module, Seq(tuple(calls)))]
 
 

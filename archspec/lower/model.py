@@ -109,14 +109,15 @@ class _Placement:
                 indexed = all(n.isdigit() for n, _ in children)
                 names = None if indexed else tuple(n for n, _ in children)
                 members[i] = Member(member.attr, Seq(tuple(v for _, v in children), names))
-                if indexed:
-                    self._call_whole(member.attr, len(children))
+                self._call_whole(member.attr, [n for n, _ in children])
 
-    def _call_whole(self, top: str, count: int) -> None:
-        """`x = self.stages(x)` where forward calls every numbered child in order with no tap
-        between them (as torchvision's `self.features(x)` and timm's `self.stages(x)`)."""
+    def _call_whole(self, top: str, names: list[str]) -> None:
+        """`x = self.stages(x)` where forward calls every child in order with no tap between
+        them (as torchvision's `self.features(x)` and `self.trunk_output(x)`, timm's
+        `self.stages(x)`)."""
         steps = self.arch.model.features
-        wanted = [Step("call", f"{top}[{k}]") for k in range(count)]
+        count = len(names)
+        wanted = [Step("call", f"{top}[{n}]" if n.isdigit() else f"{top}.{n}") for n in names]
         for start in range(len(steps) - count + 1):
             if steps[start : start + count] == wanted:
                 steps[start : start + count] = [Step("call", top)]

@@ -34,12 +34,18 @@ _PLACEHOLDERS = {
     "n": "the stage's number, from 1",
     "i": "the stage's index, from 0",
     "m": "the layer's number in its block, from 1",
+    "j": "the block's index in its stage, from 0",
 }
 
 
 def render(template: str, **values: int) -> str:
     """Fill `{n}`-style placeholders with numbers (the template was validated on load)."""
     return _TOKEN.sub(lambda match: str(values[match.group(1)]), template)
+
+
+def block_name(template: str, stage: int, block: int) -> str:
+    """A stage's block name from `stages.block_name` (stage 0-based)."""
+    return render(template, n=stage + 1, i=stage, j=block)
 
 
 def _check_path(text: str, allowed: str) -> str:
@@ -77,7 +83,16 @@ def _fc(text: str) -> str:
     return text
 
 
+def _block_name(text: str) -> str:
+    if len(text) > 64 or not re.fullmatch(r"(?:[A-Za-z0-9_-]|\{[nij]\})+", text):
+        raise ValueError("must be letters, digits, _ and -, with {n}, {i} or {j} placeholders")
+    if "{j}" not in text:
+        raise ValueError("must hold {j}, the block's index in its stage, so names differ")
+    return text
+
+
 Ident = Annotated[str, AfterValidator(_single)]
+BlockName = Annotated[str, AfterValidator(_block_name)]
 FcPath = Annotated[str, AfterValidator(_fc)]
 ModulePath = Annotated[str, AfterValidator(functools.partial(_check_path, allowed=""))]
 StagePath = Annotated[str, AfterValidator(functools.partial(_check_path, allowed="ni"))]
@@ -123,6 +138,10 @@ class StagesLayout(_Strict):
     # In a flat layout, a block whose forward is a chain of ops puts those ops themselves in
     # the container, numbered on (torchvision VGG's `features.0` conv, `.1` BN, `.2` ReLU).
     splice: bool = False
+    # Blocks as named children of the stage's Sequential instead of numbered ones: a template
+    # over {n}, {i} and {j} (the block's index in its stage), e.g. torchvision RegNet's
+    # `block{n}-{j}` (a name that is no identifier: it is only ever a state_dict key).
+    block_name: BlockName | None = None
 
     @property
     def flat(self) -> bool:
@@ -169,6 +188,8 @@ class Layout(_Strict):
     def _consistent(self) -> Layout:
         if self.stem.sequential and not self.stem.path:
             raise ValueError("stem.sequential needs a stem.path to hold the Sequential")
+        if self.stages.block_name is not None and self.stages.flat:
+            raise ValueError("stages.block_name names blocks inside a stage's own Sequential")
         if self.stages.splice and not self.stages.flat:
             raise ValueError("stages.splice needs a flat stages.path (no {n} or {i})")
         if self.head.path and "." in self.head.fc:
