@@ -30,6 +30,7 @@ from archspec.files import write_atomic
 from archspec.memory import estimate
 from archspec.render import render
 from archspec.schema import json_schema
+from archspec.spec.design import expanded, regnet_rows
 
 app = typer.Typer(
     cls=Group,
@@ -472,6 +473,18 @@ def validate(specs: SpecsArg, overrides: SetOpt = None) -> None:
             f"ok: {compiled.loaded.file} ({compiled.name}: {totals.params:,} params, "
             f"{totals.macs:,} MACs)"
         )
+
+
+@app.command()
+def expand(spec: Annotated[Path, typer.Argument(help="A spec with a design (regnet:).")]) -> None:
+    """Print the stage table a design compiles to, as a spec to copy and edit."""
+    compiled = _compile_all([spec])[0]
+    data = compiled.loaded.source.data
+    design = compiled.loaded.spec.regnet
+    if not isinstance(data, dict) or design is None:
+        _err(f"{compiled.loaded.file}: has no design to expand (give `regnet:` instead of stages)")
+        raise typer.Exit(2)
+    typer.echo(expanded(data, regnet_rows(design)), nl=False)
 
 
 @app.command()

@@ -35,6 +35,8 @@ REFERENCES: dict[str, tuple[str, str] | tuple[str, str, dict[str, Any]]] = {
     "regnet_y_400mf": ("torchvision", "regnet_y_400mf"),
     "regnet_y_1_6gf": ("torchvision", "regnet_y_1_6gf"),
     "regnet_x_8gf": ("torchvision", "regnet_x_8gf"),
+    "regnet_y_800mf": ("torchvision", "regnet_y_800mf"),
+    "regnet_x_1_6gf": ("torchvision", "regnet_x_1_6gf"),
     "mobilenet_v3_large": ("torchvision", "mobilenet_v3_large"),
     "mobilenet_v3_small": ("torchvision", "mobilenet_v3_small"),
     "vgg11": ("torchvision", "vgg11"),

@@ -19,10 +19,11 @@ from hypothesis import strategies as st
 from archspec.api import compile_file, compile_text
 from archspec.errors import SpecError
 from archspec.memory import estimate
+from archspec.spec.regnet import adjust_ws_gs_comp, generate_regnet
 from archspec.sweep.candidates import build
 from archspec.sweep.evaluate import Plan, evaluate
 from archspec.sweep.figures import Analyzer, CandidateError, Memory
-from archspec.sweep.regnet import adjust_ws_gs_comp, generate_regnet, regnet_stages
+from archspec.sweep.regnet import regnet_stages
 from archspec.sweep.space import parse_space
 from tests.conftest import ZOO
 

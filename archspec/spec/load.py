@@ -31,6 +31,7 @@ from archspec.spec.checks import (
     stage_context,
     stage_findings,
 )
+from archspec.spec.design import expand_design
 from archspec.spec.messages import describe, fields_at, strip_tags
 from archspec.spec.models import (
     MAX_BLOCKS,
@@ -44,6 +45,7 @@ from archspec.spec.yamlsource import Source, YamlError, load_yaml
 # Zoo specs are under 2 kB; PyYAML reads about 400 kB/s, so this bounds parsing to ~0.5 s.
 MAX_FILE_BYTES = 200_000
 _NONE_WORDS = ("none", "None", "null")
+_DESIGN_HINT = "see `archspec expand` and the README section on RegNet designs"
 
 
 @dataclass
@@ -138,6 +140,10 @@ def parse_spec(text: str, file: str = "<string>", overrides: Sequence[str] = ())
     table = _normalize(source)
     if table.fatal:
         raise SpecError(table.fatal)
+    table.data, design_remap, refusal = expand_design(table.data)
+    if refusal is not None:
+        raise SpecError([source.issue(("regnet",), "regnet", refusal, _DESIGN_HINT)])
+    table.remap.update(design_remap)
     try:
         spec = Spec.model_validate(table.data)
     except pydantic.ValidationError as exc:
@@ -164,10 +170,13 @@ def _invalid_spec_issues(
 ) -> list[Issue]:
     """The schema errors, minus a `missing` field that an unknown key's did-you-mean names,
     plus the applicability checks of the stage rows and taps that did validate."""
+    designed = isinstance(table.data, dict) and "regnet" in table.data
     errors = [
         err
         for err in exc.errors()
         if not (err["type"] == "missing" and strip_tags(tuple(err["loc"])) in table.suggested)
+        # A design stands in for the stage table; its own errors say what is wrong.
+        and not (designed and tuple(err["loc"]) == ("stages",))
     ]
     suggested = _suggested_locs(errors)
     errors = [err for err in errors if not _is_suggested_missing(err, suggested)]

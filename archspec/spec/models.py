@@ -163,6 +163,22 @@ class StageRow(Strict):
     args: BlockArgs = {}
 
 
+class RegNetDesign(Strict):
+    """RegNet's design space (Radosavovic et al. 2020) in place of a stage table: w0, wa, wm and
+    depth give per-block widths, quantised into stages (archspec.spec.regnet); every stage
+    strides 2 and is built of `regnet_block`s. `rounding` is where pycls (the paper's code)
+    and torchvision differ: the bottleneck width rounded to a multiple of the group width."""
+
+    depth: Annotated[int, Field(ge=1, le=1000)]
+    w0: Annotated[int, Field(ge=8, le=1_000_000, multiple_of=8)]
+    wa: Annotated[int | float, Field(ge=0, le=1_000_000)]
+    wm: Annotated[int | float, Field(gt=1, le=64)]
+    group_width: Annotated[int, Field(ge=1, le=1_000_000)]
+    bottleneck_ratio: Annotated[int | float, Field(gt=0, le=64)] = 1.0
+    se_ratio: Annotated[int | float, Field(ge=0, le=1)] = 0.0
+    rounding: Literal["pycls", "torchvision"] = "pycls"
+
+
 class Head(Strict):
     """The classifier: global pool, flatten, fc; or a head kind written as data (params
     `in_channels`, `num_classes`), after the layout's pool and flatten."""
@@ -197,6 +213,8 @@ class Spec(Strict):
     zero_init_residual: bool = False
     # Block kinds written as data, by name; used as stage `block`, stem `type` or attention.
     blocks: Annotated[dict[Name, BlockEntry], Field(max_length=32)] = {}
+    # RegNet's design space: the stage table is generated from it (`archspec expand` prints it).
+    regnet: RegNetDesign | None = None
     # How modules are named (state_dict keys): a built-in layout's name, a layout file relative
     # to the spec, or a layout written inline. Default: the blocks' family's.
     layout: LayoutEntry | None = None
