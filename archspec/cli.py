@@ -30,7 +30,7 @@ from archspec.files import write_atomic
 from archspec.memory import estimate
 from archspec.render import render
 from archspec.schema import json_schema
-from archspec.spec.design import expanded, regnet_rows
+from archspec.spec.design import expanded, expanded_compound, regnet_rows
 
 app = typer.Typer(
     cls=Group,
@@ -476,15 +476,20 @@ def validate(specs: SpecsArg, overrides: SetOpt = None) -> None:
 
 
 @app.command()
-def expand(spec: Annotated[Path, typer.Argument(help="A spec with a design (regnet:).")]) -> None:
-    """Print the stage table a design compiles to, as a spec to copy and edit."""
+def expand(
+    spec: Annotated[Path, typer.Argument(help="A spec with a design (regnet:, width_mult).")],
+) -> None:
+    """Print the stage table a design or a compound scaling compiles to, as a spec to edit."""
     compiled = _compile_all([spec])[0]
-    data = compiled.loaded.source.data
-    design = compiled.loaded.spec.regnet
-    if not isinstance(data, dict) or design is None:
-        _err(f"{compiled.loaded.file}: has no design to expand (give `regnet:` instead of stages)")
+    data, loaded = compiled.loaded.source.data, compiled.loaded.spec
+    if isinstance(data, dict) and loaded.regnet is not None:
+        typer.echo(expanded(data, regnet_rows(loaded.regnet)), nl=False)
+    elif isinstance(data, dict) and (loaded.width_mult or loaded.depth_mult):
+        typer.echo(expanded_compound(data, loaded), nl=False)
+    else:
+        message = "has no design to expand (regnet:, or width_mult / depth_mult)"
+        _err(f"{compiled.loaded.file}: {message}")
         raise typer.Exit(2)
-    typer.echo(expanded(data, regnet_rows(design)), nl=False)
 
 
 @app.command()

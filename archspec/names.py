@@ -14,6 +14,7 @@ GENERATED_GLOBALS = (
     "fuse_conv_bn",
     "replace_submodule",
     "named_sequential",
+    "StochasticDepth",
 )
 RESERVED_NAMES = frozenset({*keyword.kwlist, *dir(builtins), *GENERATED_GLOBALS})
 

@@ -34,6 +34,7 @@ MODELS = [
     "vgg11_bn",  # spliced flat layout, no stem, 7x7 adaptive pool, two hidden linears
     "mobilenet_v3_small",  # hard swish, SE with hard sigmoid, optional list items
     "regnet_y_400mf",  # named blocks `block1-0`, nested transform, SE module with avgpool
+    "efficientnet_b0",  # SiLU, stochastic depth, nested features.N layout, tail conv
 ]
 
 

@@ -158,6 +158,7 @@ SPECIAL: dict[str, list[Any]] = {
     "layout": ["torchvision_resnet", "timm_resnetv2", "torchvision_densenet"],
     # A design beside a stage table is refused (give one or the other).
     "regnet": [{"depth": 4, "w0": 8, "wa": 8, "wm": 2, "group_width": 8}],
+    "tail": [{"type": "conv_bn_relu", "width": 24}, {"type": "no_such_kind", "width": 24}],
     "args": [{"k": 1}, {"bias": True}],
     "block": ["basic", "bottleneck", "preact_basic", "dense", "my_basic", "no_such_kind"],
     "type": ["conv7x7", "conv3x3", "deep", "no_such_stem"],

@@ -26,6 +26,7 @@ from tests.conftest import compiled
 BUILTIN = [
     "timm_resnetv2",
     "torchvision_densenet",
+    "torchvision_efficientnet",
     "torchvision_flat",
     "torchvision_mobilenet_v3",
     "torchvision_regnet",

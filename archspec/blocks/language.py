@@ -31,6 +31,7 @@ from archspec.ir.ops import (
     ReLU6,
     Sigmoid,
     SiLU,
+    StochasticDepth,
 )
 
 Value = int | bool | float
@@ -54,8 +55,10 @@ class OpWord:
     torch: str
     args: tuple[Arg, ...]
     build: Callable[..., Op]
-    # Literal positional arguments the torch call starts with (nn.Conv1d(1, 1, ...)).
+    # Literal positional arguments the torch call starts with (nn.Conv1d(1, 1, ...)), and
+    # ends its positional arguments with (StochasticDepth(p, "row")).
     fixed: tuple[Any, ...] = ()
+    fixed_tail: tuple[Any, ...] = ()
     # How many leading args the emitted call passes by position.
     positional: int = 0
     # Keyword arguments the emitted call always passes (nn.ReLU(inplace=True)).
@@ -177,6 +180,15 @@ OPS: dict[str, OpWord] = {
         LeakyReLU,
         stateful=False,
         doc="leaky ReLU (negative_slope=0.01, inplace=false)",
+    ),
+    "stochastic_depth": OpWord(
+        "StochasticDepth",
+        (_float("p"),),
+        StochasticDepth,
+        positional=1,
+        fixed_tail=("row",),
+        stateful=False,
+        doc="stochastic depth (torchvision, mode row): drops a residual branch per sample",
     ),
     "dropout": OpWord(
         "nn.Dropout",

@@ -174,7 +174,7 @@ def member_call(word: OpWord, construct: Construct, folded: Folded | None = None
         for arg in word.args[word.positional :]
         if isinstance(shown[arg.name], Name) or shown[arg.name] != arg.torch_default
     )
-    return Call(word.torch, (*word.fixed, *positional), (*keywords, *word.always))
+    return Call(word.torch, (*word.fixed, *positional, *word.fixed_tail), (*keywords, *word.always))
 
 
 def _step(target: str | None, expr: Expr, ops: Mapping[str, Op], accumulates: bool) -> str:

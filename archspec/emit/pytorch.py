@@ -13,7 +13,7 @@ from archspec.emit.block_class import block_source, folding
 from archspec.emit.fusion import model_pairs, pairs_statement
 from archspec.emit.source import doc_text, docstring, statement, wrapped
 from archspec.ir.graph import ArchGraph, BlockClass, Call, Member, Seq
-from archspec.ir.ops import Op
+from archspec.ir.ops import Op, StochasticDepth
 from archspec.names import RESERVED_NAMES
 
 # Names the generated module itself uses; a spec-derived class name may not take them.
@@ -97,6 +97,9 @@ def emit_pytorch(arch: ArchGraph, source: str, header: dict[str, Any]) -> str:
             classes=views,
             model=model,
             named_sequential=_uses_named_sequential(arch.model.members),
+            stochastic_depth=any(
+                isinstance(data["op"], StochasticDepth) for _, data in arch.nodes()
+            ),
         )
     )
 

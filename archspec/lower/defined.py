@@ -22,7 +22,7 @@ from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.errors import LowerError
 from archspec.lower.residual import shortcut_ops
 from archspec.lower.slots import attention_fill, projection_fill
-from archspec.spec.layout import Layout
+from archspec.spec.layout import Layout, render
 from archspec.spec.models import Spec
 
 STAGE_SLOT = ("in_channels", "out_channels", "stride")
@@ -56,6 +56,8 @@ def lower_defined_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, An
             "stride": st.geometry.stride if i == 0 else 1,
         }
         args.update((k, v) for k, v in (("index", i), ("depth", row.depth)) if k in block.params)
+        if "drop_path" in block.params:
+            args["drop_path"] = _drop_path(spec, st.index, i)
         if st.layout.stages.splice:
             x = splice_block(st, kind, block, args, x, items)
             continue
@@ -70,6 +72,33 @@ def lower_defined_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, An
             x = b.add(ReLU(), [x], Scope("", st.key), st.block_path(len(items)))
             items.append(ReLU())
     return StageOutput(x, row.width), st.children(items)
+
+
+def _drop_path(spec: Spec, stage: int, index: int) -> float:
+    """Stochastic depth of block `index` of stage `stage` (torchvision EfficientNet's rule):
+    rate x (its number among the blocks of kinds with a `drop_path` param) / their count."""
+    rate = spec.drop_path_rate or 0.0
+    counts = [
+        row.depth if "drop_path" in getattr(find_block(row.block, spec.blocks), "params", {}) else 0
+        for row in spec.stages
+    ]
+    return rate * float(sum(counts[:stage]) + index) / sum(counts)
+
+
+def lower_defined_tail(
+    b: Builder, spec: Spec, x: str, channels: int, layout: Layout
+) -> tuple[StageOutput, list[tuple[str, Any]]]:
+    """The tail kind after the last stage, at the layout's `tail.block` (`{n}`: the number
+    after the last stage's)."""
+    tail = spec.tail
+    assert tail is not None
+    block = _definition(spec, tail.type, ("tail", "type"))
+    args = {**tail.args, "in_channels": channels, "out_channels": tail.width}
+    count = len(spec.stages)
+    attr = render(layout.tail.block, n=count + 1, i=count)
+    scope = Scope(attr, "tail", attr)
+    y, call = lower_block(b, scope, x, tail.type, block, args, ("tail",), _resolver(spec))
+    return StageOutput(y, tail.width), [(attr, call)]
 
 
 def splice_block(

@@ -14,7 +14,7 @@ from typing import Any
 from archspec.ir.graph import ArchGraph, Builder, Member, Scope, Seq, StageInfo, Step
 from archspec.ir.ops import Input
 from archspec.lower.context import StageInput, StageOutput
-from archspec.lower.defined import lower_defined_stage, lower_defined_stem
+from archspec.lower.defined import lower_defined_stage, lower_defined_stem, lower_defined_tail
 from archspec.lower.dense import lower_dense_stage
 from archspec.lower.errors import LowerError
 from archspec.lower.geometry import stage_geometry
@@ -158,6 +158,10 @@ def lower(spec: Spec, layout: Layout | None = None) -> ArchGraph:
         module = ".".join(children[0][0].split(".")[:2])
         arch.stages.append(StageInfo(st.key, module, row.block, row.depth))
         _tap(arch, spec, st.key, current.x)
+    if spec.tail is not None:
+        current, children = lower_defined_tail(b, spec, current.x, current.channels, layout)
+        placement.place(children)
+        arch.stages.append(StageInfo("tail", children[0][0], spec.tail.type, 1))
     arch.output = family.tail(arch, b, spec, current, layout)
     placement.finish()
     if spec.head is not None:

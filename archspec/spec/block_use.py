@@ -50,6 +50,7 @@ def block_use_issues(source: Source, remap: Remap, spec: Spec) -> list[Issue]:
         if isinstance(block, BlockDef)
         and (issue := block_problem(source, ("blocks", name), block, kinds, name)) is not None
     ]
+    issues += _drop_path_issues(source, spec)
     for name in spec.blocks:
         if name in (*BLOCK_TYPES, *STEM_TYPES, *BUILTIN_ATTENTION):
             loc = ("blocks", name)
@@ -73,6 +74,10 @@ def block_use_issues(source: Source, remap: Remap, spec: Spec) -> list[Issue]:
         used.add(spec.head.type)
         head_locs: tuple[Loc, Loc] = (("head", "type"), ("head", "args"))
         issues += _use_issues(source, head_locs, spec.head.type, spec.head.args, spec, HEAD_SLOT)
+    if spec.tail is not None:
+        used.add(spec.tail.type)
+        tail_locs: tuple[Loc, Loc] = (("tail", "type"), ("tail", "args"))
+        issues += _use_issues(source, tail_locs, spec.tail.type, spec.tail.args, spec, STEM_SLOT)
     if spec.stem.type not in STEM_TYPES:
         used.add(spec.stem.type)
         stem_locs: tuple[Loc, Loc] = (("stem", "type"), ("stem", "args"))
@@ -118,6 +123,9 @@ def unknown_kind_issues(source: Source, remap: Remap, data: Any) -> list[Issue]:
     stem = data.get("stem") if isinstance(data, dict) else None
     if isinstance(stem, dict):
         uses.append((("stem", "type"), stem.get("type"), STEM_TYPES, "stem type"))
+    tail = data.get("tail") if isinstance(data, dict) else None
+    if isinstance(tail, dict):
+        uses.append((("tail", "type"), tail.get("type"), (), "tail type"))
     head = data.get("head") if isinstance(data, dict) else None
     if isinstance(head, dict):
         uses.append((("head", "type"), head.get("type"), ("classifier",), "head type"))
@@ -125,6 +133,7 @@ def unknown_kind_issues(source: Source, remap: Remap, data: Any) -> list[Issue]:
         "type": ATTENTION_SLOT,
         "block kind": STAGE_SLOT,
         "stem type": STEM_SLOT,
+        "tail type": STEM_SLOT,
         "head type": HEAD_SLOT,
     }
     for loc, kind, builtin, what in uses:
@@ -200,6 +209,19 @@ def _use_issues(
         hint = f"give {needed[0]}: <value> in the {word}"
         issues.append(source.issue(args_loc, format_loc(args_loc), message, hint))
     return issues
+
+
+def _drop_path_issues(source: Source, spec: Spec) -> list[Issue]:
+    """`drop_path_rate` acts only through stage kinds with a `drop_path` param."""
+    if not spec.drop_path_rate:
+        return []
+    for row in spec.stages:
+        block = find_block(row.block, spec.blocks) if row.block not in BLOCK_TYPES else None
+        if block is not None and "drop_path" in block.params:
+            return []
+    message = "no stage kind here has a `drop_path` param for the rate to set"
+    hint = "use a kind with stochastic depth (e.g. mbconv), or remove drop_path_rate"
+    return [source.issue(("drop_path_rate",), "drop_path_rate", message, hint)]
 
 
 def _slot_issues(source: Source, remap: Remap, index: int, row: Any, spec: Spec) -> list[Issue]:

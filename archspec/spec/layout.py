@@ -115,8 +115,9 @@ class StemLayout(_Strict):
     norm: Ident = "bn1"
     act: Ident = "relu"
     pool: Ident = "maxpool"
-    # Where a stem kind written as data goes: one module on the model.
-    block: Ident = "stem"
+    # Where a stem kind written as data goes: one module on the model, or a numbered child of
+    # a container (`features.0`, torchvision's EfficientNet).
+    block: ModulePath = "stem"
 
 
 class StagesLayout(_Strict):
@@ -149,10 +150,13 @@ class StagesLayout(_Strict):
 
 
 class TailLayout(_Strict):
-    """A norm and activation after the last stage (timm ResNetV2 `norm`), on the model."""
+    """A norm and activation after the last stage (timm ResNetV2 `norm`), on the model; and
+    where a tail kind written as data goes (the last 1x1 conv of EfficientNet), with `{n}`
+    the number after the last stage's (`features.{n}`: `features.8` after seven stages)."""
 
     norm: Ident | None = None
     act: Ident | None = None
+    block: StagePath = "tail"
 
 
 class HeadLayout(_Strict):

@@ -31,7 +31,7 @@ from archspec.spec.checks import (
     stage_context,
     stage_findings,
 )
-from archspec.spec.design import expand_design
+from archspec.spec.design import expand_design, scale_compound
 from archspec.spec.messages import describe, fields_at, strip_tags
 from archspec.spec.models import (
     MAX_BLOCKS,
@@ -140,6 +140,7 @@ def parse_spec(text: str, file: str = "<string>", overrides: Sequence[str] = ())
     table = _normalize(source)
     if table.fatal:
         raise SpecError(table.fatal)
+    table.data = scale_compound(table.data)
     table.data, design_remap, refusal = expand_design(table.data)
     if refusal is not None:
         raise SpecError([source.issue(("regnet",), "regnet", refusal, _DESIGN_HINT)])

@@ -179,6 +179,16 @@ class RegNetDesign(Strict):
     rounding: Literal["pycls", "torchvision"] = "pycls"
 
 
+class Tail(Strict):
+    """A block kind written as data after the last stage (EfficientNet's 1x1 conv to 1280),
+    built with in_channels = the last stage's output, out_channels = width and `args`; where
+    it goes is the layout's `tail.block`. Compound scaling widens it as it does the stages."""
+
+    type: Name
+    width: Channels
+    args: BlockArgs = {}
+
+
 class Head(Strict):
     """The classifier: global pool, flatten, fc; or a head kind written as data (params
     `in_channels`, `num_classes`), after the layout's pool and flatten."""
@@ -215,6 +225,14 @@ class Spec(Strict):
     blocks: Annotated[dict[Name, BlockEntry], Field(max_length=32)] = {}
     # RegNet's design space: the stage table is generated from it (`archspec expand` prints it).
     regnet: RegNetDesign | None = None
+    tail: Tail | None = None
+    # Compound scaling (Tan & Le 2019): widths x width_mult rounded to a multiple of 8 (never
+    # 10% down), depths x depth_mult rounded up, as torchvision and timm scale EfficientNet.
+    width_mult: Annotated[int | float, Field(gt=0, le=16)] | None = None
+    depth_mult: Annotated[int | float, Field(gt=0, le=16)] | None = None
+    # Stochastic depth: the rate of the network's last block, growing linearly from 0 over the
+    # blocks of kinds with a `drop_path` param (torchvision's rule: rate x index / count).
+    drop_path_rate: Annotated[float, Field(ge=0, lt=1)] | None = None
     # How modules are named (state_dict keys): a built-in layout's name, a layout file relative
     # to the spec, or a layout written inline. Default: the blocks' family's.
     layout: LayoutEntry | None = None

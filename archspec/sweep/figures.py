@@ -335,7 +335,7 @@ def _plan(base: Spec, models: list[StageRow]) -> _Plan:
     family = family_of(spec)
     # Dense stages, and kinds written as data (whose blocks may differ along a stage: VGG's
     # pool closes it), are analysed whole rather than as repeated segments.
-    if family.blocks in (("dense",), ()):
+    if family.blocks in (("dense",), ()) or spec.tail is not None:
         return _Plan(spec, family, None)
     return _Plan(spec, family, _guard(stage_geometry, spec))
 

@@ -35,7 +35,7 @@ from archspec.ir.ops.pooling import (
     MaxPool2d,
     ZeroPad2d,
 )
-from archspec.ir.ops.views import ChannelSlice, Dropout, Flatten, Identity, Input
+from archspec.ir.ops.views import ChannelSlice, Dropout, Flatten, Identity, Input, StochasticDepth
 
 __all__ = [
     "GELU",
@@ -71,6 +71,7 @@ __all__ = [
     "SiLU",
     "Sigmoid",
     "Site",
+    "StochasticDepth",
     "TensorInfo",
     "Uncounted",
     "Window",

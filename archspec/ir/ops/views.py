@@ -154,3 +154,39 @@ class Dropout(Uncounted):
 
     def describe(self) -> str:
         return f"dropout {self.p:g}"
+
+
+@dataclass(frozen=True)
+class StochasticDepth(Uncounted):
+    """torchvision.ops.StochasticDepth(p, "row"): in training, zero a residual branch for a
+    whole sample with probability p and scale the rest by 1 / (1 - p); an identity in eval
+    mode. The generated file defines the class (templates/model.py.jinja) with torchvision's
+    arithmetic and random draws, so a seeded training step gives torchvision's outputs. No
+    tool counts it (the product with the noise is no module or patched function either).
+
+    In eval mode, and at p == 0, it returns its input tensor itself. In training it returns
+    `x * noise`, a new tensor; autograd then keeps the (N, 1, 1, 1) noise, which the memory
+    protocol cannot name (as Dropout's mask): negligible beside a feature map.
+    """
+
+    kind: ClassVar[str] = "stochastic_depth"
+    category: ClassVar[str] = "other"
+    p: float
+
+    def module_call(self) -> Call:
+        return Call("StochasticDepth", (self.p, "row"))
+
+    def saved_for_backward(self, inputs: list[str], node: str) -> list[str]:
+        return []
+
+    def saved_index_elements(self, output: Shape) -> int:
+        return 0
+
+    def aliases_input(self) -> bool:
+        return self.p == 0
+
+    def window(self) -> Window:
+        return POINTWISE
+
+    def describe(self) -> str:
+        return f"stochastic depth {self.p:g}"

@@ -1,6 +1,6 @@
-"""RegNet written as its design (`regnet:`): the stage table is generated on load, exactly as
-pycls or torchvision quantise it, `archspec expand` prints it as an editable spec, and bad
-designs are located errors."""
+"""Specs that give a design: RegNet (`regnet:`, the stage table generated on load exactly as
+pycls or torchvision quantise it) and compound scaling (`width_mult`, `depth_mult`);
+`archspec expand` prints the table as an editable spec, and bad designs are located errors."""
 
 from __future__ import annotations
 
@@ -124,3 +124,29 @@ def test_every_torchvision_regnet_design_gives_torchvision_stage_table() -> None
         ours = [(s.width, s.depth, s.group_width) for s in regnet_stages(params)]
         table = zip(theirs.widths, theirs.depths, theirs.group_widths, strict=True)
         assert ours == list(table), name
+
+
+def test_compound_scaling_expands_to_the_scaled_table(tmp_path: Path) -> None:
+    """EfficientNet-B3 = B0's table x width 1.2, depth 1.4 (torchvision's rounding: widths to a
+    multiple of 8 never 10% down, depths up)."""
+    spec = ROOT / "specs" / "efficientnet_b3.yaml"
+    result = subprocess.run(
+        [sys.executable, "-m", "archspec", "expand", str(spec)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    data = yaml.safe_load(result.stdout)
+    assert "width_mult" not in data and "depth_mult" not in data
+    assert data["stem"]["width"] == 40
+    assert data["stages"]["depth"] == [2, 3, 3, 5, 5, 6, 2]
+    assert data["stages"]["width"] == [24, 32, 48, 96, 136, 232, 384]
+    assert data["tail"]["width"] == 1536
+    copy = tmp_path / "expanded.yaml"
+    copy.write_text(result.stdout)
+    assert compile_file(copy).stats.totals == compile_file(spec).stats.totals
+
+
+def test_drop_path_rate_needs_a_kind_that_takes_it() -> None:
+    text = DESIGN.replace("ROUNDING", "pycls") + "drop_path_rate: 0.1\n"
+    assert "no stage kind here has a `drop_path` param" in _refusal(text)
