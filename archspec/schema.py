@@ -25,6 +25,9 @@ def json_schema() -> dict[str, Any]:
     }
     stages = schema["properties"]["stages"]
     schema["properties"]["stages"] = {"anyOf": [stages, {"$ref": "#/$defs/StageTable"}]}
+    # A design (regnet:) stands in for the stage table: one or the other.
+    schema["required"] = [name for name in schema["required"] if name != "stages"]
+    schema["oneOf"] = [{"required": ["stages"]}, {"required": ["regnet"]}]
     # A kind written as data may take any name but the built-in ones, which have schemas of
     # their own (else `oneOf` would match a built-in twice).
     block_type = schema["$defs"]["BlockAttention"]["properties"]["type"]

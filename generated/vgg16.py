@@ -92,7 +92,7 @@ class VGG16(nn.Module):
             nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=2, stride=2),
         )
-        self.avgpool = nn.AdaptiveAvgPool2d(7)
+        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
         self.classifier = VGGClassifier(25088, num_classes)
         self.reset_parameters()
 

@@ -133,7 +133,7 @@ class VGG19_BN(nn.Module):
             nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=2, stride=2),
         )
-        self.avgpool = nn.AdaptiveAvgPool2d(7)
+        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
         self.classifier = VGGClassifier(25088, num_classes)
         self.reset_parameters()
 

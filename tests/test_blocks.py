@@ -71,6 +71,8 @@ def test_language_words_emit_what_their_ops_emit() -> None:
     samples = {int: 3, bool: False, float: 0.25}
     for name, word in OPS.items():
         values = tuple(samples[arg.kind] for arg in word.args)
+        if name == "adaptive_avgpool":
+            values = (1,)  # the global average module; larger sizes are the head's
         op = word.build(*values)
         assert member_call(word, Construct(name, values, ())) == op.module_call(), name
 

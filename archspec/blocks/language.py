@@ -124,9 +124,10 @@ OPS: dict[str, OpWord] = {
         "nn.AdaptiveAvgPool2d",
         (_int("size"),),
         AdaptiveAvgPool2d,
+        # Other sizes are the head's (layout `head.pool_size`), written as a tuple.
         positional=1,
         stateful=False,
-        doc="adaptive average pool to size x size (1: a global average module)",
+        doc="a global average module, nn.AdaptiveAvgPool2d(1) (size 1 only)",
     ),
     "linear": OpWord(
         "nn.Linear",

@@ -195,7 +195,11 @@ class AdaptiveAvgPool2d(Op):
         return (inputs[0][0], self.size, self.size)
 
     def module_call(self) -> Call | None:
-        return None if self.functional else Call("nn.AdaptiveAvgPool2d", (self.size,))
+        if self.functional:
+            return None
+        # As torchvision writes them: SE's global pool `(1)`, VGG's `((7, 7))`.
+        size = self.size if self.size == 1 else (self.size, self.size)
+        return Call("nn.AdaptiveAvgPool2d", (size,))
 
     def macs(self, inputs: list[Shape], output: Shape) -> int:
         return 0
