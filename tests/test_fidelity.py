@@ -56,6 +56,8 @@ REFERENCES: dict[str, tuple[str, str] | tuple[str, str, dict[str, Any]]] = {
     "vgg19": ("torchvision", "vgg19"),
     "vgg19_bn": ("torchvision", "vgg19_bn"),
     "resnet26": ("timm", "resnet26"),
+    "resnet26t": ("timm", "resnet26t"),
+    "resnet50t": ("timm", "resnet50t"),
     "seresnet18": ("timm", "seresnet18"),
     "seresnet50": ("timm", "seresnet50"),
     "seresnext50_32x4d": ("timm", "seresnext50_32x4d"),

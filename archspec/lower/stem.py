@@ -1,7 +1,8 @@
 """Stems: conv7x7 (+ max-pool), conv3x3 (CIFAR), deep (three 3x3 convs, ResNet-C/D).
 
 Module names come from the layout (torchvision ResNet: `conv1 bn1 relu maxpool`); the deep stem
-is timm's `conv1 = Sequential(conv, bn, relu, conv, bn, relu, conv)` with widths mid, mid, width.
+is timm's `conv1 = Sequential(conv, bn, relu, conv, bn, relu, conv)` with widths mid, mid, width
+(tiered: two mids, timm's ResNet-T 24, 32).
 """
 
 from __future__ import annotations
@@ -20,15 +21,16 @@ def stem_convs(spec: Spec) -> list[Op]:
         return [Conv2d(c_in, stem.width, 7, 2, 3, bias=bias)]
     if stem.type == "conv3x3":
         return [Conv2d(c_in, stem.width, 3, 1, 1, bias=bias)]
-    mid = stem.mid_width or max(1, stem.width // 2)
+    given = stem.mid_width or max(1, stem.width // 2)
+    first, second = given if isinstance(given, list) else (given, given)
     return [
-        Conv2d(c_in, mid, 3, 2, 1, bias=bias),
-        BatchNorm2d(mid),
+        Conv2d(c_in, first, 3, 2, 1, bias=bias),
+        BatchNorm2d(first),
         ReLU(),
-        Conv2d(mid, mid, 3, 1, 1, bias=bias),
-        BatchNorm2d(mid),
+        Conv2d(first, second, 3, 1, 1, bias=bias),
+        BatchNorm2d(second),
         ReLU(),
-        Conv2d(mid, stem.width, 3, 1, 1, bias=bias),
+        Conv2d(second, stem.width, 3, 1, 1, bias=bias),
     ]
 
 

@@ -51,8 +51,11 @@ def scale(
 def _scale_widths(top: dict[str, Any], rows: list[dict[str, Any]], m: float, divisor: int) -> None:
     stem = dict(top.get("stem") or {})
     for key in ("width", "mid_width"):
-        if stem.get(key) is not None:
-            stem[key] = make_divisible(stem[key] * m, divisor)
+        value = stem.get(key)
+        if isinstance(value, list):  # a tiered stem's two widths
+            stem[key] = [make_divisible(v * m, divisor) for v in value]
+        elif value is not None:
+            stem[key] = make_divisible(value * m, divisor)
     if "width" not in stem:
         stem["width"] = make_divisible(64 * m, divisor)  # the Stem model's default width
     top["stem"] = stem
