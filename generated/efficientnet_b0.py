@@ -91,14 +91,14 @@ class ConvBNSiLU(nn.Sequential):
         )
 
 
-class MBConv(nn.Module):
-    """[1x1 expand,] depthwise, SE, 1x1 projection; residual with stochastic depth if it fits."""
+class MBConvDW(nn.Module):
+    """Depthwise, SE, 1x1 projection; residual with stochastic depth if it fits (MBConv1)."""
 
-    def __init__(self, use_res_connect: bool, block: nn.Module, drop_path: float = 0.0) -> None:
+    def __init__(self, use_res_connect: bool, block: nn.Module) -> None:
         super().__init__()
         self.use_res_connect = use_res_connect
         self.block = block
-        self.stochastic_depth = StochasticDepth(drop_path, "row")
+        self.stochastic_depth = StochasticDepth(0.0, "row")
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.block(x)
@@ -141,6 +141,24 @@ class ConvBN(nn.Sequential):
         )
 
 
+class MBConv(nn.Module):
+    """[1x1 expand,] depthwise, SE, 1x1 projection; residual with stochastic depth if it fits."""
+
+    def __init__(self, use_res_connect: bool, block: nn.Module, drop_prob: float = 0.0) -> None:
+        super().__init__()
+        self.use_res_connect = use_res_connect
+        self.block = block
+        self.stochastic_depth = StochasticDepth(drop_prob, "row")
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.block(x)
+        if self.use_res_connect:
+            out = self.stochastic_depth(out)
+        if self.use_res_connect:
+            out += x
+        return out
+
+
 class DropoutLinear(nn.Sequential):
     """Dropout, then a linear classifier."""
 
@@ -156,7 +174,7 @@ class EfficientNetB0(nn.Module):
         self.features = nn.Sequential(
             ConvBNSiLU(3, 32, padding=1, stride=2),
             nn.Sequential(
-                MBConv(
+                MBConvDW(
                     use_res_connect=False,
                     block=nn.Sequential(
                         ConvBNSiLU(32, 32, padding=1, groups=32),
@@ -168,7 +186,7 @@ class EfficientNetB0(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.0125,
+                    drop_prob=0.0125,
                     block=nn.Sequential(
                         ConvBNSiLU(16, 96, padding=0, kernel_size=1),
                         ConvBNSiLU(96, 96, padding=1, stride=2, groups=96),
@@ -178,7 +196,7 @@ class EfficientNetB0(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.025,
+                    drop_prob=0.025,
                     block=nn.Sequential(
                         ConvBNSiLU(24, 144, padding=0, kernel_size=1),
                         ConvBNSiLU(144, 144, padding=1, groups=144),
@@ -190,7 +208,7 @@ class EfficientNetB0(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.037500000000000006,
+                    drop_prob=0.037500000000000006,
                     block=nn.Sequential(
                         ConvBNSiLU(24, 144, padding=0, kernel_size=1),
                         ConvBNSiLU(144, 144, padding=2, stride=2, kernel_size=5, groups=144),
@@ -200,7 +218,7 @@ class EfficientNetB0(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.05,
+                    drop_prob=0.05,
                     block=nn.Sequential(
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=2, kernel_size=5, groups=240),
@@ -212,7 +230,7 @@ class EfficientNetB0(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.0625,
+                    drop_prob=0.0625,
                     block=nn.Sequential(
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=1, stride=2, groups=240),
@@ -222,7 +240,7 @@ class EfficientNetB0(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.07500000000000001,
+                    drop_prob=0.07500000000000001,
                     block=nn.Sequential(
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=1, groups=480),
@@ -232,7 +250,7 @@ class EfficientNetB0(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.08750000000000001,
+                    drop_prob=0.08750000000000001,
                     block=nn.Sequential(
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=1, groups=480),
@@ -244,7 +262,7 @@ class EfficientNetB0(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.1,
+                    drop_prob=0.1,
                     block=nn.Sequential(
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=2, kernel_size=5, groups=480),
@@ -254,7 +272,7 @@ class EfficientNetB0(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.1125,
+                    drop_prob=0.1125,
                     block=nn.Sequential(
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=2, kernel_size=5, groups=672),
@@ -264,7 +282,7 @@ class EfficientNetB0(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.125,
+                    drop_prob=0.125,
                     block=nn.Sequential(
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=2, kernel_size=5, groups=672),
@@ -276,7 +294,7 @@ class EfficientNetB0(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.1375,
+                    drop_prob=0.1375,
                     block=nn.Sequential(
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=2, stride=2, kernel_size=5, groups=672),
@@ -286,7 +304,7 @@ class EfficientNetB0(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.15000000000000002,
+                    drop_prob=0.15000000000000002,
                     block=nn.Sequential(
                         ConvBNSiLU(192, 1152, padding=0, kernel_size=1),
                         ConvBNSiLU(1152, 1152, padding=2, kernel_size=5, groups=1152),
@@ -296,7 +314,7 @@ class EfficientNetB0(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.1625,
+                    drop_prob=0.1625,
                     block=nn.Sequential(
                         ConvBNSiLU(192, 1152, padding=0, kernel_size=1),
                         ConvBNSiLU(1152, 1152, padding=2, kernel_size=5, groups=1152),
@@ -306,7 +324,7 @@ class EfficientNetB0(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.17500000000000002,
+                    drop_prob=0.17500000000000002,
                     block=nn.Sequential(
                         ConvBNSiLU(192, 1152, padding=0, kernel_size=1),
                         ConvBNSiLU(1152, 1152, padding=2, kernel_size=5, groups=1152),
@@ -318,7 +336,7 @@ class EfficientNetB0(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.1875,
+                    drop_prob=0.1875,
                     block=nn.Sequential(
                         ConvBNSiLU(192, 1152, padding=0, kernel_size=1),
                         ConvBNSiLU(1152, 1152, padding=1, groups=1152),

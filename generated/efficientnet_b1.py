@@ -91,14 +91,14 @@ class ConvBNSiLU(nn.Sequential):
         )
 
 
-class MBConv(nn.Module):
-    """[1x1 expand,] depthwise, SE, 1x1 projection; residual with stochastic depth if it fits."""
+class MBConvDW(nn.Module):
+    """Depthwise, SE, 1x1 projection; residual with stochastic depth if it fits (MBConv1)."""
 
-    def __init__(self, use_res_connect: bool, block: nn.Module, drop_path: float = 0.0) -> None:
+    def __init__(self, use_res_connect: bool, block: nn.Module, drop_prob: float = 0.0) -> None:
         super().__init__()
         self.use_res_connect = use_res_connect
         self.block = block
-        self.stochastic_depth = StochasticDepth(drop_path, "row")
+        self.stochastic_depth = StochasticDepth(drop_prob, "row")
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.block(x)
@@ -141,6 +141,24 @@ class ConvBN(nn.Sequential):
         )
 
 
+class MBConv(nn.Module):
+    """[1x1 expand,] depthwise, SE, 1x1 projection; residual with stochastic depth if it fits."""
+
+    def __init__(self, use_res_connect: bool, block: nn.Module, drop_prob: float = 0.0) -> None:
+        super().__init__()
+        self.use_res_connect = use_res_connect
+        self.block = block
+        self.stochastic_depth = StochasticDepth(drop_prob, "row")
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.block(x)
+        if self.use_res_connect:
+            out = self.stochastic_depth(out)
+        if self.use_res_connect:
+            out += x
+        return out
+
+
 class DropoutLinear(nn.Sequential):
     """Dropout, then a linear classifier."""
 
@@ -156,7 +174,7 @@ class EfficientNetB1(nn.Module):
         self.features = nn.Sequential(
             ConvBNSiLU(3, 32, padding=1, stride=2),
             nn.Sequential(
-                MBConv(
+                MBConvDW(
                     use_res_connect=False,
                     block=nn.Sequential(
                         ConvBNSiLU(32, 32, padding=1, groups=32),
@@ -164,9 +182,9 @@ class EfficientNetB1(nn.Module):
                         ConvBN(32, 16, padding=0),
                     ),
                 ),
-                MBConv(
+                MBConvDW(
                     use_res_connect=True,
-                    drop_path=0.008695652173913044,
+                    drop_prob=0.008695652173913044,
                     block=nn.Sequential(
                         ConvBNSiLU(16, 16, padding=1, groups=16),
                         SqueezeExcitationSiLU(16, 4),
@@ -177,7 +195,7 @@ class EfficientNetB1(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.017391304347826087,
+                    drop_prob=0.017391304347826087,
                     block=nn.Sequential(
                         ConvBNSiLU(16, 96, padding=0, kernel_size=1),
                         ConvBNSiLU(96, 96, padding=1, stride=2, groups=96),
@@ -187,7 +205,7 @@ class EfficientNetB1(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.026086956521739136,
+                    drop_prob=0.026086956521739136,
                     block=nn.Sequential(
                         ConvBNSiLU(24, 144, padding=0, kernel_size=1),
                         ConvBNSiLU(144, 144, padding=1, groups=144),
@@ -197,7 +215,7 @@ class EfficientNetB1(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.034782608695652174,
+                    drop_prob=0.034782608695652174,
                     block=nn.Sequential(
                         ConvBNSiLU(24, 144, padding=0, kernel_size=1),
                         ConvBNSiLU(144, 144, padding=1, groups=144),
@@ -209,7 +227,7 @@ class EfficientNetB1(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.043478260869565216,
+                    drop_prob=0.043478260869565216,
                     block=nn.Sequential(
                         ConvBNSiLU(24, 144, padding=0, kernel_size=1),
                         ConvBNSiLU(144, 144, padding=2, stride=2, kernel_size=5, groups=144),
@@ -219,7 +237,7 @@ class EfficientNetB1(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.05217391304347827,
+                    drop_prob=0.05217391304347827,
                     block=nn.Sequential(
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=2, kernel_size=5, groups=240),
@@ -229,7 +247,7 @@ class EfficientNetB1(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.06086956521739131,
+                    drop_prob=0.06086956521739131,
                     block=nn.Sequential(
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=2, kernel_size=5, groups=240),
@@ -241,7 +259,7 @@ class EfficientNetB1(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.06956521739130435,
+                    drop_prob=0.06956521739130435,
                     block=nn.Sequential(
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=1, stride=2, groups=240),
@@ -251,7 +269,7 @@ class EfficientNetB1(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.0782608695652174,
+                    drop_prob=0.0782608695652174,
                     block=nn.Sequential(
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=1, groups=480),
@@ -261,7 +279,7 @@ class EfficientNetB1(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.08695652173913043,
+                    drop_prob=0.08695652173913043,
                     block=nn.Sequential(
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=1, groups=480),
@@ -271,7 +289,7 @@ class EfficientNetB1(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.09565217391304348,
+                    drop_prob=0.09565217391304348,
                     block=nn.Sequential(
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=1, groups=480),
@@ -283,7 +301,7 @@ class EfficientNetB1(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.10434782608695654,
+                    drop_prob=0.10434782608695654,
                     block=nn.Sequential(
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=2, kernel_size=5, groups=480),
@@ -293,7 +311,7 @@ class EfficientNetB1(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.11304347826086956,
+                    drop_prob=0.11304347826086956,
                     block=nn.Sequential(
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=2, kernel_size=5, groups=672),
@@ -303,7 +321,7 @@ class EfficientNetB1(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.12173913043478261,
+                    drop_prob=0.12173913043478261,
                     block=nn.Sequential(
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=2, kernel_size=5, groups=672),
@@ -313,7 +331,7 @@ class EfficientNetB1(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.13043478260869565,
+                    drop_prob=0.13043478260869565,
                     block=nn.Sequential(
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=2, kernel_size=5, groups=672),
@@ -325,7 +343,7 @@ class EfficientNetB1(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.1391304347826087,
+                    drop_prob=0.1391304347826087,
                     block=nn.Sequential(
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=2, stride=2, kernel_size=5, groups=672),
@@ -335,7 +353,7 @@ class EfficientNetB1(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.14782608695652175,
+                    drop_prob=0.14782608695652175,
                     block=nn.Sequential(
                         ConvBNSiLU(192, 1152, padding=0, kernel_size=1),
                         ConvBNSiLU(1152, 1152, padding=2, kernel_size=5, groups=1152),
@@ -345,7 +363,7 @@ class EfficientNetB1(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.1565217391304348,
+                    drop_prob=0.1565217391304348,
                     block=nn.Sequential(
                         ConvBNSiLU(192, 1152, padding=0, kernel_size=1),
                         ConvBNSiLU(1152, 1152, padding=2, kernel_size=5, groups=1152),
@@ -355,7 +373,7 @@ class EfficientNetB1(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.16521739130434784,
+                    drop_prob=0.16521739130434784,
                     block=nn.Sequential(
                         ConvBNSiLU(192, 1152, padding=0, kernel_size=1),
                         ConvBNSiLU(1152, 1152, padding=2, kernel_size=5, groups=1152),
@@ -365,7 +383,7 @@ class EfficientNetB1(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.17391304347826086,
+                    drop_prob=0.17391304347826086,
                     block=nn.Sequential(
                         ConvBNSiLU(192, 1152, padding=0, kernel_size=1),
                         ConvBNSiLU(1152, 1152, padding=2, kernel_size=5, groups=1152),
@@ -377,7 +395,7 @@ class EfficientNetB1(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.1826086956521739,
+                    drop_prob=0.1826086956521739,
                     block=nn.Sequential(
                         ConvBNSiLU(192, 1152, padding=0, kernel_size=1),
                         ConvBNSiLU(1152, 1152, padding=1, groups=1152),
@@ -387,7 +405,7 @@ class EfficientNetB1(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.19130434782608696,
+                    drop_prob=0.19130434782608696,
                     block=nn.Sequential(
                         ConvBNSiLU(320, 1920, padding=0, kernel_size=1),
                         ConvBNSiLU(1920, 1920, padding=1, groups=1920),

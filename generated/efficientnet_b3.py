@@ -91,14 +91,14 @@ class ConvBNSiLU(nn.Sequential):
         )
 
 
-class MBConv(nn.Module):
-    """[1x1 expand,] depthwise, SE, 1x1 projection; residual with stochastic depth if it fits."""
+class MBConvDW(nn.Module):
+    """Depthwise, SE, 1x1 projection; residual with stochastic depth if it fits (MBConv1)."""
 
-    def __init__(self, use_res_connect: bool, block: nn.Module, drop_path: float = 0.0) -> None:
+    def __init__(self, use_res_connect: bool, block: nn.Module, drop_prob: float = 0.0) -> None:
         super().__init__()
         self.use_res_connect = use_res_connect
         self.block = block
-        self.stochastic_depth = StochasticDepth(drop_path, "row")
+        self.stochastic_depth = StochasticDepth(drop_prob, "row")
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.block(x)
@@ -141,6 +141,24 @@ class ConvBN(nn.Sequential):
         )
 
 
+class MBConv(nn.Module):
+    """[1x1 expand,] depthwise, SE, 1x1 projection; residual with stochastic depth if it fits."""
+
+    def __init__(self, use_res_connect: bool, block: nn.Module, drop_prob: float = 0.0) -> None:
+        super().__init__()
+        self.use_res_connect = use_res_connect
+        self.block = block
+        self.stochastic_depth = StochasticDepth(drop_prob, "row")
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.block(x)
+        if self.use_res_connect:
+            out = self.stochastic_depth(out)
+        if self.use_res_connect:
+            out += x
+        return out
+
+
 class DropoutLinear(nn.Sequential):
     """Dropout, then a linear classifier."""
 
@@ -156,7 +174,7 @@ class EfficientNetB3(nn.Module):
         self.features = nn.Sequential(
             ConvBNSiLU(3, 40, padding=1, stride=2),
             nn.Sequential(
-                MBConv(
+                MBConvDW(
                     use_res_connect=False,
                     block=nn.Sequential(
                         ConvBNSiLU(40, 40, padding=1, groups=40),
@@ -164,9 +182,9 @@ class EfficientNetB3(nn.Module):
                         ConvBN(40, 24, padding=0),
                     ),
                 ),
-                MBConv(
+                MBConvDW(
                     use_res_connect=True,
-                    drop_path=0.007692307692307693,
+                    drop_prob=0.007692307692307693,
                     block=nn.Sequential(
                         ConvBNSiLU(24, 24, padding=1, groups=24),
                         SqueezeExcitationSiLU(24, 6),
@@ -177,7 +195,7 @@ class EfficientNetB3(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.015384615384615385,
+                    drop_prob=0.015384615384615385,
                     block=nn.Sequential(
                         ConvBNSiLU(24, 144, padding=0, kernel_size=1),
                         ConvBNSiLU(144, 144, padding=1, stride=2, groups=144),
@@ -187,7 +205,7 @@ class EfficientNetB3(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.02307692307692308,
+                    drop_prob=0.02307692307692308,
                     block=nn.Sequential(
                         ConvBNSiLU(32, 192, padding=0, kernel_size=1),
                         ConvBNSiLU(192, 192, padding=1, groups=192),
@@ -197,7 +215,7 @@ class EfficientNetB3(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.03076923076923077,
+                    drop_prob=0.03076923076923077,
                     block=nn.Sequential(
                         ConvBNSiLU(32, 192, padding=0, kernel_size=1),
                         ConvBNSiLU(192, 192, padding=1, groups=192),
@@ -209,7 +227,7 @@ class EfficientNetB3(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.038461538461538464,
+                    drop_prob=0.038461538461538464,
                     block=nn.Sequential(
                         ConvBNSiLU(32, 192, padding=0, kernel_size=1),
                         ConvBNSiLU(192, 192, padding=2, stride=2, kernel_size=5, groups=192),
@@ -219,7 +237,7 @@ class EfficientNetB3(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.04615384615384616,
+                    drop_prob=0.04615384615384616,
                     block=nn.Sequential(
                         ConvBNSiLU(48, 288, padding=0, kernel_size=1),
                         ConvBNSiLU(288, 288, padding=2, kernel_size=5, groups=288),
@@ -229,7 +247,7 @@ class EfficientNetB3(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.05384615384615385,
+                    drop_prob=0.05384615384615385,
                     block=nn.Sequential(
                         ConvBNSiLU(48, 288, padding=0, kernel_size=1),
                         ConvBNSiLU(288, 288, padding=2, kernel_size=5, groups=288),
@@ -241,7 +259,7 @@ class EfficientNetB3(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.06153846153846154,
+                    drop_prob=0.06153846153846154,
                     block=nn.Sequential(
                         ConvBNSiLU(48, 288, padding=0, kernel_size=1),
                         ConvBNSiLU(288, 288, padding=1, stride=2, groups=288),
@@ -251,7 +269,7 @@ class EfficientNetB3(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.06923076923076923,
+                    drop_prob=0.06923076923076923,
                     block=nn.Sequential(
                         ConvBNSiLU(96, 576, padding=0, kernel_size=1),
                         ConvBNSiLU(576, 576, padding=1, groups=576),
@@ -261,7 +279,7 @@ class EfficientNetB3(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.07692307692307693,
+                    drop_prob=0.07692307692307693,
                     block=nn.Sequential(
                         ConvBNSiLU(96, 576, padding=0, kernel_size=1),
                         ConvBNSiLU(576, 576, padding=1, groups=576),
@@ -271,7 +289,7 @@ class EfficientNetB3(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.08461538461538462,
+                    drop_prob=0.08461538461538462,
                     block=nn.Sequential(
                         ConvBNSiLU(96, 576, padding=0, kernel_size=1),
                         ConvBNSiLU(576, 576, padding=1, groups=576),
@@ -281,7 +299,7 @@ class EfficientNetB3(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.09230769230769233,
+                    drop_prob=0.09230769230769233,
                     block=nn.Sequential(
                         ConvBNSiLU(96, 576, padding=0, kernel_size=1),
                         ConvBNSiLU(576, 576, padding=1, groups=576),
@@ -293,7 +311,7 @@ class EfficientNetB3(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.1,
+                    drop_prob=0.1,
                     block=nn.Sequential(
                         ConvBNSiLU(96, 576, padding=0, kernel_size=1),
                         ConvBNSiLU(576, 576, padding=2, kernel_size=5, groups=576),
@@ -303,7 +321,7 @@ class EfficientNetB3(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.1076923076923077,
+                    drop_prob=0.1076923076923077,
                     block=nn.Sequential(
                         ConvBNSiLU(136, 816, padding=0, kernel_size=1),
                         ConvBNSiLU(816, 816, padding=2, kernel_size=5, groups=816),
@@ -313,7 +331,7 @@ class EfficientNetB3(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.11538461538461539,
+                    drop_prob=0.11538461538461539,
                     block=nn.Sequential(
                         ConvBNSiLU(136, 816, padding=0, kernel_size=1),
                         ConvBNSiLU(816, 816, padding=2, kernel_size=5, groups=816),
@@ -323,7 +341,7 @@ class EfficientNetB3(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.12307692307692308,
+                    drop_prob=0.12307692307692308,
                     block=nn.Sequential(
                         ConvBNSiLU(136, 816, padding=0, kernel_size=1),
                         ConvBNSiLU(816, 816, padding=2, kernel_size=5, groups=816),
@@ -333,7 +351,7 @@ class EfficientNetB3(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.13076923076923078,
+                    drop_prob=0.13076923076923078,
                     block=nn.Sequential(
                         ConvBNSiLU(136, 816, padding=0, kernel_size=1),
                         ConvBNSiLU(816, 816, padding=2, kernel_size=5, groups=816),
@@ -345,7 +363,7 @@ class EfficientNetB3(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.13846153846153847,
+                    drop_prob=0.13846153846153847,
                     block=nn.Sequential(
                         ConvBNSiLU(136, 816, padding=0, kernel_size=1),
                         ConvBNSiLU(816, 816, padding=2, stride=2, kernel_size=5, groups=816),
@@ -355,7 +373,7 @@ class EfficientNetB3(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.14615384615384616,
+                    drop_prob=0.14615384615384616,
                     block=nn.Sequential(
                         ConvBNSiLU(232, 1392, padding=0, kernel_size=1),
                         ConvBNSiLU(1392, 1392, padding=2, kernel_size=5, groups=1392),
@@ -365,7 +383,7 @@ class EfficientNetB3(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.15384615384615385,
+                    drop_prob=0.15384615384615385,
                     block=nn.Sequential(
                         ConvBNSiLU(232, 1392, padding=0, kernel_size=1),
                         ConvBNSiLU(1392, 1392, padding=2, kernel_size=5, groups=1392),
@@ -375,7 +393,7 @@ class EfficientNetB3(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.16153846153846155,
+                    drop_prob=0.16153846153846155,
                     block=nn.Sequential(
                         ConvBNSiLU(232, 1392, padding=0, kernel_size=1),
                         ConvBNSiLU(1392, 1392, padding=2, kernel_size=5, groups=1392),
@@ -385,7 +403,7 @@ class EfficientNetB3(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.16923076923076924,
+                    drop_prob=0.16923076923076924,
                     block=nn.Sequential(
                         ConvBNSiLU(232, 1392, padding=0, kernel_size=1),
                         ConvBNSiLU(1392, 1392, padding=2, kernel_size=5, groups=1392),
@@ -395,7 +413,7 @@ class EfficientNetB3(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.17692307692307693,
+                    drop_prob=0.17692307692307693,
                     block=nn.Sequential(
                         ConvBNSiLU(232, 1392, padding=0, kernel_size=1),
                         ConvBNSiLU(1392, 1392, padding=2, kernel_size=5, groups=1392),
@@ -407,7 +425,7 @@ class EfficientNetB3(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.18461538461538465,
+                    drop_prob=0.18461538461538465,
                     block=nn.Sequential(
                         ConvBNSiLU(232, 1392, padding=0, kernel_size=1),
                         ConvBNSiLU(1392, 1392, padding=1, groups=1392),
@@ -417,7 +435,7 @@ class EfficientNetB3(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.19230769230769232,
+                    drop_prob=0.19230769230769232,
                     block=nn.Sequential(
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),

@@ -91,14 +91,14 @@ class ConvBNSiLU(nn.Sequential):
         )
 
 
-class MBConv(nn.Module):
-    """[1x1 expand,] depthwise, SE, 1x1 projection; residual with stochastic depth if it fits."""
+class MBConvDW(nn.Module):
+    """Depthwise, SE, 1x1 projection; residual with stochastic depth if it fits (MBConv1)."""
 
-    def __init__(self, use_res_connect: bool, block: nn.Module, drop_path: float = 0.0) -> None:
+    def __init__(self, use_res_connect: bool, block: nn.Module, drop_prob: float = 0.0) -> None:
         super().__init__()
         self.use_res_connect = use_res_connect
         self.block = block
-        self.stochastic_depth = StochasticDepth(drop_path, "row")
+        self.stochastic_depth = StochasticDepth(drop_prob, "row")
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.block(x)
@@ -141,6 +141,24 @@ class ConvBN(nn.Sequential):
         )
 
 
+class MBConv(nn.Module):
+    """[1x1 expand,] depthwise, SE, 1x1 projection; residual with stochastic depth if it fits."""
+
+    def __init__(self, use_res_connect: bool, block: nn.Module, drop_prob: float = 0.0) -> None:
+        super().__init__()
+        self.use_res_connect = use_res_connect
+        self.block = block
+        self.stochastic_depth = StochasticDepth(drop_prob, "row")
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.block(x)
+        if self.use_res_connect:
+            out = self.stochastic_depth(out)
+        if self.use_res_connect:
+            out += x
+        return out
+
+
 class DropoutLinear(nn.Sequential):
     """Dropout, then a linear classifier."""
 
@@ -156,7 +174,7 @@ class EfficientNetB4(nn.Module):
         self.features = nn.Sequential(
             ConvBNSiLU(3, 48, padding=1, stride=2),
             nn.Sequential(
-                MBConv(
+                MBConvDW(
                     use_res_connect=False,
                     block=nn.Sequential(
                         ConvBNSiLU(48, 48, padding=1, groups=48),
@@ -164,9 +182,9 @@ class EfficientNetB4(nn.Module):
                         ConvBN(48, 24, padding=0),
                     ),
                 ),
-                MBConv(
+                MBConvDW(
                     use_res_connect=True,
-                    drop_path=0.00625,
+                    drop_prob=0.00625,
                     block=nn.Sequential(
                         ConvBNSiLU(24, 24, padding=1, groups=24),
                         SqueezeExcitationSiLU(24, 6),
@@ -177,7 +195,7 @@ class EfficientNetB4(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.0125,
+                    drop_prob=0.0125,
                     block=nn.Sequential(
                         ConvBNSiLU(24, 144, padding=0, kernel_size=1),
                         ConvBNSiLU(144, 144, padding=1, stride=2, groups=144),
@@ -187,7 +205,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.018750000000000003,
+                    drop_prob=0.018750000000000003,
                     block=nn.Sequential(
                         ConvBNSiLU(32, 192, padding=0, kernel_size=1),
                         ConvBNSiLU(192, 192, padding=1, groups=192),
@@ -197,7 +215,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.025,
+                    drop_prob=0.025,
                     block=nn.Sequential(
                         ConvBNSiLU(32, 192, padding=0, kernel_size=1),
                         ConvBNSiLU(192, 192, padding=1, groups=192),
@@ -207,7 +225,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.03125,
+                    drop_prob=0.03125,
                     block=nn.Sequential(
                         ConvBNSiLU(32, 192, padding=0, kernel_size=1),
                         ConvBNSiLU(192, 192, padding=1, groups=192),
@@ -219,7 +237,7 @@ class EfficientNetB4(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.037500000000000006,
+                    drop_prob=0.037500000000000006,
                     block=nn.Sequential(
                         ConvBNSiLU(32, 192, padding=0, kernel_size=1),
                         ConvBNSiLU(192, 192, padding=2, stride=2, kernel_size=5, groups=192),
@@ -229,7 +247,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.043750000000000004,
+                    drop_prob=0.043750000000000004,
                     block=nn.Sequential(
                         ConvBNSiLU(56, 336, padding=0, kernel_size=1),
                         ConvBNSiLU(336, 336, padding=2, kernel_size=5, groups=336),
@@ -239,7 +257,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.05,
+                    drop_prob=0.05,
                     block=nn.Sequential(
                         ConvBNSiLU(56, 336, padding=0, kernel_size=1),
                         ConvBNSiLU(336, 336, padding=2, kernel_size=5, groups=336),
@@ -249,7 +267,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.05625,
+                    drop_prob=0.05625,
                     block=nn.Sequential(
                         ConvBNSiLU(56, 336, padding=0, kernel_size=1),
                         ConvBNSiLU(336, 336, padding=2, kernel_size=5, groups=336),
@@ -261,7 +279,7 @@ class EfficientNetB4(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.0625,
+                    drop_prob=0.0625,
                     block=nn.Sequential(
                         ConvBNSiLU(56, 336, padding=0, kernel_size=1),
                         ConvBNSiLU(336, 336, padding=1, stride=2, groups=336),
@@ -271,7 +289,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.06875,
+                    drop_prob=0.06875,
                     block=nn.Sequential(
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=1, groups=672),
@@ -281,7 +299,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.07500000000000001,
+                    drop_prob=0.07500000000000001,
                     block=nn.Sequential(
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=1, groups=672),
@@ -291,7 +309,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.08125,
+                    drop_prob=0.08125,
                     block=nn.Sequential(
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=1, groups=672),
@@ -301,7 +319,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.08750000000000001,
+                    drop_prob=0.08750000000000001,
                     block=nn.Sequential(
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=1, groups=672),
@@ -311,7 +329,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.09375,
+                    drop_prob=0.09375,
                     block=nn.Sequential(
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=1, groups=672),
@@ -323,7 +341,7 @@ class EfficientNetB4(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.1,
+                    drop_prob=0.1,
                     block=nn.Sequential(
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=2, kernel_size=5, groups=672),
@@ -333,7 +351,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.10625000000000001,
+                    drop_prob=0.10625000000000001,
                     block=nn.Sequential(
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=2, kernel_size=5, groups=960),
@@ -343,7 +361,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.1125,
+                    drop_prob=0.1125,
                     block=nn.Sequential(
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=2, kernel_size=5, groups=960),
@@ -353,7 +371,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.11875000000000001,
+                    drop_prob=0.11875000000000001,
                     block=nn.Sequential(
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=2, kernel_size=5, groups=960),
@@ -363,7 +381,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.125,
+                    drop_prob=0.125,
                     block=nn.Sequential(
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=2, kernel_size=5, groups=960),
@@ -373,7 +391,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.13125,
+                    drop_prob=0.13125,
                     block=nn.Sequential(
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=2, kernel_size=5, groups=960),
@@ -385,7 +403,7 @@ class EfficientNetB4(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.1375,
+                    drop_prob=0.1375,
                     block=nn.Sequential(
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=2, stride=2, kernel_size=5, groups=960),
@@ -395,7 +413,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.14375000000000002,
+                    drop_prob=0.14375000000000002,
                     block=nn.Sequential(
                         ConvBNSiLU(272, 1632, padding=0, kernel_size=1),
                         ConvBNSiLU(1632, 1632, padding=2, kernel_size=5, groups=1632),
@@ -405,7 +423,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.15000000000000002,
+                    drop_prob=0.15000000000000002,
                     block=nn.Sequential(
                         ConvBNSiLU(272, 1632, padding=0, kernel_size=1),
                         ConvBNSiLU(1632, 1632, padding=2, kernel_size=5, groups=1632),
@@ -415,7 +433,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.15625,
+                    drop_prob=0.15625,
                     block=nn.Sequential(
                         ConvBNSiLU(272, 1632, padding=0, kernel_size=1),
                         ConvBNSiLU(1632, 1632, padding=2, kernel_size=5, groups=1632),
@@ -425,7 +443,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.1625,
+                    drop_prob=0.1625,
                     block=nn.Sequential(
                         ConvBNSiLU(272, 1632, padding=0, kernel_size=1),
                         ConvBNSiLU(1632, 1632, padding=2, kernel_size=5, groups=1632),
@@ -435,7 +453,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.16875,
+                    drop_prob=0.16875,
                     block=nn.Sequential(
                         ConvBNSiLU(272, 1632, padding=0, kernel_size=1),
                         ConvBNSiLU(1632, 1632, padding=2, kernel_size=5, groups=1632),
@@ -445,7 +463,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.17500000000000002,
+                    drop_prob=0.17500000000000002,
                     block=nn.Sequential(
                         ConvBNSiLU(272, 1632, padding=0, kernel_size=1),
                         ConvBNSiLU(1632, 1632, padding=2, kernel_size=5, groups=1632),
@@ -455,7 +473,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.18125000000000002,
+                    drop_prob=0.18125000000000002,
                     block=nn.Sequential(
                         ConvBNSiLU(272, 1632, padding=0, kernel_size=1),
                         ConvBNSiLU(1632, 1632, padding=2, kernel_size=5, groups=1632),
@@ -467,7 +485,7 @@ class EfficientNetB4(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.1875,
+                    drop_prob=0.1875,
                     block=nn.Sequential(
                         ConvBNSiLU(272, 1632, padding=0, kernel_size=1),
                         ConvBNSiLU(1632, 1632, padding=1, groups=1632),
@@ -477,7 +495,7 @@ class EfficientNetB4(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.19375,
+                    drop_prob=0.19375,
                     block=nn.Sequential(
                         ConvBNSiLU(448, 2688, padding=0, kernel_size=1),
                         ConvBNSiLU(2688, 2688, padding=1, groups=2688),

@@ -91,14 +91,14 @@ class ConvBNSiLU(nn.Sequential):
         )
 
 
-class MBConv(nn.Module):
-    """[1x1 expand,] depthwise, SE, 1x1 projection; residual with stochastic depth if it fits."""
+class MBConvDW(nn.Module):
+    """Depthwise, SE, 1x1 projection; residual with stochastic depth if it fits (MBConv1)."""
 
-    def __init__(self, use_res_connect: bool, block: nn.Module, drop_path: float = 0.0) -> None:
+    def __init__(self, use_res_connect: bool, block: nn.Module, drop_prob: float = 0.0) -> None:
         super().__init__()
         self.use_res_connect = use_res_connect
         self.block = block
-        self.stochastic_depth = StochasticDepth(drop_path, "row")
+        self.stochastic_depth = StochasticDepth(drop_prob, "row")
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.block(x)
@@ -141,6 +141,24 @@ class ConvBN(nn.Sequential):
         )
 
 
+class MBConv(nn.Module):
+    """[1x1 expand,] depthwise, SE, 1x1 projection; residual with stochastic depth if it fits."""
+
+    def __init__(self, use_res_connect: bool, block: nn.Module, drop_prob: float = 0.0) -> None:
+        super().__init__()
+        self.use_res_connect = use_res_connect
+        self.block = block
+        self.stochastic_depth = StochasticDepth(drop_prob, "row")
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.block(x)
+        if self.use_res_connect:
+            out = self.stochastic_depth(out)
+        if self.use_res_connect:
+            out += x
+        return out
+
+
 class DropoutLinear(nn.Sequential):
     """Dropout, then a linear classifier."""
 
@@ -156,7 +174,7 @@ class EfficientNetB5(nn.Module):
         self.features = nn.Sequential(
             ConvBNSiLU(3, 48, padding=1, stride=2),
             nn.Sequential(
-                MBConv(
+                MBConvDW(
                     use_res_connect=False,
                     block=nn.Sequential(
                         ConvBNSiLU(48, 48, padding=1, groups=48),
@@ -164,18 +182,18 @@ class EfficientNetB5(nn.Module):
                         ConvBN(48, 24, padding=0),
                     ),
                 ),
-                MBConv(
+                MBConvDW(
                     use_res_connect=True,
-                    drop_path=0.005128205128205128,
+                    drop_prob=0.005128205128205128,
                     block=nn.Sequential(
                         ConvBNSiLU(24, 24, padding=1, groups=24),
                         SqueezeExcitationSiLU(24, 6),
                         ConvBN(24, 24, padding=0),
                     ),
                 ),
-                MBConv(
+                MBConvDW(
                     use_res_connect=True,
-                    drop_path=0.010256410256410256,
+                    drop_prob=0.010256410256410256,
                     block=nn.Sequential(
                         ConvBNSiLU(24, 24, padding=1, groups=24),
                         SqueezeExcitationSiLU(24, 6),
@@ -186,7 +204,7 @@ class EfficientNetB5(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.015384615384615387,
+                    drop_prob=0.015384615384615387,
                     block=nn.Sequential(
                         ConvBNSiLU(24, 144, padding=0, kernel_size=1),
                         ConvBNSiLU(144, 144, padding=1, stride=2, groups=144),
@@ -196,7 +214,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.020512820512820513,
+                    drop_prob=0.020512820512820513,
                     block=nn.Sequential(
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=1, groups=240),
@@ -206,7 +224,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.02564102564102564,
+                    drop_prob=0.02564102564102564,
                     block=nn.Sequential(
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=1, groups=240),
@@ -216,7 +234,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.030769230769230774,
+                    drop_prob=0.030769230769230774,
                     block=nn.Sequential(
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=1, groups=240),
@@ -226,7 +244,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.0358974358974359,
+                    drop_prob=0.0358974358974359,
                     block=nn.Sequential(
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=1, groups=240),
@@ -238,7 +256,7 @@ class EfficientNetB5(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.041025641025641026,
+                    drop_prob=0.041025641025641026,
                     block=nn.Sequential(
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=2, stride=2, kernel_size=5, groups=240),
@@ -248,7 +266,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.046153846153846156,
+                    drop_prob=0.046153846153846156,
                     block=nn.Sequential(
                         ConvBNSiLU(64, 384, padding=0, kernel_size=1),
                         ConvBNSiLU(384, 384, padding=2, kernel_size=5, groups=384),
@@ -258,7 +276,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.05128205128205128,
+                    drop_prob=0.05128205128205128,
                     block=nn.Sequential(
                         ConvBNSiLU(64, 384, padding=0, kernel_size=1),
                         ConvBNSiLU(384, 384, padding=2, kernel_size=5, groups=384),
@@ -268,7 +286,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.05641025641025642,
+                    drop_prob=0.05641025641025642,
                     block=nn.Sequential(
                         ConvBNSiLU(64, 384, padding=0, kernel_size=1),
                         ConvBNSiLU(384, 384, padding=2, kernel_size=5, groups=384),
@@ -278,7 +296,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.06153846153846155,
+                    drop_prob=0.06153846153846155,
                     block=nn.Sequential(
                         ConvBNSiLU(64, 384, padding=0, kernel_size=1),
                         ConvBNSiLU(384, 384, padding=2, kernel_size=5, groups=384),
@@ -290,7 +308,7 @@ class EfficientNetB5(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.06666666666666667,
+                    drop_prob=0.06666666666666667,
                     block=nn.Sequential(
                         ConvBNSiLU(64, 384, padding=0, kernel_size=1),
                         ConvBNSiLU(384, 384, padding=1, stride=2, groups=384),
@@ -300,7 +318,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.0717948717948718,
+                    drop_prob=0.0717948717948718,
                     block=nn.Sequential(
                         ConvBNSiLU(128, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=1, groups=768),
@@ -310,7 +328,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.07692307692307693,
+                    drop_prob=0.07692307692307693,
                     block=nn.Sequential(
                         ConvBNSiLU(128, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=1, groups=768),
@@ -320,7 +338,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.08205128205128205,
+                    drop_prob=0.08205128205128205,
                     block=nn.Sequential(
                         ConvBNSiLU(128, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=1, groups=768),
@@ -330,7 +348,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.08717948717948719,
+                    drop_prob=0.08717948717948719,
                     block=nn.Sequential(
                         ConvBNSiLU(128, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=1, groups=768),
@@ -340,7 +358,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.09230769230769231,
+                    drop_prob=0.09230769230769231,
                     block=nn.Sequential(
                         ConvBNSiLU(128, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=1, groups=768),
@@ -350,7 +368,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.09743589743589744,
+                    drop_prob=0.09743589743589744,
                     block=nn.Sequential(
                         ConvBNSiLU(128, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=1, groups=768),
@@ -362,7 +380,7 @@ class EfficientNetB5(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.10256410256410256,
+                    drop_prob=0.10256410256410256,
                     block=nn.Sequential(
                         ConvBNSiLU(128, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=2, kernel_size=5, groups=768),
@@ -372,7 +390,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.1076923076923077,
+                    drop_prob=0.1076923076923077,
                     block=nn.Sequential(
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=2, kernel_size=5, groups=1056),
@@ -382,7 +400,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.11282051282051284,
+                    drop_prob=0.11282051282051284,
                     block=nn.Sequential(
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=2, kernel_size=5, groups=1056),
@@ -392,7 +410,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.11794871794871796,
+                    drop_prob=0.11794871794871796,
                     block=nn.Sequential(
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=2, kernel_size=5, groups=1056),
@@ -402,7 +420,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.1230769230769231,
+                    drop_prob=0.1230769230769231,
                     block=nn.Sequential(
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=2, kernel_size=5, groups=1056),
@@ -412,7 +430,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.1282051282051282,
+                    drop_prob=0.1282051282051282,
                     block=nn.Sequential(
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=2, kernel_size=5, groups=1056),
@@ -422,7 +440,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.13333333333333333,
+                    drop_prob=0.13333333333333333,
                     block=nn.Sequential(
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=2, kernel_size=5, groups=1056),
@@ -434,7 +452,7 @@ class EfficientNetB5(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.13846153846153847,
+                    drop_prob=0.13846153846153847,
                     block=nn.Sequential(
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=2, stride=2, kernel_size=5, groups=1056),
@@ -444,7 +462,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.1435897435897436,
+                    drop_prob=0.1435897435897436,
                     block=nn.Sequential(
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=2, kernel_size=5, groups=1824),
@@ -454,7 +472,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.14871794871794874,
+                    drop_prob=0.14871794871794874,
                     block=nn.Sequential(
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=2, kernel_size=5, groups=1824),
@@ -464,7 +482,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.15384615384615385,
+                    drop_prob=0.15384615384615385,
                     block=nn.Sequential(
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=2, kernel_size=5, groups=1824),
@@ -474,7 +492,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.158974358974359,
+                    drop_prob=0.158974358974359,
                     block=nn.Sequential(
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=2, kernel_size=5, groups=1824),
@@ -484,7 +502,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.1641025641025641,
+                    drop_prob=0.1641025641025641,
                     block=nn.Sequential(
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=2, kernel_size=5, groups=1824),
@@ -494,7 +512,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.16923076923076924,
+                    drop_prob=0.16923076923076924,
                     block=nn.Sequential(
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=2, kernel_size=5, groups=1824),
@@ -504,7 +522,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.17435897435897438,
+                    drop_prob=0.17435897435897438,
                     block=nn.Sequential(
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=2, kernel_size=5, groups=1824),
@@ -514,7 +532,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.1794871794871795,
+                    drop_prob=0.1794871794871795,
                     block=nn.Sequential(
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=2, kernel_size=5, groups=1824),
@@ -526,7 +544,7 @@ class EfficientNetB5(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.18461538461538463,
+                    drop_prob=0.18461538461538463,
                     block=nn.Sequential(
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=1, groups=1824),
@@ -536,7 +554,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.18974358974358976,
+                    drop_prob=0.18974358974358976,
                     block=nn.Sequential(
                         ConvBNSiLU(512, 3072, padding=0, kernel_size=1),
                         ConvBNSiLU(3072, 3072, padding=1, groups=3072),
@@ -546,7 +564,7 @@ class EfficientNetB5(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.19487179487179487,
+                    drop_prob=0.19487179487179487,
                     block=nn.Sequential(
                         ConvBNSiLU(512, 3072, padding=0, kernel_size=1),
                         ConvBNSiLU(3072, 3072, padding=1, groups=3072),

@@ -91,14 +91,14 @@ class ConvBNSiLU(nn.Sequential):
         )
 
 
-class MBConv(nn.Module):
-    """[1x1 expand,] depthwise, SE, 1x1 projection; residual with stochastic depth if it fits."""
+class MBConvDW(nn.Module):
+    """Depthwise, SE, 1x1 projection; residual with stochastic depth if it fits (MBConv1)."""
 
-    def __init__(self, use_res_connect: bool, block: nn.Module, drop_path: float = 0.0) -> None:
+    def __init__(self, use_res_connect: bool, block: nn.Module, drop_prob: float = 0.0) -> None:
         super().__init__()
         self.use_res_connect = use_res_connect
         self.block = block
-        self.stochastic_depth = StochasticDepth(drop_path, "row")
+        self.stochastic_depth = StochasticDepth(drop_prob, "row")
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.block(x)
@@ -141,6 +141,24 @@ class ConvBN(nn.Sequential):
         )
 
 
+class MBConv(nn.Module):
+    """[1x1 expand,] depthwise, SE, 1x1 projection; residual with stochastic depth if it fits."""
+
+    def __init__(self, use_res_connect: bool, block: nn.Module, drop_prob: float = 0.0) -> None:
+        super().__init__()
+        self.use_res_connect = use_res_connect
+        self.block = block
+        self.stochastic_depth = StochasticDepth(drop_prob, "row")
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.block(x)
+        if self.use_res_connect:
+            out = self.stochastic_depth(out)
+        if self.use_res_connect:
+            out += x
+        return out
+
+
 class DropoutLinear(nn.Sequential):
     """Dropout, then a linear classifier."""
 
@@ -156,7 +174,7 @@ class EfficientNetB6(nn.Module):
         self.features = nn.Sequential(
             ConvBNSiLU(3, 56, padding=1, stride=2),
             nn.Sequential(
-                MBConv(
+                MBConvDW(
                     use_res_connect=False,
                     block=nn.Sequential(
                         ConvBNSiLU(56, 56, padding=1, groups=56),
@@ -164,18 +182,18 @@ class EfficientNetB6(nn.Module):
                         ConvBN(56, 32, padding=0),
                     ),
                 ),
-                MBConv(
+                MBConvDW(
                     use_res_connect=True,
-                    drop_path=0.0044444444444444444,
+                    drop_prob=0.0044444444444444444,
                     block=nn.Sequential(
                         ConvBNSiLU(32, 32, padding=1, groups=32),
                         SqueezeExcitationSiLU(32, 8),
                         ConvBN(32, 32, padding=0),
                     ),
                 ),
-                MBConv(
+                MBConvDW(
                     use_res_connect=True,
-                    drop_path=0.008888888888888889,
+                    drop_prob=0.008888888888888889,
                     block=nn.Sequential(
                         ConvBNSiLU(32, 32, padding=1, groups=32),
                         SqueezeExcitationSiLU(32, 8),
@@ -186,7 +204,7 @@ class EfficientNetB6(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.013333333333333336,
+                    drop_prob=0.013333333333333336,
                     block=nn.Sequential(
                         ConvBNSiLU(32, 192, padding=0, kernel_size=1),
                         ConvBNSiLU(192, 192, padding=1, stride=2, groups=192),
@@ -196,7 +214,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.017777777777777778,
+                    drop_prob=0.017777777777777778,
                     block=nn.Sequential(
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=1, groups=240),
@@ -206,7 +224,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.022222222222222223,
+                    drop_prob=0.022222222222222223,
                     block=nn.Sequential(
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=1, groups=240),
@@ -216,7 +234,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.026666666666666672,
+                    drop_prob=0.026666666666666672,
                     block=nn.Sequential(
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=1, groups=240),
@@ -226,7 +244,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.031111111111111114,
+                    drop_prob=0.031111111111111114,
                     block=nn.Sequential(
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=1, groups=240),
@@ -236,7 +254,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.035555555555555556,
+                    drop_prob=0.035555555555555556,
                     block=nn.Sequential(
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=1, groups=240),
@@ -248,7 +266,7 @@ class EfficientNetB6(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.04,
+                    drop_prob=0.04,
                     block=nn.Sequential(
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=2, stride=2, kernel_size=5, groups=240),
@@ -258,7 +276,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.044444444444444446,
+                    drop_prob=0.044444444444444446,
                     block=nn.Sequential(
                         ConvBNSiLU(72, 432, padding=0, kernel_size=1),
                         ConvBNSiLU(432, 432, padding=2, kernel_size=5, groups=432),
@@ -268,7 +286,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.04888888888888889,
+                    drop_prob=0.04888888888888889,
                     block=nn.Sequential(
                         ConvBNSiLU(72, 432, padding=0, kernel_size=1),
                         ConvBNSiLU(432, 432, padding=2, kernel_size=5, groups=432),
@@ -278,7 +296,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.053333333333333344,
+                    drop_prob=0.053333333333333344,
                     block=nn.Sequential(
                         ConvBNSiLU(72, 432, padding=0, kernel_size=1),
                         ConvBNSiLU(432, 432, padding=2, kernel_size=5, groups=432),
@@ -288,7 +306,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.05777777777777778,
+                    drop_prob=0.05777777777777778,
                     block=nn.Sequential(
                         ConvBNSiLU(72, 432, padding=0, kernel_size=1),
                         ConvBNSiLU(432, 432, padding=2, kernel_size=5, groups=432),
@@ -298,7 +316,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.06222222222222223,
+                    drop_prob=0.06222222222222223,
                     block=nn.Sequential(
                         ConvBNSiLU(72, 432, padding=0, kernel_size=1),
                         ConvBNSiLU(432, 432, padding=2, kernel_size=5, groups=432),
@@ -310,7 +328,7 @@ class EfficientNetB6(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.06666666666666667,
+                    drop_prob=0.06666666666666667,
                     block=nn.Sequential(
                         ConvBNSiLU(72, 432, padding=0, kernel_size=1),
                         ConvBNSiLU(432, 432, padding=1, stride=2, groups=432),
@@ -320,7 +338,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.07111111111111111,
+                    drop_prob=0.07111111111111111,
                     block=nn.Sequential(
                         ConvBNSiLU(144, 864, padding=0, kernel_size=1),
                         ConvBNSiLU(864, 864, padding=1, groups=864),
@@ -330,7 +348,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.07555555555555557,
+                    drop_prob=0.07555555555555557,
                     block=nn.Sequential(
                         ConvBNSiLU(144, 864, padding=0, kernel_size=1),
                         ConvBNSiLU(864, 864, padding=1, groups=864),
@@ -340,7 +358,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.08,
+                    drop_prob=0.08,
                     block=nn.Sequential(
                         ConvBNSiLU(144, 864, padding=0, kernel_size=1),
                         ConvBNSiLU(864, 864, padding=1, groups=864),
@@ -350,7 +368,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.08444444444444445,
+                    drop_prob=0.08444444444444445,
                     block=nn.Sequential(
                         ConvBNSiLU(144, 864, padding=0, kernel_size=1),
                         ConvBNSiLU(864, 864, padding=1, groups=864),
@@ -360,7 +378,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.08888888888888889,
+                    drop_prob=0.08888888888888889,
                     block=nn.Sequential(
                         ConvBNSiLU(144, 864, padding=0, kernel_size=1),
                         ConvBNSiLU(864, 864, padding=1, groups=864),
@@ -370,7 +388,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.09333333333333334,
+                    drop_prob=0.09333333333333334,
                     block=nn.Sequential(
                         ConvBNSiLU(144, 864, padding=0, kernel_size=1),
                         ConvBNSiLU(864, 864, padding=1, groups=864),
@@ -380,7 +398,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.09777777777777778,
+                    drop_prob=0.09777777777777778,
                     block=nn.Sequential(
                         ConvBNSiLU(144, 864, padding=0, kernel_size=1),
                         ConvBNSiLU(864, 864, padding=1, groups=864),
@@ -392,7 +410,7 @@ class EfficientNetB6(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.10222222222222223,
+                    drop_prob=0.10222222222222223,
                     block=nn.Sequential(
                         ConvBNSiLU(144, 864, padding=0, kernel_size=1),
                         ConvBNSiLU(864, 864, padding=2, kernel_size=5, groups=864),
@@ -402,7 +420,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.10666666666666669,
+                    drop_prob=0.10666666666666669,
                     block=nn.Sequential(
                         ConvBNSiLU(200, 1200, padding=0, kernel_size=1),
                         ConvBNSiLU(1200, 1200, padding=2, kernel_size=5, groups=1200),
@@ -412,7 +430,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.1111111111111111,
+                    drop_prob=0.1111111111111111,
                     block=nn.Sequential(
                         ConvBNSiLU(200, 1200, padding=0, kernel_size=1),
                         ConvBNSiLU(1200, 1200, padding=2, kernel_size=5, groups=1200),
@@ -422,7 +440,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.11555555555555556,
+                    drop_prob=0.11555555555555556,
                     block=nn.Sequential(
                         ConvBNSiLU(200, 1200, padding=0, kernel_size=1),
                         ConvBNSiLU(1200, 1200, padding=2, kernel_size=5, groups=1200),
@@ -432,7 +450,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.12000000000000001,
+                    drop_prob=0.12000000000000001,
                     block=nn.Sequential(
                         ConvBNSiLU(200, 1200, padding=0, kernel_size=1),
                         ConvBNSiLU(1200, 1200, padding=2, kernel_size=5, groups=1200),
@@ -442,7 +460,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.12444444444444445,
+                    drop_prob=0.12444444444444445,
                     block=nn.Sequential(
                         ConvBNSiLU(200, 1200, padding=0, kernel_size=1),
                         ConvBNSiLU(1200, 1200, padding=2, kernel_size=5, groups=1200),
@@ -452,7 +470,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.12888888888888891,
+                    drop_prob=0.12888888888888891,
                     block=nn.Sequential(
                         ConvBNSiLU(200, 1200, padding=0, kernel_size=1),
                         ConvBNSiLU(1200, 1200, padding=2, kernel_size=5, groups=1200),
@@ -462,7 +480,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.13333333333333333,
+                    drop_prob=0.13333333333333333,
                     block=nn.Sequential(
                         ConvBNSiLU(200, 1200, padding=0, kernel_size=1),
                         ConvBNSiLU(1200, 1200, padding=2, kernel_size=5, groups=1200),
@@ -474,7 +492,7 @@ class EfficientNetB6(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.13777777777777778,
+                    drop_prob=0.13777777777777778,
                     block=nn.Sequential(
                         ConvBNSiLU(200, 1200, padding=0, kernel_size=1),
                         ConvBNSiLU(1200, 1200, padding=2, stride=2, kernel_size=5, groups=1200),
@@ -484,7 +502,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.14222222222222222,
+                    drop_prob=0.14222222222222222,
                     block=nn.Sequential(
                         ConvBNSiLU(344, 2064, padding=0, kernel_size=1),
                         ConvBNSiLU(2064, 2064, padding=2, kernel_size=5, groups=2064),
@@ -494,7 +512,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.14666666666666667,
+                    drop_prob=0.14666666666666667,
                     block=nn.Sequential(
                         ConvBNSiLU(344, 2064, padding=0, kernel_size=1),
                         ConvBNSiLU(2064, 2064, padding=2, kernel_size=5, groups=2064),
@@ -504,7 +522,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.15111111111111114,
+                    drop_prob=0.15111111111111114,
                     block=nn.Sequential(
                         ConvBNSiLU(344, 2064, padding=0, kernel_size=1),
                         ConvBNSiLU(2064, 2064, padding=2, kernel_size=5, groups=2064),
@@ -514,7 +532,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.15555555555555556,
+                    drop_prob=0.15555555555555556,
                     block=nn.Sequential(
                         ConvBNSiLU(344, 2064, padding=0, kernel_size=1),
                         ConvBNSiLU(2064, 2064, padding=2, kernel_size=5, groups=2064),
@@ -524,7 +542,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.16,
+                    drop_prob=0.16,
                     block=nn.Sequential(
                         ConvBNSiLU(344, 2064, padding=0, kernel_size=1),
                         ConvBNSiLU(2064, 2064, padding=2, kernel_size=5, groups=2064),
@@ -534,7 +552,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.16444444444444445,
+                    drop_prob=0.16444444444444445,
                     block=nn.Sequential(
                         ConvBNSiLU(344, 2064, padding=0, kernel_size=1),
                         ConvBNSiLU(2064, 2064, padding=2, kernel_size=5, groups=2064),
@@ -544,7 +562,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.1688888888888889,
+                    drop_prob=0.1688888888888889,
                     block=nn.Sequential(
                         ConvBNSiLU(344, 2064, padding=0, kernel_size=1),
                         ConvBNSiLU(2064, 2064, padding=2, kernel_size=5, groups=2064),
@@ -554,7 +572,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.17333333333333334,
+                    drop_prob=0.17333333333333334,
                     block=nn.Sequential(
                         ConvBNSiLU(344, 2064, padding=0, kernel_size=1),
                         ConvBNSiLU(2064, 2064, padding=2, kernel_size=5, groups=2064),
@@ -564,7 +582,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.17777777777777778,
+                    drop_prob=0.17777777777777778,
                     block=nn.Sequential(
                         ConvBNSiLU(344, 2064, padding=0, kernel_size=1),
                         ConvBNSiLU(2064, 2064, padding=2, kernel_size=5, groups=2064),
@@ -574,7 +592,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.18222222222222226,
+                    drop_prob=0.18222222222222226,
                     block=nn.Sequential(
                         ConvBNSiLU(344, 2064, padding=0, kernel_size=1),
                         ConvBNSiLU(2064, 2064, padding=2, kernel_size=5, groups=2064),
@@ -586,7 +604,7 @@ class EfficientNetB6(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.18666666666666668,
+                    drop_prob=0.18666666666666668,
                     block=nn.Sequential(
                         ConvBNSiLU(344, 2064, padding=0, kernel_size=1),
                         ConvBNSiLU(2064, 2064, padding=1, groups=2064),
@@ -596,7 +614,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.1911111111111111,
+                    drop_prob=0.1911111111111111,
                     block=nn.Sequential(
                         ConvBNSiLU(576, 3456, padding=0, kernel_size=1),
                         ConvBNSiLU(3456, 3456, padding=1, groups=3456),
@@ -606,7 +624,7 @@ class EfficientNetB6(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.19555555555555557,
+                    drop_prob=0.19555555555555557,
                     block=nn.Sequential(
                         ConvBNSiLU(576, 3456, padding=0, kernel_size=1),
                         ConvBNSiLU(3456, 3456, padding=1, groups=3456),

@@ -91,14 +91,14 @@ class ConvBNSiLU(nn.Sequential):
         )
 
 
-class MBConv(nn.Module):
-    """[1x1 expand,] depthwise, SE, 1x1 projection; residual with stochastic depth if it fits."""
+class MBConvDW(nn.Module):
+    """Depthwise, SE, 1x1 projection; residual with stochastic depth if it fits (MBConv1)."""
 
-    def __init__(self, use_res_connect: bool, block: nn.Module, drop_path: float = 0.0) -> None:
+    def __init__(self, use_res_connect: bool, block: nn.Module, drop_prob: float = 0.0) -> None:
         super().__init__()
         self.use_res_connect = use_res_connect
         self.block = block
-        self.stochastic_depth = StochasticDepth(drop_path, "row")
+        self.stochastic_depth = StochasticDepth(drop_prob, "row")
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.block(x)
@@ -141,6 +141,24 @@ class ConvBN(nn.Sequential):
         )
 
 
+class MBConv(nn.Module):
+    """[1x1 expand,] depthwise, SE, 1x1 projection; residual with stochastic depth if it fits."""
+
+    def __init__(self, use_res_connect: bool, block: nn.Module, drop_prob: float = 0.0) -> None:
+        super().__init__()
+        self.use_res_connect = use_res_connect
+        self.block = block
+        self.stochastic_depth = StochasticDepth(drop_prob, "row")
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.block(x)
+        if self.use_res_connect:
+            out = self.stochastic_depth(out)
+        if self.use_res_connect:
+            out += x
+        return out
+
+
 class DropoutLinear(nn.Sequential):
     """Dropout, then a linear classifier."""
 
@@ -156,7 +174,7 @@ class EfficientNetB7(nn.Module):
         self.features = nn.Sequential(
             ConvBNSiLU(3, 64, padding=1, stride=2),
             nn.Sequential(
-                MBConv(
+                MBConvDW(
                     use_res_connect=False,
                     block=nn.Sequential(
                         ConvBNSiLU(64, 64, padding=1, groups=64),
@@ -164,27 +182,27 @@ class EfficientNetB7(nn.Module):
                         ConvBN(64, 32, padding=0),
                     ),
                 ),
-                MBConv(
+                MBConvDW(
                     use_res_connect=True,
-                    drop_path=0.0036363636363636364,
+                    drop_prob=0.0036363636363636364,
                     block=nn.Sequential(
                         ConvBNSiLU(32, 32, padding=1, groups=32),
                         SqueezeExcitationSiLU(32, 8),
                         ConvBN(32, 32, padding=0),
                     ),
                 ),
-                MBConv(
+                MBConvDW(
                     use_res_connect=True,
-                    drop_path=0.007272727272727273,
+                    drop_prob=0.007272727272727273,
                     block=nn.Sequential(
                         ConvBNSiLU(32, 32, padding=1, groups=32),
                         SqueezeExcitationSiLU(32, 8),
                         ConvBN(32, 32, padding=0),
                     ),
                 ),
-                MBConv(
+                MBConvDW(
                     use_res_connect=True,
-                    drop_path=0.01090909090909091,
+                    drop_prob=0.01090909090909091,
                     block=nn.Sequential(
                         ConvBNSiLU(32, 32, padding=1, groups=32),
                         SqueezeExcitationSiLU(32, 8),
@@ -195,7 +213,7 @@ class EfficientNetB7(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.014545454545454545,
+                    drop_prob=0.014545454545454545,
                     block=nn.Sequential(
                         ConvBNSiLU(32, 192, padding=0, kernel_size=1),
                         ConvBNSiLU(192, 192, padding=1, stride=2, groups=192),
@@ -205,7 +223,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.01818181818181818,
+                    drop_prob=0.01818181818181818,
                     block=nn.Sequential(
                         ConvBNSiLU(48, 288, padding=0, kernel_size=1),
                         ConvBNSiLU(288, 288, padding=1, groups=288),
@@ -215,7 +233,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.02181818181818182,
+                    drop_prob=0.02181818181818182,
                     block=nn.Sequential(
                         ConvBNSiLU(48, 288, padding=0, kernel_size=1),
                         ConvBNSiLU(288, 288, padding=1, groups=288),
@@ -225,7 +243,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.025454545454545455,
+                    drop_prob=0.025454545454545455,
                     block=nn.Sequential(
                         ConvBNSiLU(48, 288, padding=0, kernel_size=1),
                         ConvBNSiLU(288, 288, padding=1, groups=288),
@@ -235,7 +253,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.02909090909090909,
+                    drop_prob=0.02909090909090909,
                     block=nn.Sequential(
                         ConvBNSiLU(48, 288, padding=0, kernel_size=1),
                         ConvBNSiLU(288, 288, padding=1, groups=288),
@@ -245,7 +263,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.03272727272727273,
+                    drop_prob=0.03272727272727273,
                     block=nn.Sequential(
                         ConvBNSiLU(48, 288, padding=0, kernel_size=1),
                         ConvBNSiLU(288, 288, padding=1, groups=288),
@@ -255,7 +273,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.03636363636363636,
+                    drop_prob=0.03636363636363636,
                     block=nn.Sequential(
                         ConvBNSiLU(48, 288, padding=0, kernel_size=1),
                         ConvBNSiLU(288, 288, padding=1, groups=288),
@@ -267,7 +285,7 @@ class EfficientNetB7(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.04,
+                    drop_prob=0.04,
                     block=nn.Sequential(
                         ConvBNSiLU(48, 288, padding=0, kernel_size=1),
                         ConvBNSiLU(288, 288, padding=2, stride=2, kernel_size=5, groups=288),
@@ -277,7 +295,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.04363636363636364,
+                    drop_prob=0.04363636363636364,
                     block=nn.Sequential(
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=2, kernel_size=5, groups=480),
@@ -287,7 +305,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.04727272727272727,
+                    drop_prob=0.04727272727272727,
                     block=nn.Sequential(
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=2, kernel_size=5, groups=480),
@@ -297,7 +315,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.05090909090909091,
+                    drop_prob=0.05090909090909091,
                     block=nn.Sequential(
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=2, kernel_size=5, groups=480),
@@ -307,7 +325,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.05454545454545454,
+                    drop_prob=0.05454545454545454,
                     block=nn.Sequential(
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=2, kernel_size=5, groups=480),
@@ -317,7 +335,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.05818181818181818,
+                    drop_prob=0.05818181818181818,
                     block=nn.Sequential(
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=2, kernel_size=5, groups=480),
@@ -327,7 +345,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.06181818181818183,
+                    drop_prob=0.06181818181818183,
                     block=nn.Sequential(
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=2, kernel_size=5, groups=480),
@@ -339,7 +357,7 @@ class EfficientNetB7(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.06545454545454546,
+                    drop_prob=0.06545454545454546,
                     block=nn.Sequential(
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=1, stride=2, groups=480),
@@ -349,7 +367,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.06909090909090909,
+                    drop_prob=0.06909090909090909,
                     block=nn.Sequential(
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
@@ -359,7 +377,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.07272727272727272,
+                    drop_prob=0.07272727272727272,
                     block=nn.Sequential(
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
@@ -369,7 +387,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.07636363636363637,
+                    drop_prob=0.07636363636363637,
                     block=nn.Sequential(
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
@@ -379,7 +397,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.08,
+                    drop_prob=0.08,
                     block=nn.Sequential(
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
@@ -389,7 +407,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.08363636363636365,
+                    drop_prob=0.08363636363636365,
                     block=nn.Sequential(
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
@@ -399,7 +417,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.08727272727272728,
+                    drop_prob=0.08727272727272728,
                     block=nn.Sequential(
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
@@ -409,7 +427,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.09090909090909091,
+                    drop_prob=0.09090909090909091,
                     block=nn.Sequential(
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
@@ -419,7 +437,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.09454545454545454,
+                    drop_prob=0.09454545454545454,
                     block=nn.Sequential(
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
@@ -429,7 +447,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.09818181818181819,
+                    drop_prob=0.09818181818181819,
                     block=nn.Sequential(
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
@@ -441,7 +459,7 @@ class EfficientNetB7(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.10181818181818182,
+                    drop_prob=0.10181818181818182,
                     block=nn.Sequential(
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=2, kernel_size=5, groups=960),
@@ -451,7 +469,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.10545454545454547,
+                    drop_prob=0.10545454545454547,
                     block=nn.Sequential(
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=2, kernel_size=5, groups=1344),
@@ -461,7 +479,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.10909090909090909,
+                    drop_prob=0.10909090909090909,
                     block=nn.Sequential(
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=2, kernel_size=5, groups=1344),
@@ -471,7 +489,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.11272727272727273,
+                    drop_prob=0.11272727272727273,
                     block=nn.Sequential(
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=2, kernel_size=5, groups=1344),
@@ -481,7 +499,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.11636363636363636,
+                    drop_prob=0.11636363636363636,
                     block=nn.Sequential(
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=2, kernel_size=5, groups=1344),
@@ -491,7 +509,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.12000000000000001,
+                    drop_prob=0.12000000000000001,
                     block=nn.Sequential(
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=2, kernel_size=5, groups=1344),
@@ -501,7 +519,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.12363636363636366,
+                    drop_prob=0.12363636363636366,
                     block=nn.Sequential(
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=2, kernel_size=5, groups=1344),
@@ -511,7 +529,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.12727272727272726,
+                    drop_prob=0.12727272727272726,
                     block=nn.Sequential(
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=2, kernel_size=5, groups=1344),
@@ -521,7 +539,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.13090909090909092,
+                    drop_prob=0.13090909090909092,
                     block=nn.Sequential(
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=2, kernel_size=5, groups=1344),
@@ -531,7 +549,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.13454545454545455,
+                    drop_prob=0.13454545454545455,
                     block=nn.Sequential(
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=2, kernel_size=5, groups=1344),
@@ -543,7 +561,7 @@ class EfficientNetB7(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.13818181818181818,
+                    drop_prob=0.13818181818181818,
                     block=nn.Sequential(
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=2, stride=2, kernel_size=5, groups=1344),
@@ -553,7 +571,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.14181818181818184,
+                    drop_prob=0.14181818181818184,
                     block=nn.Sequential(
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
@@ -563,7 +581,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.14545454545454545,
+                    drop_prob=0.14545454545454545,
                     block=nn.Sequential(
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
@@ -573,7 +591,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.1490909090909091,
+                    drop_prob=0.1490909090909091,
                     block=nn.Sequential(
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
@@ -583,7 +601,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.15272727272727274,
+                    drop_prob=0.15272727272727274,
                     block=nn.Sequential(
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
@@ -593,7 +611,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.15636363636363634,
+                    drop_prob=0.15636363636363634,
                     block=nn.Sequential(
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
@@ -603,7 +621,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.16,
+                    drop_prob=0.16,
                     block=nn.Sequential(
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
@@ -613,7 +631,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.16363636363636364,
+                    drop_prob=0.16363636363636364,
                     block=nn.Sequential(
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
@@ -623,7 +641,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.1672727272727273,
+                    drop_prob=0.1672727272727273,
                     block=nn.Sequential(
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
@@ -633,7 +651,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.17090909090909093,
+                    drop_prob=0.17090909090909093,
                     block=nn.Sequential(
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
@@ -643,7 +661,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.17454545454545456,
+                    drop_prob=0.17454545454545456,
                     block=nn.Sequential(
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
@@ -653,7 +671,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.1781818181818182,
+                    drop_prob=0.1781818181818182,
                     block=nn.Sequential(
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
@@ -663,7 +681,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.18181818181818182,
+                    drop_prob=0.18181818181818182,
                     block=nn.Sequential(
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
@@ -675,7 +693,7 @@ class EfficientNetB7(nn.Module):
             nn.Sequential(
                 MBConv(
                     use_res_connect=False,
-                    drop_path=0.18545454545454548,
+                    drop_prob=0.18545454545454548,
                     block=nn.Sequential(
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
@@ -685,7 +703,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.1890909090909091,
+                    drop_prob=0.1890909090909091,
                     block=nn.Sequential(
                         ConvBNSiLU(640, 3840, padding=0, kernel_size=1),
                         ConvBNSiLU(3840, 3840, padding=1, groups=3840),
@@ -695,7 +713,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.19272727272727275,
+                    drop_prob=0.19272727272727275,
                     block=nn.Sequential(
                         ConvBNSiLU(640, 3840, padding=0, kernel_size=1),
                         ConvBNSiLU(3840, 3840, padding=1, groups=3840),
@@ -705,7 +723,7 @@ class EfficientNetB7(nn.Module):
                 ),
                 MBConv(
                     use_res_connect=True,
-                    drop_path=0.19636363636363638,
+                    drop_prob=0.19636363636363638,
                     block=nn.Sequential(
                         ConvBNSiLU(640, 3840, padding=0, kernel_size=1),
                         ConvBNSiLU(3840, 3840, padding=1, groups=3840),

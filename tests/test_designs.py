@@ -149,4 +149,4 @@ def test_compound_scaling_expands_to_the_scaled_table(tmp_path: Path) -> None:
 
 def test_drop_path_rate_needs_a_kind_that_takes_it() -> None:
     text = DESIGN.replace("ROUNDING", "pycls") + "drop_path_rate: 0.1\n"
-    assert "no stage kind here has a `drop_path` param" in _refusal(text)
+    assert "no stage kind here has a `drop_prob` param" in _refusal(text)

@@ -32,6 +32,7 @@ REFERENCES: dict[str, tuple[str, str] | tuple[str, str, dict[str, Any]]] = {
     "ecaresnet50d": ("timm", "ecaresnet50d"),
     "mobilenet_v2": ("torchvision", "mobilenet_v2"),
     "efficientnet_b0": ("torchvision", "efficientnet_b0"),
+    "efficientnet_b0_timm": ("timm", "efficientnet_b0"),
     "efficientnet_b1": ("torchvision", "efficientnet_b1"),
     "efficientnet_b2": ("torchvision", "efficientnet_b2"),
     "efficientnet_b3": ("torchvision", "efficientnet_b3"),

@@ -24,6 +24,7 @@ from archspec.spec.load import read_spec
 from tests.conftest import compiled
 
 BUILTIN = [
+    "timm_efficientnet",
     "timm_resnetv2",
     "torchvision_densenet",
     "torchvision_efficientnet",

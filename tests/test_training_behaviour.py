@@ -45,3 +45,22 @@ def test_stochastic_depth_grows_linearly_over_the_blocks() -> None:
     assert probs == pytest.approx([0.2 * i / 16 for i in range(16)])
     ref = reference("efficientnet_b0")
     assert probs == [m.p for m in ref.modules() if type(m).__name__ == "StochasticDepth"]
+
+
+def test_one_spec_two_layouts_load_both_libraries() -> None:
+    """efficientnet_b0.yaml with `--set layout=timm_efficientnet` is timm's model: one spec,
+    the layout chosen by a field, each library's checkpoint loads."""
+    from archspec.api import compile_file
+    from tests.conftest import ROOT
+
+    spec = ROOT / "specs" / "efficientnet_b0.yaml"
+    timm_model = reference("efficientnet_b0_timm").eval()
+    torchvision_model = reference("efficientnet_b0").eval()
+    as_timm = compile_file(spec, ["layout=timm_efficientnet"]).to_module().eval()
+    as_torchvision = compile_file(spec).to_module().eval()
+    as_timm.load_state_dict(timm_model.state_dict(), strict=True)
+    as_torchvision.load_state_dict(torchvision_model.state_dict(), strict=True)
+    x = torch.randn(1, 3, 96, 96)
+    with torch.no_grad():
+        assert torch.allclose(as_timm(x), timm_model(x), rtol=1e-4, atol=1e-5)
+        assert torch.allclose(as_torchvision(x), torchvision_model(x), rtol=1e-4, atol=1e-5)

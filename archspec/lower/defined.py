@@ -9,6 +9,7 @@ input's) and `out_channels` (the stem's `width`). archspec.spec.block_use checks
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from archspec.blocks.definition import BlockDef
@@ -40,7 +41,7 @@ def lower_defined_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, An
     """depth blocks of the row's kind in the stage's Sequential (each followed by its own
     ReLU module where the layout says so)."""
     spec, row, b = st.spec, st.row, st.builder
-    kind = row.block
+    kind = st.layout.stages.kinds.get(row.block, row.block)
     block = _definition(spec, kind, (*st.loc, "block"))
     if row.width is None:
         raise LowerError(
@@ -56,8 +57,8 @@ def lower_defined_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, An
             "stride": st.geometry.stride if i == 0 else 1,
         }
         args.update((k, v) for k, v in (("index", i), ("depth", row.depth)) if k in block.params)
-        if "drop_path" in block.params:
-            args["drop_path"] = _drop_path(spec, st.index, i)
+        if "drop_prob" in block.params:
+            args["drop_prob"] = _drop_path(spec, st.index, i)
         if st.layout.stages.splice:
             x = splice_block(st, kind, block, args, x, items)
             continue
@@ -76,10 +77,10 @@ def lower_defined_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, An
 
 def _drop_path(spec: Spec, stage: int, index: int) -> float:
     """Stochastic depth of block `index` of stage `stage` (torchvision EfficientNet's rule):
-    rate x (its number among the blocks of kinds with a `drop_path` param) / their count."""
+    rate x (its number among the blocks of kinds with a `drop_prob` param) / their count."""
     rate = spec.drop_path_rate or 0.0
     counts = [
-        row.depth if "drop_path" in getattr(find_block(row.block, spec.blocks), "params", {}) else 0
+        row.depth if "drop_prob" in getattr(find_block(row.block, spec.blocks), "params", {}) else 0
         for row in spec.stages
     ]
     return rate * float(sum(counts[:stage]) + index) / sum(counts)
@@ -92,12 +93,16 @@ def lower_defined_tail(
     after the last stage's)."""
     tail = spec.tail
     assert tail is not None
-    block = _definition(spec, tail.type, ("tail", "type"))
+    kind = layout.tail.kinds.get(tail.type, tail.type)
+    block = _definition(spec, kind, ("tail", "type"))
     args = {**tail.args, "in_channels": channels, "out_channels": tail.width}
+    if layout.tail.splice:
+        y, ops = splice_named(b, "tail", kind, block, args, x, spec)
+        return StageOutput(y, tail.width), ops
     count = len(spec.stages)
     attr = render(layout.tail.block, n=count + 1, i=count)
     scope = Scope(attr, "tail", attr)
-    y, call = lower_block(b, scope, x, tail.type, block, args, ("tail",), _resolver(spec))
+    y, call = lower_block(b, scope, x, kind, block, args, ("tail",), _resolver(spec))
     return StageOutput(y, tail.width), [(attr, call)]
 
 
@@ -114,23 +119,14 @@ def splice_block(
     _, absent, members = block_plan(kind, block, args, st.loc, _resolver(st.spec))
     values = block_values(kind, block, args, st.loc)
     for step in block.steps():
-        expr = step.expr
-        if step.target is None and isinstance(expr, Use):
+        member = _chained_member(step, members, kind, (*st.loc, "block"))
+        if member is None:
             break
-        member = members.get(expr.func) if isinstance(expr, Apply) else None
-        chained = isinstance(expr, Apply) and len(expr.args) == 1 and expr.index is None
-        if step.target is None or not chained or not (member is None or isinstance(member, Op)):
-            raise LowerError(
-                (*st.loc, "block"),
-                f"{kind!r} is not a chain of ops, so the layout cannot splice it",
-                "write its forward as `v = member(v)` steps ending `return v`",
-            )
-        assert isinstance(expr, Apply)
-        if expr.func in absent or (step.when is not None and not values[step.when]):
+        name, op = member
+        if name in absent or (step.when is not None and not values[step.when]):
             continue
-        assert isinstance(member, Op)
-        x = st.builder.add(member, [x], Scope("", st.key), st.block_path(len(items)))
-        items.append(member)
+        x = st.builder.add(op, [x], Scope("", st.key), st.block_path(len(items)))
+        items.append(op)
     return x
 
 
@@ -158,14 +154,57 @@ def lower_defined_stem(
 ) -> tuple[StageOutput, list[tuple[str, Any]]]:
     """The stem kind as one module, at the layout's `stem.block`."""
     stem = spec.stem
-    block = _definition(spec, stem.type, ("stem", "type"))
+    kind = layout.stem.kinds.get(stem.type, stem.type)
+    block = _definition(spec, kind, ("stem", "type"))
     args = {**stem.args, "in_channels": spec.input[0], "out_channels": stem.width}
+    if layout.stem.splice:
+        y, ops = splice_named(b, "stem", kind, block, args, x, spec)
+        return StageOutput(y, stem.width), ops
     attr = layout.stem.block
     if layout.stages.flat and attr == layout.stages.path:
         attr = f"{attr}.0"  # the first child of the flat container
     scope = Scope(attr, "stem", attr)
-    y, call = lower_block(b, scope, x, stem.type, block, args, ("stem",), _resolver(spec))
+    y, call = lower_block(b, scope, x, kind, block, args, ("stem",), _resolver(spec))
     return StageOutput(y, stem.width), [(attr, call)]
+
+
+def splice_named(
+    b: Builder, part: str, kind: str, block: BlockDef, args: dict[str, Any], x: str, spec: Spec
+) -> tuple[str, list[tuple[str, Op]]]:
+    """A chain kind's ops on the model itself under their member names (timm's `conv_stem`,
+    `bn1`, `act1`): its steps must be `v = member(v)` on op members, ending `return v`."""
+    _, absent, members = block_plan(kind, block, args, (part,), _resolver(spec))
+    values = block_values(kind, block, args, (part,))
+    placed: list[tuple[str, Op]] = []
+    for step in block.steps():
+        member = _chained_member(step, members, kind, (part, "type"))
+        if member is None:
+            break
+        name, op = member
+        if name in absent or (step.when is not None and not values[step.when]):
+            continue
+        x = b.add(op, [x], Scope("", part), name)
+        placed.append((name, op))
+    return x, placed
+
+
+def _chained_member(
+    step: Any, members: Mapping[str, Any], kind: str, loc: Loc
+) -> tuple[str, Op] | None:
+    """(member, op) of a chain step `v = member(v)`; None at its final `return v`."""
+    expr = step.expr
+    if step.target is None and isinstance(expr, Use):
+        return None
+    member = members.get(expr.func) if isinstance(expr, Apply) else None
+    chained = isinstance(expr, Apply) and len(expr.args) == 1 and expr.index is None
+    if step.target is None or not chained or not (member is None or isinstance(member, Op)):
+        raise LowerError(
+            loc,
+            f"{kind!r} is not a chain of ops, so the layout cannot splice it",
+            "write its forward as `v = member(v)` steps ending `return v`",
+        )
+    assert isinstance(expr, Apply)
+    return expr.func, member  # type: ignore[return-value]
 
 
 def _resolver(spec: Spec) -> Any:

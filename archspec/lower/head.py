@@ -8,6 +8,7 @@ torchvision names: ResNet `avgpool`, `fc`; DenseNet applies a ReLU first and cal
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from archspec.blocks.library import find_block
 from archspec.ir.graph import ArchGraph, BlockClass, Builder, Call, Member, Name, Scope, Seq, Step
@@ -23,6 +24,7 @@ from archspec.ir.ops import (
 )
 from archspec.lower.blocks import lower_block
 from archspec.lower.context import StageOutput
+from archspec.lower.defined import splice_named
 from archspec.lower.errors import LowerError
 from archspec.spec.layout import HeadLayout, Layout
 from archspec.spec.models import Spec
@@ -67,15 +69,23 @@ def _lower_head_kind(
     else:
         arch.model.members.append(Member(head.flatten, Flatten()))
         arch.model.head.append(Step("call", head.flatten))
-    block = find_block(spec.head.type, spec.blocks)
+    kind = head.kinds.get(spec.head.type, spec.head.type)
+    block = find_block(kind, spec.blocks)
     if block is None:  # archspec.spec.block_use reports it on load
-        raise LowerError(("head", "type"), f"unknown head type {spec.head.type!r}", "")
+        raise LowerError(("head", "type"), f"unknown head type {kind!r}", "")
     args = {**spec.head.args, "in_channels": channels, "num_classes": spec.head.num_classes}
+    if head.splice:
+        y, ops = splice_named(b, "head", kind, block, args, x, spec)
+        for name, op in ops:
+            value: Any = op
+            if isinstance(op, Linear) and op.out_features == spec.head.num_classes:
+                value = Call("nn.Linear", (op.in_features, NUM_CLASSES))
+            arch.model.members.append(Member(name, value))
+            arch.model.head.append(Step("call", name))
+        return y
     resolve = functools.partial(find_block, own=spec.blocks)
     path = head.block
-    y, call = lower_block(
-        b, Scope(path, "head", path), x, spec.head.type, block, args, ("head",), resolve
-    )
+    y, call = lower_block(b, Scope(path, "head", path), x, kind, block, args, ("head",), resolve)
     arch.model.members.append(Member(path, _num_classes_named(call, spec.head.num_classes)))
     arch.model.head.append(Step("call", path))
     return y

@@ -212,14 +212,14 @@ def _use_issues(
 
 
 def _drop_path_issues(source: Source, spec: Spec) -> list[Issue]:
-    """`drop_path_rate` acts only through stage kinds with a `drop_path` param."""
+    """`drop_path_rate` acts only through stage kinds with a `drop_prob` param."""
     if not spec.drop_path_rate:
         return []
     for row in spec.stages:
         block = find_block(row.block, spec.blocks) if row.block not in BLOCK_TYPES else None
-        if block is not None and "drop_path" in block.params:
+        if block is not None and "drop_prob" in block.params:
             return []
-    message = "no stage kind here has a `drop_path` param for the rate to set"
+    message = "no stage kind here has a `drop_prob` param for the rate to set"
     hint = "use a kind with stochastic depth (e.g. mbconv), or remove drop_path_rate"
     return [source.issue(("drop_path_rate",), "drop_path_rate", message, hint)]
 

@@ -92,6 +92,9 @@ def _block_name(text: str) -> str:
 
 
 Ident = Annotated[str, AfterValidator(_single)]
+KindName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+# kind the spec names -> kind the layout builds (same slot params; e.g. mbconv -> timm_mbconv).
+KindMap = Annotated[dict[KindName, KindName], Field(max_length=32)]
 BlockName = Annotated[str, AfterValidator(_block_name)]
 FcPath = Annotated[str, AfterValidator(_fc)]
 ModulePath = Annotated[str, AfterValidator(functools.partial(_check_path, allowed=""))]
@@ -118,6 +121,11 @@ class StemLayout(_Strict):
     # Where a stem kind written as data goes: one module on the model, or a numbered child of
     # a container (`features.0`, torchvision's EfficientNet).
     block: ModulePath = "stem"
+    # The stem kind's ops on the model itself, under their member names (timm `conv_stem`,
+    # `bn1`): the kind's forward must be a chain of ops.
+    splice: bool = False
+    # Kinds this layout builds in their place (a library names its blocks' members its own way).
+    kinds: KindMap = {}
 
 
 class StagesLayout(_Strict):
@@ -139,6 +147,7 @@ class StagesLayout(_Strict):
     # In a flat layout, a block whose forward is a chain of ops puts those ops themselves in
     # the container, numbered on (torchvision VGG's `features.0` conv, `.1` BN, `.2` ReLU).
     splice: bool = False
+    kinds: KindMap = {}
     # Blocks as named children of the stage's Sequential instead of numbered ones: a template
     # over {n}, {i} and {j} (the block's index in its stage), e.g. torchvision RegNet's
     # `block{n}-{j}` (a name that is no identifier: it is only ever a state_dict key).
@@ -157,6 +166,8 @@ class TailLayout(_Strict):
     norm: Ident | None = None
     act: Ident | None = None
     block: StagePath = "tail"
+    splice: bool = False
+    kinds: KindMap = {}
 
 
 class HeadLayout(_Strict):
@@ -171,6 +182,8 @@ class HeadLayout(_Strict):
     pool: Ident | None
     pool_size: Annotated[int, Field(ge=1, le=64)] = 1
     block: Ident = "classifier"
+    splice: bool = False
+    kinds: KindMap = {}
     flatten: Ident | None = None
     # `name.0`: the classifier is the only child of an nn.Sequential (SKNet-pytorch).
     fc: FcPath = "fc"

@@ -232,7 +232,7 @@ class Spec(Strict):
     width_mult: Annotated[int | float, Field(gt=0, le=16)] | None = None
     depth_mult: Annotated[int | float, Field(gt=0, le=16)] | None = None
     # Stochastic depth: the rate of the network's last block, growing linearly from 0 over the
-    # blocks of kinds with a `drop_path` param (torchvision's rule: rate x index / count).
+    # blocks of kinds with a `drop_prob` param (torchvision's rule: rate x index / count).
     drop_path_rate: Annotated[float, Field(ge=0, lt=1)] | None = None
     # How modules are named (state_dict keys): a built-in layout's name, a layout file relative
     # to the spec, or a layout written inline. Default: the blocks' family's.
