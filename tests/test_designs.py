@@ -43,6 +43,7 @@ def test_rounding_is_where_pycls_and_torchvision_differ() -> None:
     assert widths == {"pycls": [32, 64, 160, 384], "torchvision": [32, 64, 160, 400]}
 
 
+@pytest.mark.slow  # a subprocess: the CLI as a user runs it
 def test_expand_prints_a_spec_that_builds_the_same_network(tmp_path: Path) -> None:
     spec = ROOT / "specs" / "regnet_y_800mf.yaml"
     result = subprocess.run(
@@ -83,6 +84,7 @@ def test_design_and_table_together_are_refused() -> None:
     assert "give either `regnet` (a design) or `stages` (a table), not both" in _refusal(text)
 
 
+@pytest.mark.slow  # a subprocess: the CLI as a user runs it
 def test_expand_refuses_a_spec_without_a_design() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "archspec", "expand", str(ROOT / "specs" / "resnet50.yaml")],
@@ -126,6 +128,7 @@ def test_every_torchvision_regnet_design_gives_torchvision_stage_table() -> None
         assert ours == list(table), name
 
 
+@pytest.mark.slow  # a subprocess: the CLI as a user runs it
 def test_compound_scaling_expands_to_the_scaled_table(tmp_path: Path) -> None:
     """EfficientNet-B3 = B0's table x width 1.2, depth 1.4 (torchvision's rounding: widths to a
     multiple of 8 never 10% down, depths up)."""

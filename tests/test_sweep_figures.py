@@ -135,7 +135,14 @@ def test_sweep_row_equals_stats_of_the_emitted_spec(kind: str, index: int) -> No
     assert tuple(row[name] for name in FIELDS) == reference(text, MEMORY)
 
 
-@pytest.mark.parametrize("name", ZOO)
+# Three families in the fast loop; the whole zoo with the slow tests.
+FAST_ZOO = ("resnet50", "densenet121", "mobilenet_v2")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [n if n in FAST_ZOO else pytest.param(n, marks=pytest.mark.slow) for n in ZOO],
+)
 def test_zoo_figures_equal_stats(name: str) -> None:
     compiled = compile_file(Path("specs") / f"{name}.yaml")
     data = compiled.loaded.spec.model_dump(exclude_unset=True)
