@@ -27,6 +27,17 @@ head: {num_classes: 10}
 """
 
 
+def _expand(spec: Path) -> str:
+    """`archspec expand SPEC`, as a user runs it."""
+    result = subprocess.run(
+        [sys.executable, "-m", "archspec", "expand", str(spec)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
 def _refusal(text: str) -> str:
     with pytest.raises(SpecError) as info:
         compile_text(text, "probe.yaml")
@@ -46,18 +57,13 @@ def test_rounding_is_where_pycls_and_torchvision_differ() -> None:
 @pytest.mark.slow  # a subprocess: the CLI as a user runs it
 def test_expand_prints_a_spec_that_builds_the_same_network(tmp_path: Path) -> None:
     spec = ROOT / "specs" / "regnet_y_800mf.yaml"
-    result = subprocess.run(
-        [sys.executable, "-m", "archspec", "expand", str(spec)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    data = yaml.safe_load(result.stdout)
+    text = _expand(spec)
+    data = yaml.safe_load(text)
     assert "regnet" not in data
     assert data["stages"]["depth"] == [1, 3, 8, 2]
     assert data["stages"]["width"] == [64, 144, 320, 784]
     copy = tmp_path / "expanded.yaml"
-    copy.write_text(result.stdout)
+    copy.write_text(text)
     expanded, designed = compile_file(copy), compile_file(spec)
     assert expanded.stats.totals == designed.stats.totals
     shapes = {k: tuple(v.shape) for k, v in expanded.arch.state_dict().items()}
@@ -133,20 +139,15 @@ def test_compound_scaling_expands_to_the_scaled_table(tmp_path: Path) -> None:
     """EfficientNet-B3 = B0's table x width 1.2, depth 1.4 (torchvision's rounding: widths to a
     multiple of 8 never 10% down, depths up)."""
     spec = ROOT / "specs" / "efficientnet_b3.yaml"
-    result = subprocess.run(
-        [sys.executable, "-m", "archspec", "expand", str(spec)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    data = yaml.safe_load(result.stdout)
+    text = _expand(spec)
+    data = yaml.safe_load(text)
     assert "width_mult" not in data and "depth_mult" not in data
     assert data["stem"]["width"] == 40
     assert data["stages"]["depth"] == [2, 3, 3, 5, 5, 6, 2]
     assert data["stages"]["width"] == [24, 32, 48, 96, 136, 232, 384]
     assert data["tail"]["width"] == 1536
     copy = tmp_path / "expanded.yaml"
-    copy.write_text(result.stdout)
+    copy.write_text(text)
     assert compile_file(copy).stats.totals == compile_file(spec).stats.totals
 
 

@@ -159,6 +159,7 @@ SPECIAL: dict[str, list[Any]] = {
     # A design beside a stage table is refused (give one or the other).
     "regnet": [{"depth": 4, "w0": 8, "wa": 8, "wm": 2, "group_width": 8}],
     "tail": [{"type": "conv_bn_relu", "width": 24}, {"type": "no_such_kind", "width": 24}],
+    "mid_width": [8, 24, [24, 32]],
     "args": [{"k": 1}, {"bias": True}],
     "block": ["basic", "bottleneck", "preact_basic", "dense", "my_basic", "no_such_kind"],
     "type": ["conv7x7", "conv3x3", "deep", "no_such_stem"],

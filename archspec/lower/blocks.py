@@ -326,19 +326,23 @@ def _arguments(
 
 def _absent(kind: str, block: BlockDef, values: Mapping[str, Value], loc: Loc) -> set[str]:
     """The optional members whose `when` is false for these arguments."""
-    absent = set()
-    for name, text in block.conditions().items():
-        try:
-            holds = _parsed(text).evaluate(values)
-        except ExprError as exc:
-            message = f"block {kind!r}, member {name} `when`: {exc}"
-            raise LowerError(loc, message, "check the arguments") from None
-        if not isinstance(holds, bool):
-            message = f"block {kind!r}, member {name} `when` gives {holds!r}, not true/false"
-            raise LowerError(loc, message, "write a comparison, e.g. stride != 1")
-        if not holds:
-            absent.add(name)
-    return absent
+    return {
+        name
+        for name, text in block.conditions().items()
+        if not holds(text, values, loc, f"block {kind!r}, member {name} `when`")
+    }
+
+
+def holds(text: str, values: Mapping[str, Value], loc: Loc, where: str) -> bool:
+    """A `when` condition for these arguments; `where` names it in errors."""
+    try:
+        result = _parsed(text).evaluate(values)
+    except ExprError as exc:
+        raise LowerError(loc, f"{where}: {exc}", "check the arguments") from None
+    if not isinstance(result, bool):
+        message = f"{where} gives {result!r}, not true/false"
+        raise LowerError(loc, message, "write a comparison, e.g. use_se or stride != 1")
+    return result
 
 
 def ctor_names(block: BlockDef, constructs: Mapping[str, Module]) -> list[str]:
@@ -467,15 +471,7 @@ def _op(
 def _item_holds(
     kind: str, member: str, item: OptionalItem, values: Mapping[str, Value], loc: Loc
 ) -> bool:
-    try:
-        holds = _parsed(item.when).evaluate(values)
-    except ExprError as exc:
-        message = f"block {kind!r}, member {member!r}, item `when`: {exc}"
-        raise LowerError(loc, message, "check the arguments") from None
-    if not isinstance(holds, bool):
-        message = f"block {kind!r}, member {member!r}: an item's `when` gives {holds!r}"
-        raise LowerError(loc, message, "write a comparison, e.g. use_se or stride != 1")
-    return holds
+    return holds(item.when, values, loc, f"block {kind!r}, member {member!r}, item `when`")
 
 
 def _value(argument: Value | Ref, values: Mapping[str, Value]) -> Value:

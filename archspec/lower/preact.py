@@ -14,7 +14,7 @@ from archspec.ir.graph import Scope, Seq
 from archspec.ir.ops import AvgPool2d, Conv2d, Identity, Op
 from archspec.lower.blocks import lower_block
 from archspec.lower.context import StageInput, StageOutput
-from archspec.lower.residual import BlockArgs, block_args, same_avg_pool
+from archspec.lower.residual import BlockArgs, block_args, definition_args, same_avg_pool
 from archspec.lower.slots import attention_fill, projection_fill
 
 
@@ -39,7 +39,7 @@ def lower_preact_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, obj
             x,
             kind,
             block,
-            _values(kind, a),
+            definition_args(a, kind == "preact_basic"),
             st.loc,
             lambda name: builtin_blocks().get(name),
             0,
@@ -48,29 +48,6 @@ def lower_preact_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, obj
         )
         calls.append(call)
     return StageOutput(x, a.out_channels), st.children(calls)
-
-
-def _values(kind: str, a: BlockArgs) -> dict[str, int | bool]:
-    """The bottleneck's only dilated conv reads the block input (timm `first_dilation`); the
-    basic block's second conv uses `dilation`."""
-    if kind == "preact_basic":
-        return {
-            "in_channels": a.in_channels,
-            "out_channels": a.out_channels,
-            "stride": a.stride,
-            "dilation": a.dilation,
-            "first_dilation": a.first_dilation,
-            "bias": a.bias,
-        }
-    return {
-        "in_channels": a.in_channels,
-        "width": a.width,
-        "out_channels": a.out_channels,
-        "stride": a.stride,
-        "groups": a.groups,
-        "dilation": a.first_dilation,
-        "bias": a.bias,
-    }
 
 
 def _projection(st: StageInput, a: BlockArgs) -> list[tuple[str, Op | Seq]]:

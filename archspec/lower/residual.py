@@ -35,7 +35,7 @@ from archspec.lower.attention import (
 from archspec.lower.blocks import lower_block
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.errors import LowerError
-from archspec.lower.slots import attention_fill, projection_fill
+from archspec.lower.slots import attention_fill, flat_names, projection_fill
 from archspec.spec.models import SelectiveKernel, SplitAttention
 
 
@@ -125,7 +125,7 @@ def _lower_defined_stage(
             x,
             kind,
             block,
-            _values(kind, a),
+            definition_args(a, kind == "basic"),
             st.loc,
             _builtin,
             0,
@@ -140,10 +140,11 @@ def _builtin(kind: str) -> Any:
     return builtin_blocks().get(kind)
 
 
-def _values(kind: str, a: BlockArgs) -> dict[str, int | bool]:
-    """The definition's arguments: a bottleneck's one dilated conv reads the block's input
-    (timm `first_dilation`); a basic block's second conv uses the stage's dilation."""
-    if kind == "basic":
+def definition_args(a: BlockArgs, basic: bool) -> dict[str, int | bool]:
+    """A residual definition's arguments (basic, bottleneck, and their pre-activation kin): a
+    bottleneck's one dilated conv reads the block's input (timm `first_dilation`); a basic
+    block's second conv uses the stage's dilation."""
+    if basic:
         return {
             "in_channels": a.in_channels,
             "out_channels": a.out_channels,
@@ -442,18 +443,6 @@ def same_avg_pool() -> Seq:
     keeps the map's size). A stage that both strides and dilates (only explicit columns can
     say so; timm's own pool would then not stride, and fail) keeps the strided pool."""
     return Seq((ZeroPad2d(1, 1), AvgPool2d(2, 1, ceil_mode=True, count_include_pad=False)))
-
-
-def flat_names(path: str, item: Op | Seq) -> list[tuple[str, Op]]:
-    """(module path, op) of every op in a (possibly nested) Sequential at `path`."""
-    if not isinstance(item, Seq):
-        return [(path, item)]
-    names = item.names or tuple(str(i) for i in range(len(item.items)))
-    return [
-        pair
-        for name, sub in zip(names, item.items, strict=True)
-        for pair in flat_names(f"{path}.{name}", sub)
-    ]
 
 
 def shortcut_ops(

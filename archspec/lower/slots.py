@@ -47,19 +47,21 @@ def projection_fill(value: Seq) -> SlotFill:
     Sequential `value`, in order."""
 
     def fill(b: Builder, scope: Scope, x: str) -> tuple[str, Any]:
-        return b.chain(_flat(value, ""), x, scope), value
+        return b.chain(flat_names("", value), x, scope), value
 
     return fill
 
 
-def _flat(item: Op | Seq, path: str) -> list[tuple[str, Op]]:
+def flat_names(path: str, item: Op | Seq) -> list[tuple[str, Op]]:
+    """(module path, op) of every op in a (possibly nested) Sequential at `path` ("" for the
+    Sequential's own children: `0`, `conv`)."""
     if not isinstance(item, Seq):
         return [(path, item)]
     names = item.names or tuple(str(i) for i in range(len(item.items)))
     return [
         pair
         for name, sub in zip(names, item.items, strict=True)
-        for pair in _flat(sub, f"{path}.{name}" if path else name)
+        for pair in flat_names(f"{path}.{name}" if path else name, sub)
     ]
 
 
