@@ -31,6 +31,7 @@ REFERENCES: dict[str, tuple[str, str] | tuple[str, str, dict[str, Any]]] = {
     "resnet50d": ("timm", "resnet50d"),
     "ecaresnet50d": ("timm", "ecaresnet50d"),
     "mobilenet_v2": ("torchvision", "mobilenet_v2"),
+    "mobilenet_v2_timm": ("timm", "mobilenetv2_100"),
     "efficientnet_b0": ("torchvision", "efficientnet_b0"),
     "efficientnet_b0_timm": ("timm", "efficientnet_b0"),
     "efficientnet_b1": ("torchvision", "efficientnet_b1"),

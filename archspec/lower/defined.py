@@ -87,10 +87,11 @@ def _drop_path(spec: Spec, stage: int, index: int) -> float:
 
 
 def lower_defined_tail(
-    b: Builder, spec: Spec, x: str, channels: int, layout: Layout
+    b: Builder, spec: Spec, x: str, channels: int, layout: Layout, offset: int = 0
 ) -> tuple[StageOutput, list[tuple[str, Any]]]:
     """The tail kind after the last stage, at the layout's `tail.block` (`{n}`: the number
-    after the last stage's)."""
+    after the last stage's; the flat container's next child where it names that container,
+    `offset` children being there already)."""
     tail = spec.tail
     assert tail is not None
     kind = layout.tail.kinds.get(tail.type, tail.type)
@@ -101,6 +102,8 @@ def lower_defined_tail(
         return StageOutput(y, tail.width), ops
     count = len(spec.stages)
     attr = render(layout.tail.block, n=count + 1, i=count)
+    if layout.stages.flat and attr == layout.stages.path:
+        attr = f"{attr}.{offset}"
     scope = Scope(attr, "tail", attr)
     y, call = lower_block(b, scope, x, kind, block, args, ("tail",), _resolver(spec))
     return StageOutput(y, tail.width), [(attr, call)]

@@ -159,7 +159,7 @@ def lower(spec: Spec, layout: Layout | None = None) -> ArchGraph:
         arch.stages.append(StageInfo(st.key, module, row.block, row.depth))
         _tap(arch, spec, st.key, current.x)
     if spec.tail is not None:
-        current, children = lower_defined_tail(b, spec, current.x, current.channels, layout)
+        current, children = lower_defined_tail(b, spec, current.x, current.channels, layout, offset)
         placement.place(children)
         arch.stages.append(StageInfo("tail", children[0][0], spec.tail.type, 1))
     arch.output = family.tail(arch, b, spec, current, layout)

@@ -160,7 +160,11 @@ def unknown_kind_issues(source: Source, remap: Remap, data: Any) -> list[Issue]:
             where = remap(loc)
             close = difflib.get_close_matches(kind, kinds, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            hint += "use one of " + ", ".join(map(repr, kinds))
+            # Few shipped kinds are listed; many are named by where they are.
+            listed = kinds if len(shipped) <= 4 else [*builtin, *sorted(own)]
+            hint += "use one of " + ", ".join(map(repr, listed))
+            if len(kinds) > len(listed):
+                hint += ", a kind from archspec/stdlib/blocks/"
             hint += ", or `none`" if what == "type" else ", or define it under `blocks:`"
             message = f"unknown {what} {kind!r}"
             if what == "type":
