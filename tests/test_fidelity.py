@@ -47,6 +47,8 @@ REFERENCES: dict[str, tuple[str, str] | tuple[str, str, dict[str, Any]]] = {
     "regnet_x_8gf": ("torchvision", "regnet_x_8gf"),
     "regnet_y_800mf": ("torchvision", "regnet_y_800mf"),
     "regnet_x_1_6gf": ("torchvision", "regnet_x_1_6gf"),
+    "regnety_016": ("timm", "regnety_016"),
+    "regnetx_004": ("timm", "regnetx_004"),
     "mobilenet_v3_large": ("torchvision", "mobilenet_v3_large"),
     "mobilenet_v3_small": ("torchvision", "mobilenet_v3_small"),
     "vgg11": ("torchvision", "vgg11"),

@@ -26,6 +26,7 @@ from tests.conftest import compiled
 BUILTIN = [
     "timm_efficientnet",
     "timm_mobilenet",
+    "timm_regnet",
     "timm_resnetv2",
     "torchvision_densenet",
     "torchvision_efficientnet",

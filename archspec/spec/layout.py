@@ -35,6 +35,7 @@ _PLACEHOLDERS = {
     "i": "the stage's index, from 0",
     "m": "the layer's number in its block, from 1",
     "j": "the block's index in its stage, from 0",
+    "b": "the block's number in its stage, from 1",
 }
 
 
@@ -45,7 +46,7 @@ def render(template: str, **values: int) -> str:
 
 def block_name(template: str, stage: int, block: int) -> str:
     """A stage's block name from `stages.block_name` (stage 0-based)."""
-    return render(template, n=stage + 1, i=stage, j=block)
+    return render(template, n=stage + 1, i=stage, j=block, b=block + 1)
 
 
 def _check_path(text: str, allowed: str) -> str:
@@ -84,10 +85,11 @@ def _fc(text: str) -> str:
 
 
 def _block_name(text: str) -> str:
-    if len(text) > 64 or not re.fullmatch(r"(?:[A-Za-z0-9_-]|\{[nij]\})+", text):
-        raise ValueError("must be letters, digits, _ and -, with {n}, {i} or {j} placeholders")
-    if "{j}" not in text:
-        raise ValueError("must hold {j}, the block's index in its stage, so names differ")
+    if len(text) > 64 or not re.fullmatch(r"(?:[A-Za-z0-9_-]|\{[nijb]\})+", text):
+        message = "must be letters, digits, _ and -, with {n}, {i}, {j} or {b} placeholders"
+        raise ValueError(message)
+    if "{j}" not in text and "{b}" not in text:
+        raise ValueError("must hold {j} or {b}, the block's place in its stage, so names differ")
     return text
 
 
@@ -149,8 +151,9 @@ class StagesLayout(_Strict):
     splice: bool = False
     kinds: KindMap = {}
     # Blocks as named children of the stage's Sequential instead of numbered ones: a template
-    # over {n}, {i} and {j} (the block's index in its stage), e.g. torchvision RegNet's
-    # `block{n}-{j}` (a name that is no identifier: it is only ever a state_dict key).
+    # over {n}, {i}, {j} (the block's index in its stage) and {b} (its number), e.g.
+    # torchvision RegNet's `block{n}-{j}` (no identifier: only ever a state_dict key) or timm's
+    # `b{b}`.
     block_name: BlockName | None = None
 
     @property
