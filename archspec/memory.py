@@ -6,7 +6,8 @@ frameworks keep workspaces).
   after its last reader; an op whose output shares its input's storage (Op.aliases_input:
   in-place ReLU, `out += identity`, views, identities) allocates nothing;
 - training: the tensors autograd saves for backward (Op.saved_for_backward, plus
-  Op.saved_index_elements for max-pool indices), each storage counted once.
+  Op.saved_index_elements for max-pool indices and Op.saved_private_elements for what no node
+  names: in-place activations' input clones, dropout masks), each storage counted once.
 """
 
 from __future__ import annotations
@@ -80,9 +81,15 @@ def saved_storages(arch: ArchGraph) -> tuple[set[str], dict[str, str], int]:
     return storages, roots, indices
 
 
+def private_saved(arch: ArchGraph) -> int:
+    """Elements autograd keeps that no node names (Op.saved_private_elements), batch 1."""
+    return sum(data["op"].saved_private_elements(data["shape"]) for _, data in arch.nodes())
+
+
 def training_saved(arch: ArchGraph, batch: int, dtype_bytes: int) -> int:
     storages, _, indices = saved_storages(arch)
     elements = sum(math.prod(arch.graph.nodes[root]["shape"]) for root in storages)
+    elements += private_saved(arch)
     return int(elements * batch * dtype_bytes + indices * batch * INDEX_BYTES)
 
 

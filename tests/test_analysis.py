@@ -42,7 +42,20 @@ def test_per_block_rows_sum_to_totals() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["resnet50", "densenet121", "seresnet50", "resnest50d", "skresnet18", "resnetv2_50"]
+    "name",
+    [
+        "resnet50",
+        "densenet121",
+        "seresnet50",
+        "resnest50d",
+        "skresnet18",
+        "resnetv2_50",
+        "mobilenet_v2",  # in-place ReLU6 keeps an input clone
+        "mobilenet_v3_small",  # hard swish in place, SE gates, dropout in place
+        "efficientnet_b0",  # SiLU in place, stochastic depth in training
+        "vgg11_bn",  # dropout masks in the head
+        "regnet_y_400mf",
+    ],
 )
 @pytest.mark.slow
 def test_training_memory_estimate_matches_autograd(name: str) -> None:

@@ -248,16 +248,18 @@ def _saved_bytes(op: Op, shape: Shape, gate: bool = False) -> tuple[int, int]:
 def test_training_estimate_counts_the_saved_feature_maps(
     case: tuple[Op, Shape], gate: bool
 ) -> None:
-    """Exact over the storages an op can name (its inputs and output)."""
+    """Exact: the storages an op can name (its inputs and output) and the private ones."""
     op, shape = case
-    named, _ = _saved_bytes(op, shape, gate)
-    assert estimate(_arch(op, shape, gate), batch=2).training_saved_bytes == named
+    named, private = _saved_bytes(op, shape, gate)
+    assert estimate(_arch(op, shape, gate), batch=2).training_saved_bytes == named + private
 
 
 @pytest.mark.parametrize("case", CASES, ids=_id)
 def test_only_the_documented_ops_save_private_tensors(case: tuple[Op, Shape]) -> None:
-    """In-place ReLU6 / SiLU / Hardswish keep a clone of their input, dropout its mask: the
-    estimate is short by exactly these (see their docstrings)."""
+    """In-place ReLU6 / SiLU / Hardswish keep a clone of their input, dropout its mask: their
+    private saved elements (Op.saved_private_elements), in bytes at batch 2, float32."""
     op, shape = case
     _, private = _saved_bytes(op, shape)
     assert (private > 0) == (op in PRIVATE_SAVES)
+    output = _arch(op, shape).graph.nodes["op"]["shape"]
+    assert private == 2 * 4 * op.saved_private_elements(output)

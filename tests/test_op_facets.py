@@ -45,6 +45,7 @@ METHODS = {
     "pycls_acts",
     "saved_for_backward",  # memory
     "saved_index_elements",
+    "saved_private_elements",
     "aliases_input",
     "window",  # receptive field
     "describe",  # diagram text

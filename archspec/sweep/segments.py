@@ -25,7 +25,7 @@ from archspec.ir.ops import Input, Shape
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.geometry import StageGeometry
 from archspec.lower.model import Family
-from archspec.memory import inference_peak, saved_storages
+from archspec.memory import inference_peak, private_saved, saved_storages
 from archspec.passes import run_passes
 from archspec.spec.models import Spec, StageRow
 
@@ -104,6 +104,7 @@ def _analyse(arch: ArchGraph, x: str, memory: bool) -> Segment:
         saves_input = x in storages
         saves_output = roots[arch.output] in storages and roots[arch.output] != x
         saved = sum(math.prod(arch.graph.nodes[r]["shape"]) for r in storages if r != x)
+        saved += private_saved(arch)
     return Segment(
         tuple(arch.input_shape),
         sum(data["params"] for data in nodes),

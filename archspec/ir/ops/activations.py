@@ -7,6 +7,7 @@ the input of the others; each op says which.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -25,6 +26,9 @@ class _Activation(Op):
         return [node]
 
     def saved_index_elements(self, output: Shape) -> int:
+        return 0
+
+    def saved_private_elements(self, output: Shape) -> int:
         return 0
 
     def window(self) -> Window:
@@ -136,6 +140,10 @@ class ReLU6(_Activation):
     def saved_for_backward(self, inputs: list[str], node: str) -> list[str]:
         return inputs[:1]
 
+    def saved_private_elements(self, output: Shape) -> int:
+        # In place, autograd keeps a clone of the input (the op overwrites it).
+        return math.prod(output)
+
     def aliases_input(self) -> bool:
         return True
 
@@ -175,6 +183,10 @@ class SiLU(_Activation):
     def saved_for_backward(self, inputs: list[str], node: str) -> list[str]:
         return inputs[:1]
 
+    def saved_private_elements(self, output: Shape) -> int:
+        # In place, autograd keeps a clone of the input (the op overwrites it).
+        return math.prod(output)
+
     def aliases_input(self) -> bool:
         return True
 
@@ -197,6 +209,10 @@ class Hardswish(_Activation, Uncounted):
 
     def saved_for_backward(self, inputs: list[str], node: str) -> list[str]:
         return inputs[:1]
+
+    def saved_private_elements(self, output: Shape) -> int:
+        # In place, autograd keeps a clone of the input (the op overwrites it).
+        return math.prod(output)
 
     def aliases_input(self) -> bool:
         return True

@@ -151,6 +151,11 @@ class Op(ABC):
         """Elements of int64 indices autograd keeps for backward (max-pool argmax)."""
 
     @abstractmethod
+    def saved_private_elements(self, output: Shape) -> int:
+        """Elements (in the network's dtype, per sample) autograd keeps that are neither an
+        input nor the output: the input clone an in-place activation keeps, dropout's mask."""
+
+    @abstractmethod
     def aliases_input(self) -> bool:
         """Whether the output shares its first input's storage: in-place or a view."""
 

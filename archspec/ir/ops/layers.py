@@ -90,6 +90,9 @@ class Conv2d(Op):
     def saved_index_elements(self, output: Shape) -> int:
         return 0
 
+    def saved_private_elements(self, output: Shape) -> int:
+        return 0
+
     def aliases_input(self) -> bool:
         return False
 
@@ -155,6 +158,9 @@ class BatchNorm2d(Op):
     def saved_index_elements(self, output: Shape) -> int:
         return 0
 
+    def saved_private_elements(self, output: Shape) -> int:
+        return 0
+
     def aliases_input(self) -> bool:
         return False
 
@@ -212,6 +218,9 @@ class Linear(Op):
         return inputs[:1]
 
     def saved_index_elements(self, output: Shape) -> int:
+        return 0
+
+    def saved_private_elements(self, output: Shape) -> int:
         return 0
 
     def aliases_input(self) -> bool:
@@ -284,6 +293,9 @@ class ChannelConv1d(Op):
         return inputs[:1]
 
     def saved_index_elements(self, output: Shape) -> int:
+        return 0
+
+    def saved_private_elements(self, output: Shape) -> int:
         return 0
 
     def aliases_input(self) -> bool:

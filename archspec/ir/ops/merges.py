@@ -24,6 +24,9 @@ class _Merge(Uncounted):
     def saved_index_elements(self, output: Shape) -> int:
         return 0
 
+    def saved_private_elements(self, output: Shape) -> int:
+        return 0
+
     def window(self) -> Window:
         return POINTWISE
 

@@ -92,6 +92,9 @@ class MaxPool2d(_Pool):
     def saved_index_elements(self, output: Shape) -> int:
         return math.prod(output)
 
+    def saved_private_elements(self, output: Shape) -> int:
+        return 0
+
 
 @dataclass(frozen=True)
 class AvgPool2d(_Pool):
@@ -109,6 +112,9 @@ class AvgPool2d(_Pool):
         return 0
 
     def saved_index_elements(self, output: Shape) -> int:
+        return 0
+
+    def saved_private_elements(self, output: Shape) -> int:
         return 0
 
 
@@ -150,6 +156,9 @@ class GlobalAvgPool(Op):
         return [] if self.functional else inputs[:1]
 
     def saved_index_elements(self, output: Shape) -> int:
+        return 0
+
+    def saved_private_elements(self, output: Shape) -> int:
         return 0
 
     def aliases_input(self) -> bool:
@@ -223,6 +232,9 @@ class AdaptiveAvgPool2d(Op):
     def saved_index_elements(self, output: Shape) -> int:
         return 0
 
+    def saved_private_elements(self, output: Shape) -> int:
+        return 0
+
     def aliases_input(self) -> bool:
         return False
 
@@ -256,6 +268,9 @@ class ZeroPad2d(Uncounted):
         return []
 
     def saved_index_elements(self, output: Shape) -> int:
+        return 0
+
+    def saved_private_elements(self, output: Shape) -> int:
         return 0
 
     def aliases_input(self) -> bool:

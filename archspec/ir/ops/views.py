@@ -35,6 +35,9 @@ class Input(Uncounted):
     def saved_index_elements(self, output: Shape) -> int:
         return 0
 
+    def saved_private_elements(self, output: Shape) -> int:
+        return 0
+
     def aliases_input(self) -> bool:
         return False
 
@@ -55,6 +58,9 @@ class _View(Uncounted):
         return []
 
     def saved_index_elements(self, output: Shape) -> int:
+        return 0
+
+    def saved_private_elements(self, output: Shape) -> int:
         return 0
 
     def aliases_input(self) -> bool:
@@ -124,9 +130,8 @@ class Dropout(Uncounted):
     (storage identity is what the training estimate dedups by; at inference the difference is
     a head vector, never the peak). Autograd keeps no input or output for it, only a private
     mask of the output's size (p > 0): the noise it multiplies by on CPU (the input's dtype),
-    a bool mask on CUDA (native_dropout). The memory protocol names an op's inputs and output
-    and int64 indices only, so the mask is left out: the training estimate is short by one
-    output-sized mask per dropout, in CNNs a (F,) vector of the head.
+    a bool mask on CUDA (native_dropout): its private saved elements, counted at the
+    network's dtype (the CPU case).
     """
 
     kind: ClassVar[str] = "dropout"
@@ -145,6 +150,10 @@ class Dropout(Uncounted):
 
     def saved_index_elements(self, output: Shape) -> int:
         return 0
+
+    def saved_private_elements(self, output: Shape) -> int:
+        # The mask (the input's dtype on CPU), where it drops anything.
+        return math.prod(output) if self.p > 0 else 0
 
     def aliases_input(self) -> bool:
         return self.inplace or self.p == 0
@@ -165,8 +174,8 @@ class StochasticDepth(Uncounted):
     tool counts it (the product with the noise is no module or patched function either).
 
     In eval mode, and at p == 0, it returns its input tensor itself. In training it returns
-    `x * noise`, a new tensor; autograd then keeps the (N, 1, 1, 1) noise, which the memory
-    protocol cannot name (as Dropout's mask): negligible beside a feature map.
+    `x * noise`, a new tensor; autograd keeps only the (N, 1, 1, 1) noise (x's gradient needs
+    it; the noise needs none).
     """
 
     kind: ClassVar[str] = "stochastic_depth"
@@ -177,10 +186,15 @@ class StochasticDepth(Uncounted):
         return Call("StochasticDepth", (self.p, "row"))
 
     def saved_for_backward(self, inputs: list[str], node: str) -> list[str]:
+        # `x * noise`: the noise needs no gradient, so autograd keeps only the noise (the
+        # factor x's gradient needs; private, below), not x.
         return []
 
     def saved_index_elements(self, output: Shape) -> int:
         return 0
+
+    def saved_private_elements(self, output: Shape) -> int:
+        return 1 if self.p > 0 else 0  # one noise value per sample
 
     def aliases_input(self) -> bool:
         return self.p == 0
