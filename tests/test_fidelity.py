@@ -61,6 +61,7 @@ REFERENCES: dict[str, tuple[str, str] | tuple[str, str, dict[str, Any]]] = {
     "vgg19_bn": ("torchvision", "vgg19_bn"),
     "resnet26": ("timm", "resnet26"),
     "resnet26t": ("timm", "resnet26t"),
+    "resnetrs50": ("timm", "resnetrs50"),
     "resnet50t": ("timm", "resnet50t"),
     "seresnet18": ("timm", "seresnet18"),
     "seresnet50": ("timm", "seresnet50"),

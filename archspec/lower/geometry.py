@@ -25,7 +25,8 @@ class StageGeometry:
 
 def has_pool(spec: Spec) -> bool:
     """The stem's max-pool: by default after conv7x7 and deep stems, not after conv3x3 (CIFAR)."""
-    return spec.stem.pool if spec.stem.pool is not None else spec.stem.type != "conv3x3"
+    pool = spec.stem.pool
+    return bool(pool) if pool is not None else spec.stem.type != "conv3x3"
 
 
 def stem_stride(spec: Spec) -> int:

@@ -52,10 +52,18 @@ def lower_stem(
     tail: list[tuple[str, Op]] = []
     if spec.stem.norm:
         tail += [(names.norm, BatchNorm2d(spec.stem.width)), (names.act, ReLU())]
-    if has_pool(spec):
-        tail.append((names.pool, MaxPool2d(3, 2, 1)))
-    x = b.chain(tail, x, scope)
-    members += tail
+    if spec.stem.pool == "conv":  # timm replace_stem_pool: Sequential(conv, bn, act)
+        width = spec.stem.width
+        ops: list[Op] = [Conv2d(width, width, 3, 2, 1, bias=spec.conv_bias), BatchNorm2d(width)]
+        ops.append(ReLU())
+        x = b.chain(tail, x, scope)
+        x = b.chain([(f"{names.pool}.{i}", op) for i, op in enumerate(ops)], x, scope)
+        members += [*tail, (names.pool, Seq(tuple(ops)))]
+    else:
+        if has_pool(spec):
+            tail.append((names.pool, MaxPool2d(3, 2, 1)))
+        x = b.chain(tail, x, scope)
+        members += tail
     if names.sequential:
         return StageOutput(x, spec.stem.width), [(names.path, Seq.named(*members))]
     return StageOutput(x, spec.stem.width), [(scope.path(n), value) for n, value in members]

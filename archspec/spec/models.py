@@ -53,8 +53,9 @@ class Stem(Strict):
     # Output channels of the deep stem's first two convs; default width / 2 (timm stem_width).
     # Two numbers give each its own: the tiered stem of timm's ResNet-T, [24, 32].
     mid_width: Channels | Annotated[list[Channels], Field(min_length=2, max_length=2)] | None = None
-    # Max-pool after the stem; default: yes for conv7x7 and deep, no for conv3x3.
-    pool: bool | None = None
+    # Max-pool after the stem; default: yes for conv7x7 and deep, no for conv3x3. `conv`: a
+    # strided 3x3 conv + BN + ReLU in its place (timm `replace_stem_pool`, ResNet-RS).
+    pool: bool | Literal["conv"] | None = None
     # Norm + ReLU after the stem conv; `false` for DenseNet-BC's CIFAR stem.
     norm: bool = True
 
