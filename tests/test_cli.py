@@ -42,6 +42,7 @@ def test_build_check_exit_codes(tmp_path: Path) -> None:
     assert runner.invoke(app, [*args, "--check"]).exit_code == 1
 
 
+@pytest.mark.slow  # the whole zoo; CI's `archspec build specs/*.yaml --check` too
 def test_build_check_of_the_zoo_is_clean() -> None:
     specs = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "specs").glob("*.yaml"))
     result = runner.invoke(app, ["build", *specs, "--check"])
