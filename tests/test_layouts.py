@@ -186,3 +186,10 @@ def test_builtin_layouts_name_the_reference_modules(spec: str, library: str, mod
         getattr(module.models, model)() if library == "torchvision" else module.create_model(model)
     )
     assert set(compiled(spec).arch.state_dict()) == set(reference.state_dict())
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_shipped_layouts_read_alike_with_and_without_positions(name: str) -> None:
+    """Built-in layouts load through libyaml (start-up); the strict located reader (duplicate
+    keys, tags) reads each file the same."""
+    assert builtin_layout(name) == load_layout(stdlib_dir() / f"{name}.yaml")

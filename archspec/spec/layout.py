@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
+import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from archspec.errors import Issue, Loc, SpecError, format_loc
@@ -278,8 +279,15 @@ def stdlib_dir() -> Path:
 
 @functools.cache
 def builtin_layout(name: str) -> Layout:
-    """A layout shipped with archspec (archspec/stdlib/layouts/<name>.yaml)."""
-    return load_layout(stdlib_dir() / f"{name}.yaml")
+    """A layout shipped with archspec (archspec/stdlib/layouts/<name>.yaml), parsed by libyaml
+    without positions (start-up time); a file that does not validate is read again with
+    positions, for a located error."""
+    path = stdlib_dir() / f"{name}.yaml"
+    try:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return Layout.model_validate(yaml.load(path.read_bytes(), Loader=loader))
+    except (OSError, yaml.YAMLError, pydantic.ValidationError):
+        return load_layout(path)
 
 
 def builtin_names() -> list[str]:
