@@ -408,20 +408,20 @@ def _check_scopes(block: BlockDef) -> None:
 def _check_members(block: BlockDef, library: Mapping[str, BlockDef]) -> None:
     values = [*block.params, *block.let]
     for name, when in block.conditions().items():
-        for used in sorted(Expression.parse(when).names):
-            if used not in values:
-                hint = did_you_mean(used, values) if values else "declare it under params"
-                raise BlockProblem(("members", name, "when"), f"reads {used!r}, unknown; {hint}")
+        _check_reads(when, values, ("members", name, "when"), "reads")
     for name, module in block.constructs().items():
         for construct in leaves(module):
             _check_construct(block, name, construct, values, library)
         for when in item_conditions(module):
-            for used in sorted(Expression.parse(when).names):
-                if used not in values:
-                    hint = did_you_mean(used, values) if values else "declare it under params"
-                    raise BlockProblem(
-                        ("members", name), f"an item's `when` reads {used!r}; {hint}"
-                    )
+            _check_reads(when, values, ("members", name), "an item's `when` reads")
+
+
+def _check_reads(when: str, values: list[str], loc: Loc, what: str) -> None:
+    """A condition reads only params and let values."""
+    for used in sorted(Expression.parse(when).names):
+        if used not in values:
+            hint = did_you_mean(used, values) if values else "declare it under params"
+            raise BlockProblem(loc, f"{what} {used!r}, unknown; {hint}")
 
 
 def _check_construct(

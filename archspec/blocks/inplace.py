@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from archspec.blocks.syntax import Apply, Binary, Expr, Step, Use, names_in
+from archspec.blocks.syntax import Apply, Binary, Expr, Step, Use, calls_in, names_in
 
 INPUT = "x"
 # The tensor the block was given (x may be rebound to values of the block's own).
@@ -49,7 +49,7 @@ def clobbered(steps: Sequence[Step], in_place: Callable[[str], bool]) -> tuple[i
     tensor = {INPUT: _CALLERS}
     for index, step in enumerate(steps):
         read_later = _read_after(steps, index)
-        for call in _calls(step.expr):
+        for call in calls_in(step.expr):
             arg = call.args[0] if call.args else None
             if in_place(call.func) and isinstance(arg, Use):
                 # The block's input belongs to the caller: never written. `v = act(v)` may
@@ -73,11 +73,3 @@ def _in_place_source(expr: Expr, in_place: Callable[[str], bool]) -> str:
         if isinstance(arg, Use):
             return arg.name
     return ""
-
-
-def _calls(expr: Expr) -> list[Apply]:
-    if isinstance(expr, Use):
-        return []
-    if isinstance(expr, Apply):
-        return [expr, *(c for arg in expr.args for c in _calls(arg))]
-    return _calls(expr.left) + _calls(expr.right)

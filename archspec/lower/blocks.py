@@ -267,7 +267,7 @@ def block_plan(
     )
     plan = _PLANS.get(key)
     if plan is None:
-        values = _bind(kind, block, args, loc)
+        values = block_values(kind, block, args, loc)
         absent = _absent(kind, block, values, loc)
         members = {
             name: _member(kind, name, module, values, loc, resolve)
@@ -368,10 +368,6 @@ def block_values(
     kind: str, block: BlockDef, args: Mapping[str, Value], loc: Loc
 ) -> dict[str, Value]:
     """The params and let values of one use of a block."""
-    return _bind(kind, block, args, loc)
-
-
-def _bind(kind: str, block: BlockDef, args: Mapping[str, Value], loc: Loc) -> dict[str, Value]:
     values: dict[str, Value] = {}
     for name, param in block.params.items():
         value = args.get(name, param.default)

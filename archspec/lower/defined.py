@@ -117,17 +117,9 @@ def splice_block(
     x: str,
     items: list[Any],
 ) -> str:
-    """A chain block's ops, each the container's next child (torchvision VGG's `features.N`):
-    its steps must be `v = member(v)` on op members, ending `return v`."""
-    _, absent, members = block_plan(kind, block, args, st.loc, _resolver(st.spec))
-    values = block_values(kind, block, args, st.loc)
-    for step in block.steps():
-        member = _chained_member(step, members, kind, (*st.loc, "block"))
-        if member is None:
-            break
-        name, op = member
-        if name in absent or (step.when is not None and not values[step.when]):
-            continue
+    """A chain block's ops, each the container's next child (torchvision VGG's `features.N`)."""
+    loc = (*st.loc, "block")
+    for _, op in chain_ops(kind, block, args, loc, st.spec):
         x = st.builder.add(op, [x], Scope("", st.key), st.block_path(len(items)))
         items.append(op)
     return x
@@ -175,20 +167,28 @@ def splice_named(
     b: Builder, part: str, kind: str, block: BlockDef, args: dict[str, Any], x: str, spec: Spec
 ) -> tuple[str, list[tuple[str, Op]]]:
     """A chain kind's ops on the model itself under their member names (timm's `conv_stem`,
-    `bn1`, `act1`): its steps must be `v = member(v)` on op members, ending `return v`."""
-    _, absent, members = block_plan(kind, block, args, (part,), _resolver(spec))
-    values = block_values(kind, block, args, (part,))
-    placed: list[tuple[str, Op]] = []
+    `bn1`, `act1`)."""
+    placed = chain_ops(kind, block, args, (part, "type"), spec)
+    for name, op in placed:
+        x = b.add(op, [x], Scope("", part), name)
+    return x, placed
+
+
+def chain_ops(
+    kind: str, block: BlockDef, args: dict[str, Any], loc: Loc, spec: Spec
+) -> list[tuple[str, Op]]:
+    """(member, op) of a chain kind for these arguments, in order, absent ones left out: its
+    steps must be `v = member(v)` on op members, ending `return v` (what a layout splices)."""
+    _, absent, members = block_plan(kind, block, args, loc, _resolver(spec))
+    values = block_values(kind, block, args, loc)
+    ops = []
     for step in block.steps():
-        member = _chained_member(step, members, kind, (part, "type"))
+        member = _chained_member(step, members, kind, loc)
         if member is None:
             break
-        name, op = member
-        if name in absent or (step.when is not None and not values[step.when]):
-            continue
-        x = b.add(op, [x], Scope("", part), name)
-        placed.append((name, op))
-    return x, placed
+        if member[0] not in absent and (step.when is None or values[step.when]):
+            ops.append(member)
+    return ops
 
 
 def _chained_member(

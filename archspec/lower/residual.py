@@ -429,12 +429,9 @@ def _split_main(st: StageInput, cls: BlockClass, scope: Scope, x: str, a: BlockA
 
 
 def _shortcut(st: StageInput, scope: Scope, x: str, a: BlockArgs) -> tuple[str, Seq | None]:
-    if a.stride == 1 and a.in_channels == a.out_channels:
+    downsample = _projection(st, a)
+    if downsample is None:
         return x, None
-    ops = shortcut_ops(a.in_channels, a.out_channels, a.stride, st.row.downsample, a.bias)
-    if st.row.downsample == "avg" and a.stride == 1 and a.dilation != 1:
-        ops[0] = same_avg_pool()
-    downsample = Seq(tuple(ops))
     return st.builder.chain(flat_names("downsample", downsample), x, scope), downsample
 
 

@@ -19,6 +19,7 @@ import pydantic
 import yaml
 
 from archspec.errors import Loc
+from archspec.expr import make_divisible
 from archspec.spec.models import RegNetDesign
 from archspec.spec.regnet import DesignError, regnet_stages
 
@@ -92,46 +93,62 @@ def expanded(data: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     return yaml.safe_dump(out, sort_keys=False, default_flow_style=None, width=96)
 
 
-def make_divisible(value: float, divisor: int = 8) -> int:
-    """torchvision/timm `_make_divisible`: the nearest multiple, never below divisor nor more
-    than 10% below value."""
-    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * value else rounded
+# Compound scaling rounds widths to a multiple of this (torchvision and timm EfficientNet).
+DIVISOR = 8
 
 
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
+def scale_widths_depths(
+    top: dict[str, Any],
+    rows: list[Any],
+    width: float | None,
+    depth: float | None,
+    divisor: int = DIVISOR,
+) -> tuple[dict[str, Any], list[Any]]:
+    """Compound scaling of a spec's data (torchvision `adjust_channels` / `adjust_depth`):
+    every width (the stem's `width` and `mid_width`, the tail's, each stage's `width` and
+    dense `growth_rate`) to `make_divisible(width * m, divisor)`, never 10% below the product;
+    each depth to `ceil(depth * m)`. The stem's implied width (64) scales too. Values that are
+    not numbers are left for validation to report. Specs (`width_mult`, `depth_mult`) and
+    sweeps scale alike."""
+    top = dict(top)
+    rows = [dict(row) if isinstance(row, dict) else row for row in rows]
+    if _number(width) and width != 1:
+        assert width is not None
+
+        def scaled(value: Any) -> Any:
+            if isinstance(value, list):  # a tiered stem's two widths
+                return [scaled(v) for v in value]
+            return make_divisible(value * width, divisor) if _number(value) else value
+
+        stem = dict(top.get("stem") or {})
+        if stem.get("type") != "none":
+            stem.setdefault("width", 64)  # the Stem model's default width
+        top["stem"] = {k: scaled(v) if k in ("width", "mid_width") else v for k, v in stem.items()}
+        if isinstance(top.get("tail"), dict):
+            top["tail"] = {k: scaled(v) if k == "width" else v for k, v in top["tail"].items()}
+        for row in rows:
+            if isinstance(row, dict):
+                row.update((k, scaled(row[k])) for k in ("width", "growth_rate") if k in row)
+    if _number(depth) and depth != 1:
+        assert depth is not None
+        for row in rows:
+            if isinstance(row, dict) and _number(row.get("depth")) and type(row["depth"]) is int:
+                row["depth"] = math.ceil(row["depth"] * depth)
+    return top, rows
+
+
 def scale_compound(data: dict[str, Any]) -> dict[str, Any]:
-    """The stem's, stages' and tail's widths and the stages' depths, scaled; values that are
-    not numbers are left for validation to report."""
+    """A spec's `width_mult` / `depth_mult` applied to its stem, stages and tail."""
     width, depth = data.get("width_mult"), data.get("depth_mult")
-    if not (_number(width) or _number(depth)):
+    rows = data.get("stages")
+    if not (_number(width) or _number(depth)) or not isinstance(rows, list):
         return data
-    out = dict(data)
-
-    def scaled_width(value: Any) -> Any:
-        return make_divisible(value * width) if _number(width) and _number(value) else value
-
-    for part in ("stem", "tail"):
-        if isinstance(out.get(part), dict) and "width" in out[part]:
-            out[part] = {**out[part], "width": scaled_width(out[part]["width"])}
-    rows = out.get("stages")
-    if isinstance(rows, list):
-        out["stages"] = [_scaled_row(row, scaled_width, depth) for row in rows]
-    return out
-
-
-def _scaled_row(row: Any, scaled_width: Any, depth: Any) -> Any:
-    if not isinstance(row, dict):
-        return row
-    row = dict(row)
-    if "width" in row:
-        row["width"] = scaled_width(row["width"])
-    if _number(depth) and isinstance(row.get("depth"), int) and not isinstance(row["depth"], bool):
-        row["depth"] = math.ceil(row["depth"] * depth)
-    return row
+    top, rows = scale_widths_depths(data, rows, width, depth)
+    return {**top, "stages": rows}
 
 
 def expanded_compound(data: dict[str, Any], spec: Any) -> str:

@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from archspec.expr import make_divisible
+
 
 class DesignError(ValueError):
     """A design that generates no network: `field` is the parameter to change."""
@@ -67,17 +69,11 @@ def adjust_ws_gs_comp(
     inner = [int(w * b) for w, b in zip(widths, bottlenecks, strict=True)]
     groups = [min(g, w) for g, w in zip(groups, inner, strict=True)]
     if rounding == "torchvision":
-        inner = [_make_divisible(w, g) for w, g in zip(inner, groups, strict=True)]
+        inner = [make_divisible(w, g) for w, g in zip(inner, groups, strict=True)]
     else:
         inner = [round(w / g) * g for w, g in zip(inner, groups, strict=True)]
     widths = [int(w / b) for w, b in zip(inner, bottlenecks, strict=True)]
     return widths, groups
-
-
-def _make_divisible(value: float, divisor: int) -> int:
-    """torchvision's `_make_divisible` (min_value = divisor)."""
-    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * value else rounded
 
 
 def _check(params: dict[str, Any]) -> None:

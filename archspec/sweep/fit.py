@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from archspec.errors import ArchspecError
+from archspec.spec.design import DIVISOR
 from archspec.sweep.figures import Analyzer, CandidateError, Figures, freeze
-from archspec.sweep.scaling import DIVISOR, scale
+from archspec.sweep.scaling import scale
 
 DIMENSIONS = ("width", "depth", "resolution")
 COMPOUND = {"depth": 1.2, "width": 1.1, "resolution": 1.15}
