@@ -16,7 +16,7 @@ from typing import Annotated, NoReturn, TypeVar
 
 import typer
 
-from archspec import cli_sweep
+from archspec import cli_import, cli_sweep
 from archspec.api import Compiled, compile_file, header_flag, output_path, unrecordable
 from archspec.cli_help import Group
 from archspec.conventions import CONVENTIONS, count
@@ -500,6 +500,7 @@ def schema() -> None:
 
 app.command()(cli_sweep.sweep)
 app.command()(cli_sweep.fit)
+app.command(name="import")(cli_import.import_)
 
 
 def main() -> None:

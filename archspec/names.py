@@ -15,6 +15,10 @@ GENERATED_GLOBALS = (
     "replace_submodule",
     "named_sequential",
     "StochasticDepth",
+    "LayerNorm2d",
+    "Permute",
+    "ZeroPadShortcut",
+    "apply_to_chunks",
 )
 RESERVED_NAMES = frozenset({*keyword.kwlist, *dir(builtins), *GENERATED_GLOBALS})
 

@@ -48,6 +48,18 @@ def named_sequential(*children: tuple[str, nn.Module]) -> nn.Sequential:
     return sequential
 
 
+class DenseBlock(nn.ModuleDict):
+    """Dense layers, each fed the concatenation of the block input and all earlier outputs."""
+
+    def __init__(self, layers: nn.Module) -> None:
+        super().__init__({f"denselayer{i + 1}": layer for i, layer in enumerate(layers)})
+
+    def forward(self, x: Tensor) -> Tensor:
+        for layer in self.values():
+            x = torch.cat([x, layer(x)], 1)
+        return x
+
+
 class DenseLayer(nn.Module):
     """BN-ReLU-1x1 conv (bottleneck), BN-ReLU-3x3 conv to growth_rate channels."""
 
@@ -61,7 +73,11 @@ class DenseLayer(nn.Module):
         self.norm2 = nn.BatchNorm2d(bottleneck_channels)
         self.relu2 = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(
-            bottleneck_channels, growth_rate, kernel_size=3, padding=1, bias=False
+            bottleneck_channels,
+            growth_rate,
+            kernel_size=3,
+            padding=1,
+            bias=False,
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -70,26 +86,24 @@ class DenseLayer(nn.Module):
         out = self.conv1(out)
         out = self.norm2(out)
         out = self.relu2(out)
-        out = self.conv2(out)
-        return out
+        return self.conv2(out)
 
 
-class DenseBlock(nn.ModuleDict):
-    """Dense layers, each fed the concatenation of the block input and all earlier outputs."""
+class Transition(nn.Module):
+    """BN-ReLU-1x1 conv to the compressed width, then a 2x2 average pool."""
 
-    def __init__(
-        self, in_channels: int, num_layers: int, growth_rate: int, bottleneck_channels: int
-    ) -> None:
+    def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
-        for i in range(num_layers):
-            layer = DenseLayer(in_channels + i * growth_rate, growth_rate, bottleneck_channels)
-            self.add_module(f"denselayer{i + 1}", layer)
+        self.norm = nn.BatchNorm2d(in_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False)
+        self.pool = nn.AvgPool2d(kernel_size=2, stride=2)
 
     def forward(self, x: Tensor) -> Tensor:
-        features = x
-        for _, layer in self.items():
-            features = torch.cat([features, layer(features)], 1)
-        return features
+        out = self.norm(x)
+        out = self.relu(out)
+        out = self.conv(out)
+        return self.pool(out)
 
 
 class DenseNet201(nn.Module):
@@ -104,37 +118,143 @@ class DenseNet201(nn.Module):
             ("norm0", nn.BatchNorm2d(64)),
             ("relu0", nn.ReLU(inplace=True)),
             ("pool0", nn.MaxPool2d(kernel_size=3, stride=2, padding=1)),
-            ("denseblock1", DenseBlock(64, 6, 32, 128)),
             (
-                "transition1",
-                named_sequential(
-                    ("norm", nn.BatchNorm2d(256)),
-                    ("relu", nn.ReLU(inplace=True)),
-                    ("conv", nn.Conv2d(256, 128, kernel_size=1, bias=False)),
-                    ("pool", nn.AvgPool2d(kernel_size=2, stride=2)),
+                "denseblock1",
+                DenseBlock(
+                    layers=nn.ModuleList(
+                        [
+                            DenseLayer(64, 32, 128),
+                            DenseLayer(96, 32, 128),
+                            DenseLayer(128, 32, 128),
+                            DenseLayer(160, 32, 128),
+                            DenseLayer(192, 32, 128),
+                            DenseLayer(224, 32, 128),
+                        ],
+                    ),
                 ),
             ),
-            ("denseblock2", DenseBlock(128, 12, 32, 128)),
+            ("transition1", Transition(256, 128)),
             (
-                "transition2",
-                named_sequential(
-                    ("norm", nn.BatchNorm2d(512)),
-                    ("relu", nn.ReLU(inplace=True)),
-                    ("conv", nn.Conv2d(512, 256, kernel_size=1, bias=False)),
-                    ("pool", nn.AvgPool2d(kernel_size=2, stride=2)),
+                "denseblock2",
+                DenseBlock(
+                    layers=nn.ModuleList(
+                        [
+                            DenseLayer(128, 32, 128),
+                            DenseLayer(160, 32, 128),
+                            DenseLayer(192, 32, 128),
+                            DenseLayer(224, 32, 128),
+                            DenseLayer(256, 32, 128),
+                            DenseLayer(288, 32, 128),
+                            DenseLayer(320, 32, 128),
+                            DenseLayer(352, 32, 128),
+                            DenseLayer(384, 32, 128),
+                            DenseLayer(416, 32, 128),
+                            DenseLayer(448, 32, 128),
+                            DenseLayer(480, 32, 128),
+                        ],
+                    ),
                 ),
             ),
-            ("denseblock3", DenseBlock(256, 48, 32, 128)),
+            ("transition2", Transition(512, 256)),
             (
-                "transition3",
-                named_sequential(
-                    ("norm", nn.BatchNorm2d(1792)),
-                    ("relu", nn.ReLU(inplace=True)),
-                    ("conv", nn.Conv2d(1792, 896, kernel_size=1, bias=False)),
-                    ("pool", nn.AvgPool2d(kernel_size=2, stride=2)),
+                "denseblock3",
+                DenseBlock(
+                    layers=nn.ModuleList(
+                        [
+                            DenseLayer(256, 32, 128),
+                            DenseLayer(288, 32, 128),
+                            DenseLayer(320, 32, 128),
+                            DenseLayer(352, 32, 128),
+                            DenseLayer(384, 32, 128),
+                            DenseLayer(416, 32, 128),
+                            DenseLayer(448, 32, 128),
+                            DenseLayer(480, 32, 128),
+                            DenseLayer(512, 32, 128),
+                            DenseLayer(544, 32, 128),
+                            DenseLayer(576, 32, 128),
+                            DenseLayer(608, 32, 128),
+                            DenseLayer(640, 32, 128),
+                            DenseLayer(672, 32, 128),
+                            DenseLayer(704, 32, 128),
+                            DenseLayer(736, 32, 128),
+                            DenseLayer(768, 32, 128),
+                            DenseLayer(800, 32, 128),
+                            DenseLayer(832, 32, 128),
+                            DenseLayer(864, 32, 128),
+                            DenseLayer(896, 32, 128),
+                            DenseLayer(928, 32, 128),
+                            DenseLayer(960, 32, 128),
+                            DenseLayer(992, 32, 128),
+                            DenseLayer(1024, 32, 128),
+                            DenseLayer(1056, 32, 128),
+                            DenseLayer(1088, 32, 128),
+                            DenseLayer(1120, 32, 128),
+                            DenseLayer(1152, 32, 128),
+                            DenseLayer(1184, 32, 128),
+                            DenseLayer(1216, 32, 128),
+                            DenseLayer(1248, 32, 128),
+                            DenseLayer(1280, 32, 128),
+                            DenseLayer(1312, 32, 128),
+                            DenseLayer(1344, 32, 128),
+                            DenseLayer(1376, 32, 128),
+                            DenseLayer(1408, 32, 128),
+                            DenseLayer(1440, 32, 128),
+                            DenseLayer(1472, 32, 128),
+                            DenseLayer(1504, 32, 128),
+                            DenseLayer(1536, 32, 128),
+                            DenseLayer(1568, 32, 128),
+                            DenseLayer(1600, 32, 128),
+                            DenseLayer(1632, 32, 128),
+                            DenseLayer(1664, 32, 128),
+                            DenseLayer(1696, 32, 128),
+                            DenseLayer(1728, 32, 128),
+                            DenseLayer(1760, 32, 128),
+                        ],
+                    ),
                 ),
             ),
-            ("denseblock4", DenseBlock(896, 32, 32, 128)),
+            ("transition3", Transition(1792, 896)),
+            (
+                "denseblock4",
+                DenseBlock(
+                    layers=nn.ModuleList(
+                        [
+                            DenseLayer(896, 32, 128),
+                            DenseLayer(928, 32, 128),
+                            DenseLayer(960, 32, 128),
+                            DenseLayer(992, 32, 128),
+                            DenseLayer(1024, 32, 128),
+                            DenseLayer(1056, 32, 128),
+                            DenseLayer(1088, 32, 128),
+                            DenseLayer(1120, 32, 128),
+                            DenseLayer(1152, 32, 128),
+                            DenseLayer(1184, 32, 128),
+                            DenseLayer(1216, 32, 128),
+                            DenseLayer(1248, 32, 128),
+                            DenseLayer(1280, 32, 128),
+                            DenseLayer(1312, 32, 128),
+                            DenseLayer(1344, 32, 128),
+                            DenseLayer(1376, 32, 128),
+                            DenseLayer(1408, 32, 128),
+                            DenseLayer(1440, 32, 128),
+                            DenseLayer(1472, 32, 128),
+                            DenseLayer(1504, 32, 128),
+                            DenseLayer(1536, 32, 128),
+                            DenseLayer(1568, 32, 128),
+                            DenseLayer(1600, 32, 128),
+                            DenseLayer(1632, 32, 128),
+                            DenseLayer(1664, 32, 128),
+                            DenseLayer(1696, 32, 128),
+                            DenseLayer(1728, 32, 128),
+                            DenseLayer(1760, 32, 128),
+                            DenseLayer(1792, 32, 128),
+                            DenseLayer(1824, 32, 128),
+                            DenseLayer(1856, 32, 128),
+                            DenseLayer(1888, 32, 128),
+                        ],
+                    ),
+                ),
+            ),
             ("norm5", nn.BatchNorm2d(1920)),
         )
         self.relu = nn.ReLU(inplace=True)

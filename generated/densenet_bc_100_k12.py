@@ -48,10 +48,22 @@ def named_sequential(*children: tuple[str, nn.Module]) -> nn.Sequential:
     return sequential
 
 
+class DenseBlock(nn.ModuleDict):
+    """Dense layers, each fed the concatenation of the block input and all earlier outputs."""
+
+    def __init__(self, layers: nn.Module) -> None:
+        super().__init__({f"denselayer{i + 1}": layer for i, layer in enumerate(layers)})
+
+    def forward(self, x: Tensor) -> Tensor:
+        for layer in self.values():
+            x = torch.cat([x, layer(x)], 1)
+        return x
+
+
 class DenseLayer(nn.Module):
     """BN-ReLU-1x1 conv (bottleneck), BN-ReLU-3x3 conv to growth_rate channels."""
 
-    fusible = (("conv1", "norm2"),)
+    fusible = (("", "norm1"), ("conv1", "norm2"))
 
     def __init__(self, in_channels: int, growth_rate: int, bottleneck_channels: int) -> None:
         super().__init__()
@@ -61,7 +73,11 @@ class DenseLayer(nn.Module):
         self.norm2 = nn.BatchNorm2d(bottleneck_channels)
         self.relu2 = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(
-            bottleneck_channels, growth_rate, kernel_size=3, padding=1, bias=False
+            bottleneck_channels,
+            growth_rate,
+            kernel_size=3,
+            padding=1,
+            bias=False,
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -70,26 +86,24 @@ class DenseLayer(nn.Module):
         out = self.conv1(out)
         out = self.norm2(out)
         out = self.relu2(out)
-        out = self.conv2(out)
-        return out
+        return self.conv2(out)
 
 
-class DenseBlock(nn.ModuleDict):
-    """Dense layers, each fed the concatenation of the block input and all earlier outputs."""
+class Transition(nn.Module):
+    """BN-ReLU-1x1 conv to the compressed width, then a 2x2 average pool."""
 
-    def __init__(
-        self, in_channels: int, num_layers: int, growth_rate: int, bottleneck_channels: int
-    ) -> None:
+    def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
-        for i in range(num_layers):
-            layer = DenseLayer(in_channels + i * growth_rate, growth_rate, bottleneck_channels)
-            self.add_module(f"denselayer{i + 1}", layer)
+        self.norm = nn.BatchNorm2d(in_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False)
+        self.pool = nn.AvgPool2d(kernel_size=2, stride=2)
 
     def forward(self, x: Tensor) -> Tensor:
-        features = x
-        for _, layer in self.items():
-            features = torch.cat([features, layer(features)], 1)
-        return features
+        out = self.norm(x)
+        out = self.relu(out)
+        out = self.conv(out)
+        return self.pool(out)
 
 
 class DenseNetBC100K12(nn.Module):
@@ -99,27 +113,83 @@ class DenseNetBC100K12(nn.Module):
         super().__init__()
         self.features = named_sequential(
             ("conv0", nn.Conv2d(3, 24, kernel_size=3, padding=1, bias=False)),
-            ("denseblock1", DenseBlock(24, 16, 12, 48)),
             (
-                "transition1",
-                named_sequential(
-                    ("norm", nn.BatchNorm2d(216)),
-                    ("relu", nn.ReLU(inplace=True)),
-                    ("conv", nn.Conv2d(216, 108, kernel_size=1, bias=False)),
-                    ("pool", nn.AvgPool2d(kernel_size=2, stride=2)),
+                "denseblock1",
+                DenseBlock(
+                    layers=nn.ModuleList(
+                        [
+                            DenseLayer(24, 12, 48),
+                            DenseLayer(36, 12, 48),
+                            DenseLayer(48, 12, 48),
+                            DenseLayer(60, 12, 48),
+                            DenseLayer(72, 12, 48),
+                            DenseLayer(84, 12, 48),
+                            DenseLayer(96, 12, 48),
+                            DenseLayer(108, 12, 48),
+                            DenseLayer(120, 12, 48),
+                            DenseLayer(132, 12, 48),
+                            DenseLayer(144, 12, 48),
+                            DenseLayer(156, 12, 48),
+                            DenseLayer(168, 12, 48),
+                            DenseLayer(180, 12, 48),
+                            DenseLayer(192, 12, 48),
+                            DenseLayer(204, 12, 48),
+                        ],
+                    ),
                 ),
             ),
-            ("denseblock2", DenseBlock(108, 16, 12, 48)),
+            ("transition1", Transition(216, 108)),
             (
-                "transition2",
-                named_sequential(
-                    ("norm", nn.BatchNorm2d(300)),
-                    ("relu", nn.ReLU(inplace=True)),
-                    ("conv", nn.Conv2d(300, 150, kernel_size=1, bias=False)),
-                    ("pool", nn.AvgPool2d(kernel_size=2, stride=2)),
+                "denseblock2",
+                DenseBlock(
+                    layers=nn.ModuleList(
+                        [
+                            DenseLayer(108, 12, 48),
+                            DenseLayer(120, 12, 48),
+                            DenseLayer(132, 12, 48),
+                            DenseLayer(144, 12, 48),
+                            DenseLayer(156, 12, 48),
+                            DenseLayer(168, 12, 48),
+                            DenseLayer(180, 12, 48),
+                            DenseLayer(192, 12, 48),
+                            DenseLayer(204, 12, 48),
+                            DenseLayer(216, 12, 48),
+                            DenseLayer(228, 12, 48),
+                            DenseLayer(240, 12, 48),
+                            DenseLayer(252, 12, 48),
+                            DenseLayer(264, 12, 48),
+                            DenseLayer(276, 12, 48),
+                            DenseLayer(288, 12, 48),
+                        ],
+                    ),
                 ),
             ),
-            ("denseblock3", DenseBlock(150, 16, 12, 48)),
+            ("transition2", Transition(300, 150)),
+            (
+                "denseblock3",
+                DenseBlock(
+                    layers=nn.ModuleList(
+                        [
+                            DenseLayer(150, 12, 48),
+                            DenseLayer(162, 12, 48),
+                            DenseLayer(174, 12, 48),
+                            DenseLayer(186, 12, 48),
+                            DenseLayer(198, 12, 48),
+                            DenseLayer(210, 12, 48),
+                            DenseLayer(222, 12, 48),
+                            DenseLayer(234, 12, 48),
+                            DenseLayer(246, 12, 48),
+                            DenseLayer(258, 12, 48),
+                            DenseLayer(270, 12, 48),
+                            DenseLayer(282, 12, 48),
+                            DenseLayer(294, 12, 48),
+                            DenseLayer(306, 12, 48),
+                            DenseLayer(318, 12, 48),
+                            DenseLayer(330, 12, 48),
+                        ],
+                    ),
+                ),
+            ),
             ("norm5", nn.BatchNorm2d(342)),
         )
         self.relu = nn.ReLU(inplace=True)

@@ -39,58 +39,6 @@ def replace_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
     setattr(root.get_submodule(parent), name, module)
 
 
-class SplitAttention(nn.Module):
-    """Split attention (ResNeSt): a radix-grouped conv whose splits are mixed by attention."""
-
-    fusible = (("conv", "bn0"), ("fc1", "bn1"))
-
-    def __init__(
-        self,
-        channels: int,
-        radix: int,
-        attn_channels: int,
-        stride: int = 1,
-    ) -> None:
-        super().__init__()
-        self.radix = radix
-        mid_channels = channels * radix
-        self.conv = nn.Conv2d(
-            channels,
-            mid_channels,
-            kernel_size=3,
-            stride=stride,
-            padding=1,
-            groups=radix,
-            bias=False,
-        )
-        self.bn0 = nn.BatchNorm2d(mid_channels)
-        self.act0 = nn.ReLU(inplace=True)
-        self.fc1 = nn.Conv2d(channels, attn_channels, kernel_size=1)
-        self.bn1 = nn.BatchNorm2d(attn_channels)
-        self.act1 = nn.ReLU(inplace=True)
-        self.fc2 = nn.Conv2d(attn_channels, mid_channels, kernel_size=1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.conv(x)
-        x = self.bn0(x)
-        x = self.act0(x)
-        batch, mid_channels, height, width = x.shape
-        splits = x.reshape(batch, self.radix, mid_channels // self.radix, height, width)
-        gap = splits.sum(dim=1).mean((2, 3), keepdim=True)
-        gap = self.fc1(gap)
-        gap = self.bn1(gap)
-        gap = self.act1(gap)
-        attn = self.fc2(gap)
-        if self.radix > 1:
-            # Softmax across the radix splits, per cardinal group (timm RadixSoftmax).
-            attn = attn.view(batch, 1, self.radix, -1).transpose(1, 2)
-            attn = torch.softmax(attn, dim=1).reshape(batch, -1)
-        else:
-            attn = torch.sigmoid(attn)
-        attn = attn.reshape(batch, self.radix, mid_channels // self.radix, 1, 1)
-        return (splits * attn).sum(dim=1)
-
-
 class ResNestBottleneck(nn.Module):
     """ResNeSt bottleneck: 1x1, split-attention 3x3, 1x1, residual."""
 
@@ -101,18 +49,16 @@ class ResNestBottleneck(nn.Module):
         in_channels: int,
         width: int,
         out_channels: int,
-        radix: int,
-        attn_channels: int,
-        stride: int = 1,
-        avd: nn.Module | None = None,
+        conv2: nn.Module,
+        avd_last: nn.Module | None = None,
         downsample: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, width, kernel_size=1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         self.act1 = nn.ReLU(inplace=True)
-        self.conv2 = SplitAttention(width, radix, attn_channels, stride=stride)
-        self.avd_last = avd
+        self.conv2 = conv2
+        self.avd_last = avd_last
         self.conv3 = nn.Conv2d(width, out_channels, kernel_size=1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_channels)
         self.act3 = nn.ReLU(inplace=True)
@@ -131,8 +77,56 @@ class ResNestBottleneck(nn.Module):
         if self.downsample is not None:
             identity = self.downsample(x)
         out += identity
-        out = self.act3(out)
-        return out
+        return self.act3(out)
+
+
+class SplitAttention(nn.Module):
+    """Split attention (ResNeSt): a radix-grouped conv whose splits are mixed by attention."""
+
+    fusible = (("conv", "bn0"), ("fc1", "bn1"))
+
+    def __init__(
+        self,
+        channels: int,
+        radix: int,
+        attn_channels: int,
+        mid: int,
+        conv_groups: int,
+        multi: bool,
+    ) -> None:
+        super().__init__()
+        self.radix = radix
+        self.multi = multi
+        self.conv = nn.Conv2d(
+            channels,
+            mid,
+            kernel_size=3,
+            padding=1,
+            groups=conv_groups,
+            bias=False,
+        )
+        self.bn0 = nn.BatchNorm2d(mid)
+        self.act0 = nn.ReLU(inplace=True)
+        self.fc1 = nn.Conv2d(channels, attn_channels, kernel_size=1)
+        self.bn1 = nn.BatchNorm2d(attn_channels)
+        self.act1 = nn.ReLU(inplace=True)
+        self.fc2 = nn.Conv2d(attn_channels, mid, kernel_size=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.conv(x)
+        y = self.bn0(y)
+        y = self.act0(y)
+        gap = y.unflatten(1, (self.radix, -1)).sum(1)
+        gap = gap.mean((2, 3), keepdim=True)
+        gap = self.fc1(gap)
+        gap = self.bn1(gap)
+        gap = self.act1(gap)
+        w = self.fc2(gap)
+        if self.multi:
+            w = w.unflatten(1, (1, self.radix, -1)).softmax(2).movedim(2, 1).flatten(1, 3)
+        else:
+            w = w.sigmoid()
+        return (y * w).unflatten(1, (self.radix, -1)).sum(1)
 
 
 class ResNeSt50D(nn.Module):
@@ -167,63 +161,91 @@ class ResNeSt50D(nn.Module):
                 64,
                 64,
                 256,
-                radix=2,
-                attn_channels=32,
+                conv2=SplitAttention(64, 2, 32, mid=128, conv_groups=2, multi=True),
                 downsample=nn.Sequential(
                     nn.Identity(),
                     nn.Conv2d(64, 256, kernel_size=1, bias=False),
                     nn.BatchNorm2d(256),
                 ),
             ),
-            *[ResNestBottleneck(256, 64, 256, radix=2, attn_channels=32) for _ in range(2)],
+            *[
+                ResNestBottleneck(
+                    256,
+                    64,
+                    256,
+                    conv2=SplitAttention(64, 2, 32, mid=128, conv_groups=2, multi=True),
+                )
+                for _ in range(2)
+            ],
         )
         self.layer2 = nn.Sequential(
             ResNestBottleneck(
                 256,
                 128,
                 512,
-                radix=2,
-                attn_channels=64,
-                avd=nn.AvgPool2d(kernel_size=3, stride=2, padding=1),
+                conv2=SplitAttention(128, 2, 64, mid=256, conv_groups=2, multi=True),
+                avd_last=nn.AvgPool2d(kernel_size=3, stride=2, padding=1),
                 downsample=nn.Sequential(
                     nn.AvgPool2d(kernel_size=2, stride=2, ceil_mode=True, count_include_pad=False),
                     nn.Conv2d(256, 512, kernel_size=1, bias=False),
                     nn.BatchNorm2d(512),
                 ),
             ),
-            *[ResNestBottleneck(512, 128, 512, radix=2, attn_channels=64) for _ in range(3)],
+            *[
+                ResNestBottleneck(
+                    512,
+                    128,
+                    512,
+                    conv2=SplitAttention(128, 2, 64, mid=256, conv_groups=2, multi=True),
+                )
+                for _ in range(3)
+            ],
         )
         self.layer3 = nn.Sequential(
             ResNestBottleneck(
                 512,
                 256,
                 1024,
-                radix=2,
-                attn_channels=128,
-                avd=nn.AvgPool2d(kernel_size=3, stride=2, padding=1),
+                conv2=SplitAttention(256, 2, 128, mid=512, conv_groups=2, multi=True),
+                avd_last=nn.AvgPool2d(kernel_size=3, stride=2, padding=1),
                 downsample=nn.Sequential(
                     nn.AvgPool2d(kernel_size=2, stride=2, ceil_mode=True, count_include_pad=False),
                     nn.Conv2d(512, 1024, kernel_size=1, bias=False),
                     nn.BatchNorm2d(1024),
                 ),
             ),
-            *[ResNestBottleneck(1024, 256, 1024, radix=2, attn_channels=128) for _ in range(5)],
+            *[
+                ResNestBottleneck(
+                    1024,
+                    256,
+                    1024,
+                    conv2=SplitAttention(256, 2, 128, mid=512, conv_groups=2, multi=True),
+                )
+                for _ in range(5)
+            ],
         )
         self.layer4 = nn.Sequential(
             ResNestBottleneck(
                 1024,
                 512,
                 2048,
-                radix=2,
-                attn_channels=256,
-                avd=nn.AvgPool2d(kernel_size=3, stride=2, padding=1),
+                conv2=SplitAttention(512, 2, 256, mid=1024, conv_groups=2, multi=True),
+                avd_last=nn.AvgPool2d(kernel_size=3, stride=2, padding=1),
                 downsample=nn.Sequential(
                     nn.AvgPool2d(kernel_size=2, stride=2, ceil_mode=True, count_include_pad=False),
                     nn.Conv2d(1024, 2048, kernel_size=1, bias=False),
                     nn.BatchNorm2d(2048),
                 ),
             ),
-            *[ResNestBottleneck(2048, 512, 2048, radix=2, attn_channels=256) for _ in range(2)],
+            *[
+                ResNestBottleneck(
+                    2048,
+                    512,
+                    2048,
+                    conv2=SplitAttention(512, 2, 256, mid=1024, conv_groups=2, multi=True),
+                )
+                for _ in range(2)
+            ],
         )
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(2048, num_classes)

@@ -39,8 +39,54 @@ def replace_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
     setattr(root.get_submodule(parent), name, module)
 
 
+def apply_to_chunks(modules: nn.ModuleList, x: Tensor) -> Tensor:
+    """Module i on the i-th of len(modules) equal channel chunks of x, concatenated."""
+    chunks = x.chunk(len(modules), 1)
+    return torch.cat([module(chunk) for module, chunk in zip(modules, chunks, strict=True)], 1)
+
+
+class SelectiveKernelBasic(nn.Module):
+    """Basic block whose first 3x3 is a selective kernel convolution."""
+
+    def __init__(
+        self,
+        conv1: nn.Module,
+        conv2: nn.Module,
+        downsample: nn.Module | None = None,
+    ) -> None:
+        super().__init__()
+        self.conv1 = conv1
+        self.conv2 = conv2
+        self.act = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x: Tensor) -> Tensor:
+        identity = x
+        out = self.conv1(x)
+        out = self.conv2(out)
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.act(out)
+
+
+class SelectiveKernel(nn.Module):
+    """Selective kernel convolution: parallel paths mixed by a softmax attention."""
+
+    def __init__(self, num_paths: int, paths: nn.Module, attn: nn.Module) -> None:
+        super().__init__()
+        self.num_paths = num_paths
+        self.paths = paths
+        self.attn = attn
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = apply_to_chunks(self.paths, x)
+        weights = self.attn(y)
+        return (y * weights).unflatten(1, (self.num_paths, -1)).sum(1)
+
+
 class ConvNormAct(nn.Module):
-    """Convolution, BatchNorm, then ReLU (or nothing)."""
+    """Convolution, BatchNorm, then ReLU (unless apply_act is false)."""
 
     fusible = (("conv", "bn"),)
 
@@ -52,9 +98,10 @@ class ConvNormAct(nn.Module):
         stride: int = 1,
         padding: int = 0,
         dilation: int = 1,
-        act: bool = True,
+        apply_act: bool = True,
     ) -> None:
         super().__init__()
+        self.apply_act = apply_act
         self.conv = nn.Conv2d(
             in_channels,
             out_channels,
@@ -65,12 +112,14 @@ class ConvNormAct(nn.Module):
             bias=False,
         )
         self.bn = nn.BatchNorm2d(out_channels)
-        self.act = nn.ReLU(inplace=True) if act else nn.Identity()
+        self.act = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.conv(x)
         x = self.bn(x)
-        return self.act(x)
+        if self.apply_act:
+            x = self.act(x)
+        return x
 
 
 class SelectiveKernelAttn(nn.Module):
@@ -78,103 +127,22 @@ class SelectiveKernelAttn(nn.Module):
 
     fusible = (("fc_reduce", "bn"),)
 
-    def __init__(self, channels: int, num_paths: int, attn_channels: int) -> None:
+    def __init__(self, channels: int, num_paths: int, attn_channels: int, selected: int) -> None:
         super().__init__()
         self.num_paths = num_paths
         self.fc_reduce = nn.Conv2d(channels, attn_channels, kernel_size=1, bias=False)
         self.bn = nn.BatchNorm2d(attn_channels)
         self.act = nn.ReLU(inplace=True)
-        self.fc_select = nn.Conv2d(attn_channels, channels * num_paths, kernel_size=1, bias=False)
+        self.fc_select = nn.Conv2d(attn_channels, selected, kernel_size=1, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        # x: (B, paths, C, H, W) -> per-path channel weights (B, paths, C, 1, 1)
-        x = x.sum(1).mean((2, 3), keepdim=True)
-        x = self.fc_reduce(x)
-        x = self.bn(x)
-        x = self.act(x)
-        x = self.fc_select(x)
-        batch, channels, height, width = x.shape
-        x = x.view(batch, self.num_paths, channels // self.num_paths, height, width)
-        return torch.softmax(x, dim=1)
-
-
-class SelectiveKernel(nn.Module):
-    """Selective kernel convolution: parallel paths mixed by a softmax attention."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        attn_channels: int,
-        kernels: list[int],
-        dilations: list[int],
-        paddings: list[int],
-        stride: int = 1,
-        split_input: bool = False,
-    ) -> None:
-        super().__init__()
-        self.split_input = split_input
-        self.path_channels = in_channels // len(kernels) if split_input else in_channels
-        self.paths = nn.ModuleList(
-            [
-                ConvNormAct(
-                    self.path_channels,
-                    out_channels,
-                    kernel_size=kernel,
-                    stride=stride,
-                    padding=padding,
-                    dilation=dilation,
-                )
-                for kernel, dilation, padding in zip(kernels, dilations, paddings, strict=True)
-            ]
-        )
-        self.attn = SelectiveKernelAttn(out_channels, len(kernels), attn_channels)
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.split_input:
-            inputs = torch.split(x, self.path_channels, 1)
-            paths = [path(inputs[i]) for i, path in enumerate(self.paths)]
-        else:
-            paths = [path(x) for path in self.paths]
-        stacked = torch.stack(paths, dim=1)
-        return (stacked * self.attn(stacked)).sum(dim=1)
-
-
-class SelectiveKernelBasic(nn.Module):
-    """Basic block whose first 3x3 is a selective kernel convolution."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        attn_channels: int,
-        stride: int = 1,
-        downsample: nn.Module | None = None,
-    ) -> None:
-        super().__init__()
-        self.conv1 = SelectiveKernel(
-            in_channels,
-            out_channels,
-            attn_channels,
-            kernels=[3, 3],
-            dilations=[1, 2],
-            paddings=[1, 2],
-            stride=stride,
-            split_input=True,
-        )
-        self.conv2 = ConvNormAct(out_channels, out_channels, 3, padding=1, act=False)
-        self.act = nn.ReLU(inplace=True)
-        self.downsample = downsample
-
-    def forward(self, x: Tensor) -> Tensor:
-        identity = x
-        out = self.conv1(x)
-        out = self.conv2(out)
-        if self.downsample is not None:
-            identity = self.downsample(x)
-        out += identity
-        out = self.act(out)
-        return out
+        s = x.unflatten(1, (self.num_paths, -1)).sum(1)
+        s = s.mean((2, 3), keepdim=True)
+        s = self.fc_reduce(s)
+        s = self.bn(s)
+        s = self.act(s)
+        s = self.fc_select(s)
+        return s.unflatten(1, (self.num_paths, -1)).softmax(1).flatten(1, 2)
 
 
 class SKResNet18(nn.Module):
@@ -194,46 +162,118 @@ class SKResNet18(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.layer1 = nn.Sequential(
-            *[SelectiveKernelBasic(64, 64, attn_channels=16) for _ in range(2)],
+            *[
+                SelectiveKernelBasic(
+                    conv1=SelectiveKernel(
+                        num_paths=2,
+                        paths=nn.ModuleList(
+                            [
+                                ConvNormAct(32, 64, 3, padding=1),
+                                ConvNormAct(32, 64, 3, padding=2, dilation=2),
+                            ],
+                        ),
+                        attn=SelectiveKernelAttn(64, 2, 16, selected=128),
+                    ),
+                    conv2=ConvNormAct(64, 64, 3, padding=1, apply_act=False),
+                )
+                for _ in range(2)
+            ],
         )
         self.layer2 = nn.Sequential(
             SelectiveKernelBasic(
-                64,
-                128,
-                attn_channels=16,
-                stride=2,
+                conv1=SelectiveKernel(
+                    num_paths=2,
+                    paths=nn.ModuleList(
+                        [
+                            ConvNormAct(32, 128, 3, stride=2, padding=1),
+                            ConvNormAct(32, 128, 3, stride=2, padding=2, dilation=2),
+                        ],
+                    ),
+                    attn=SelectiveKernelAttn(128, 2, 16, selected=256),
+                ),
+                conv2=ConvNormAct(128, 128, 3, padding=1, apply_act=False),
                 downsample=nn.Sequential(
                     nn.Conv2d(64, 128, kernel_size=1, stride=2, bias=False),
                     nn.BatchNorm2d(128),
                 ),
             ),
-            SelectiveKernelBasic(128, 128, attn_channels=16),
+            SelectiveKernelBasic(
+                conv1=SelectiveKernel(
+                    num_paths=2,
+                    paths=nn.ModuleList(
+                        [
+                            ConvNormAct(64, 128, 3, padding=1),
+                            ConvNormAct(64, 128, 3, padding=2, dilation=2),
+                        ],
+                    ),
+                    attn=SelectiveKernelAttn(128, 2, 16, selected=256),
+                ),
+                conv2=ConvNormAct(128, 128, 3, padding=1, apply_act=False),
+            ),
         )
         self.layer3 = nn.Sequential(
             SelectiveKernelBasic(
-                128,
-                256,
-                attn_channels=32,
-                stride=2,
+                conv1=SelectiveKernel(
+                    num_paths=2,
+                    paths=nn.ModuleList(
+                        [
+                            ConvNormAct(64, 256, 3, stride=2, padding=1),
+                            ConvNormAct(64, 256, 3, stride=2, padding=2, dilation=2),
+                        ],
+                    ),
+                    attn=SelectiveKernelAttn(256, 2, 32, selected=512),
+                ),
+                conv2=ConvNormAct(256, 256, 3, padding=1, apply_act=False),
                 downsample=nn.Sequential(
                     nn.Conv2d(128, 256, kernel_size=1, stride=2, bias=False),
                     nn.BatchNorm2d(256),
                 ),
             ),
-            SelectiveKernelBasic(256, 256, attn_channels=32),
+            SelectiveKernelBasic(
+                conv1=SelectiveKernel(
+                    num_paths=2,
+                    paths=nn.ModuleList(
+                        [
+                            ConvNormAct(128, 256, 3, padding=1),
+                            ConvNormAct(128, 256, 3, padding=2, dilation=2),
+                        ],
+                    ),
+                    attn=SelectiveKernelAttn(256, 2, 32, selected=512),
+                ),
+                conv2=ConvNormAct(256, 256, 3, padding=1, apply_act=False),
+            ),
         )
         self.layer4 = nn.Sequential(
             SelectiveKernelBasic(
-                256,
-                512,
-                attn_channels=64,
-                stride=2,
+                conv1=SelectiveKernel(
+                    num_paths=2,
+                    paths=nn.ModuleList(
+                        [
+                            ConvNormAct(128, 512, 3, stride=2, padding=1),
+                            ConvNormAct(128, 512, 3, stride=2, padding=2, dilation=2),
+                        ],
+                    ),
+                    attn=SelectiveKernelAttn(512, 2, 64, selected=1024),
+                ),
+                conv2=ConvNormAct(512, 512, 3, padding=1, apply_act=False),
                 downsample=nn.Sequential(
                     nn.Conv2d(256, 512, kernel_size=1, stride=2, bias=False),
                     nn.BatchNorm2d(512),
                 ),
             ),
-            SelectiveKernelBasic(512, 512, attn_channels=64),
+            SelectiveKernelBasic(
+                conv1=SelectiveKernel(
+                    num_paths=2,
+                    paths=nn.ModuleList(
+                        [
+                            ConvNormAct(256, 512, 3, padding=1),
+                            ConvNormAct(256, 512, 3, padding=2, dilation=2),
+                        ],
+                    ),
+                    attn=SelectiveKernelAttn(512, 2, 64, selected=1024),
+                ),
+                conv2=ConvNormAct(512, 512, 3, padding=1, apply_act=False),
+            ),
         )
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512, num_classes)

@@ -39,8 +39,42 @@ def replace_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
     setattr(root.get_submodule(parent), name, module)
 
 
+def apply_to_chunks(modules: nn.ModuleList, x: Tensor) -> Tensor:
+    """Module i on the i-th of len(modules) equal channel chunks of x, concatenated."""
+    chunks = x.chunk(len(modules), 1)
+    return torch.cat([module(chunk) for module, chunk in zip(modules, chunks, strict=True)], 1)
+
+
+class SelectiveKernelBottleneck(nn.Module):
+    """Bottleneck whose 3x3 is a selective kernel convolution."""
+
+    def __init__(
+        self,
+        conv1: nn.Module,
+        conv2: nn.Module,
+        conv3: nn.Module,
+        downsample: nn.Module | None = None,
+    ) -> None:
+        super().__init__()
+        self.conv1 = conv1
+        self.conv2 = conv2
+        self.conv3 = conv3
+        self.act = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x: Tensor) -> Tensor:
+        identity = x
+        out = self.conv1(x)
+        out = self.conv2(out)
+        out = self.conv3(out)
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.act(out)
+
+
 class ConvNormAct(nn.Module):
-    """Convolution, BatchNorm, then ReLU (or nothing)."""
+    """Convolution, BatchNorm, then ReLU (unless apply_act is false)."""
 
     fusible = (("conv", "bn"),)
 
@@ -53,9 +87,10 @@ class ConvNormAct(nn.Module):
         padding: int = 0,
         dilation: int = 1,
         groups: int = 1,
-        act: bool = True,
+        apply_act: bool = True,
     ) -> None:
         super().__init__()
+        self.apply_act = apply_act
         self.conv = nn.Conv2d(
             in_channels,
             out_channels,
@@ -67,12 +102,29 @@ class ConvNormAct(nn.Module):
             bias=False,
         )
         self.bn = nn.BatchNorm2d(out_channels)
-        self.act = nn.ReLU(inplace=True) if act else nn.Identity()
+        self.act = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.conv(x)
         x = self.bn(x)
-        return self.act(x)
+        if self.apply_act:
+            x = self.act(x)
+        return x
+
+
+class SelectiveKernel(nn.Module):
+    """Selective kernel convolution: parallel paths mixed by a softmax attention."""
+
+    def __init__(self, num_paths: int, paths: nn.Module, attn: nn.Module) -> None:
+        super().__init__()
+        self.num_paths = num_paths
+        self.paths = paths
+        self.attn = attn
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = torch.cat([path(x) for path in self.paths], 1)
+        weights = self.attn(y)
+        return (y * weights).unflatten(1, (self.num_paths, -1)).sum(1)
 
 
 class SelectiveKernelAttn(nn.Module):
@@ -80,110 +132,22 @@ class SelectiveKernelAttn(nn.Module):
 
     fusible = (("fc_reduce", "bn"),)
 
-    def __init__(self, channels: int, num_paths: int, attn_channels: int) -> None:
+    def __init__(self, channels: int, num_paths: int, attn_channels: int, selected: int) -> None:
         super().__init__()
         self.num_paths = num_paths
         self.fc_reduce = nn.Conv2d(channels, attn_channels, kernel_size=1, bias=False)
         self.bn = nn.BatchNorm2d(attn_channels)
         self.act = nn.ReLU(inplace=True)
-        self.fc_select = nn.Conv2d(attn_channels, channels * num_paths, kernel_size=1, bias=False)
+        self.fc_select = nn.Conv2d(attn_channels, selected, kernel_size=1, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        # x: (B, paths, C, H, W) -> per-path channel weights (B, paths, C, 1, 1)
-        x = x.sum(1).mean((2, 3), keepdim=True)
-        x = self.fc_reduce(x)
-        x = self.bn(x)
-        x = self.act(x)
-        x = self.fc_select(x)
-        batch, channels, height, width = x.shape
-        x = x.view(batch, self.num_paths, channels // self.num_paths, height, width)
-        return torch.softmax(x, dim=1)
-
-
-class SelectiveKernel(nn.Module):
-    """Selective kernel convolution: parallel paths mixed by a softmax attention."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        attn_channels: int,
-        kernels: list[int],
-        dilations: list[int],
-        paddings: list[int],
-        stride: int = 1,
-        groups: int = 1,
-        split_input: bool = False,
-    ) -> None:
-        super().__init__()
-        self.split_input = split_input
-        self.path_channels = in_channels // len(kernels) if split_input else in_channels
-        self.paths = nn.ModuleList(
-            [
-                ConvNormAct(
-                    self.path_channels,
-                    out_channels,
-                    kernel_size=kernel,
-                    stride=stride,
-                    padding=padding,
-                    dilation=dilation,
-                    groups=groups,
-                )
-                for kernel, dilation, padding in zip(kernels, dilations, paddings, strict=True)
-            ]
-        )
-        self.attn = SelectiveKernelAttn(out_channels, len(kernels), attn_channels)
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.split_input:
-            inputs = torch.split(x, self.path_channels, 1)
-            paths = [path(inputs[i]) for i, path in enumerate(self.paths)]
-        else:
-            paths = [path(x) for path in self.paths]
-        stacked = torch.stack(paths, dim=1)
-        return (stacked * self.attn(stacked)).sum(dim=1)
-
-
-class SelectiveKernelBottleneck(nn.Module):
-    """Bottleneck whose 3x3 is a selective kernel convolution."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        width: int,
-        out_channels: int,
-        attn_channels: int,
-        stride: int = 1,
-        groups: int = 1,
-        downsample: nn.Module | None = None,
-    ) -> None:
-        super().__init__()
-        self.conv1 = ConvNormAct(in_channels, width, 1)
-        self.conv2 = SelectiveKernel(
-            width,
-            width,
-            attn_channels,
-            kernels=[3, 3],
-            dilations=[1, 2],
-            paddings=[1, 2],
-            stride=stride,
-            groups=groups,
-            split_input=False,
-        )
-        self.conv3 = ConvNormAct(width, out_channels, 1, act=False)
-        self.act = nn.ReLU(inplace=True)
-        self.downsample = downsample
-
-    def forward(self, x: Tensor) -> Tensor:
-        identity = x
-        out = self.conv1(x)
-        out = self.conv2(out)
-        out = self.conv3(out)
-        if self.downsample is not None:
-            identity = self.downsample(x)
-        out += identity
-        out = self.act(out)
-        return out
+        s = x.unflatten(1, (self.num_paths, -1)).sum(1)
+        s = s.mean((2, 3), keepdim=True)
+        s = self.fc_reduce(s)
+        s = self.bn(s)
+        s = self.act(s)
+        s = self.fc_select(s)
+        return s.unflatten(1, (self.num_paths, -1)).softmax(1).flatten(1, 2)
 
 
 class SKResNeXt50_32x4d(nn.Module):
@@ -205,72 +169,149 @@ class SKResNeXt50_32x4d(nn.Module):
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.layer1 = nn.Sequential(
             SelectiveKernelBottleneck(
-                64,
-                128,
-                256,
-                attn_channels=32,
-                groups=32,
+                conv1=ConvNormAct(64, 128, 1),
+                conv2=SelectiveKernel(
+                    num_paths=2,
+                    paths=nn.ModuleList(
+                        [
+                            ConvNormAct(128, 128, 3, padding=1, groups=32),
+                            ConvNormAct(128, 128, 3, padding=2, dilation=2, groups=32),
+                        ],
+                    ),
+                    attn=SelectiveKernelAttn(128, 2, 32, selected=256),
+                ),
+                conv3=ConvNormAct(128, 256, 1, apply_act=False),
                 downsample=nn.Sequential(
                     nn.Conv2d(64, 256, kernel_size=1, bias=False),
                     nn.BatchNorm2d(256),
                 ),
             ),
             *[
-                SelectiveKernelBottleneck(256, 128, 256, attn_channels=32, groups=32)
+                SelectiveKernelBottleneck(
+                    conv1=ConvNormAct(256, 128, 1),
+                    conv2=SelectiveKernel(
+                        num_paths=2,
+                        paths=nn.ModuleList(
+                            [
+                                ConvNormAct(128, 128, 3, padding=1, groups=32),
+                                ConvNormAct(128, 128, 3, padding=2, dilation=2, groups=32),
+                            ],
+                        ),
+                        attn=SelectiveKernelAttn(128, 2, 32, selected=256),
+                    ),
+                    conv3=ConvNormAct(128, 256, 1, apply_act=False),
+                )
                 for _ in range(2)
             ],
         )
         self.layer2 = nn.Sequential(
             SelectiveKernelBottleneck(
-                256,
-                256,
-                512,
-                attn_channels=32,
-                stride=2,
-                groups=32,
+                conv1=ConvNormAct(256, 256, 1),
+                conv2=SelectiveKernel(
+                    num_paths=2,
+                    paths=nn.ModuleList(
+                        [
+                            ConvNormAct(256, 256, 3, stride=2, padding=1, groups=32),
+                            ConvNormAct(256, 256, 3, stride=2, padding=2, dilation=2, groups=32),
+                        ],
+                    ),
+                    attn=SelectiveKernelAttn(256, 2, 32, selected=512),
+                ),
+                conv3=ConvNormAct(256, 512, 1, apply_act=False),
                 downsample=nn.Sequential(
                     nn.Conv2d(256, 512, kernel_size=1, stride=2, bias=False),
                     nn.BatchNorm2d(512),
                 ),
             ),
             *[
-                SelectiveKernelBottleneck(512, 256, 512, attn_channels=32, groups=32)
+                SelectiveKernelBottleneck(
+                    conv1=ConvNormAct(512, 256, 1),
+                    conv2=SelectiveKernel(
+                        num_paths=2,
+                        paths=nn.ModuleList(
+                            [
+                                ConvNormAct(256, 256, 3, padding=1, groups=32),
+                                ConvNormAct(256, 256, 3, padding=2, dilation=2, groups=32),
+                            ],
+                        ),
+                        attn=SelectiveKernelAttn(256, 2, 32, selected=512),
+                    ),
+                    conv3=ConvNormAct(256, 512, 1, apply_act=False),
+                )
                 for _ in range(3)
             ],
         )
         self.layer3 = nn.Sequential(
             SelectiveKernelBottleneck(
-                512,
-                512,
-                1024,
-                attn_channels=32,
-                stride=2,
-                groups=32,
+                conv1=ConvNormAct(512, 512, 1),
+                conv2=SelectiveKernel(
+                    num_paths=2,
+                    paths=nn.ModuleList(
+                        [
+                            ConvNormAct(512, 512, 3, stride=2, padding=1, groups=32),
+                            ConvNormAct(512, 512, 3, stride=2, padding=2, dilation=2, groups=32),
+                        ],
+                    ),
+                    attn=SelectiveKernelAttn(512, 2, 32, selected=1024),
+                ),
+                conv3=ConvNormAct(512, 1024, 1, apply_act=False),
                 downsample=nn.Sequential(
                     nn.Conv2d(512, 1024, kernel_size=1, stride=2, bias=False),
                     nn.BatchNorm2d(1024),
                 ),
             ),
             *[
-                SelectiveKernelBottleneck(1024, 512, 1024, attn_channels=32, groups=32)
+                SelectiveKernelBottleneck(
+                    conv1=ConvNormAct(1024, 512, 1),
+                    conv2=SelectiveKernel(
+                        num_paths=2,
+                        paths=nn.ModuleList(
+                            [
+                                ConvNormAct(512, 512, 3, padding=1, groups=32),
+                                ConvNormAct(512, 512, 3, padding=2, dilation=2, groups=32),
+                            ],
+                        ),
+                        attn=SelectiveKernelAttn(512, 2, 32, selected=1024),
+                    ),
+                    conv3=ConvNormAct(512, 1024, 1, apply_act=False),
+                )
                 for _ in range(5)
             ],
         )
         self.layer4 = nn.Sequential(
             SelectiveKernelBottleneck(
-                1024,
-                1024,
-                2048,
-                attn_channels=64,
-                stride=2,
-                groups=32,
+                conv1=ConvNormAct(1024, 1024, 1),
+                conv2=SelectiveKernel(
+                    num_paths=2,
+                    paths=nn.ModuleList(
+                        [
+                            ConvNormAct(1024, 1024, 3, stride=2, padding=1, groups=32),
+                            ConvNormAct(1024, 1024, 3, stride=2, padding=2, dilation=2, groups=32),
+                        ],
+                    ),
+                    attn=SelectiveKernelAttn(1024, 2, 64, selected=2048),
+                ),
+                conv3=ConvNormAct(1024, 2048, 1, apply_act=False),
                 downsample=nn.Sequential(
                     nn.Conv2d(1024, 2048, kernel_size=1, stride=2, bias=False),
                     nn.BatchNorm2d(2048),
                 ),
             ),
             *[
-                SelectiveKernelBottleneck(2048, 1024, 2048, attn_channels=64, groups=32)
+                SelectiveKernelBottleneck(
+                    conv1=ConvNormAct(2048, 1024, 1),
+                    conv2=SelectiveKernel(
+                        num_paths=2,
+                        paths=nn.ModuleList(
+                            [
+                                ConvNormAct(1024, 1024, 3, padding=1, groups=32),
+                                ConvNormAct(1024, 1024, 3, padding=2, dilation=2, groups=32),
+                            ],
+                        ),
+                        attn=SelectiveKernelAttn(1024, 2, 64, selected=2048),
+                    ),
+                    conv3=ConvNormAct(1024, 2048, 1, apply_act=False),
+                )
                 for _ in range(2)
             ],
         )

@@ -35,6 +35,9 @@ MODELS = [
     "mobilenet_v3_small",  # hard swish, SE with hard sigmoid, optional list items
     "regnet_y_400mf",  # named blocks `block1-0`, nested transform, SE module with avgpool
     "efficientnet_b0",  # SiLU, stochastic depth, nested features.N layout, tail conv
+    "efficientnet_v2_s",  # fused-MBConv: full 3x3 expansion convs, optional list items
+    "convnext_tiny",  # LayerNorm2d, channels-last LayerNorm and linears, layer scale, GELU
+    "convnext_tiny_timm",  # timm's: gamma reshaped, the head's norm after the flatten
 ]
 
 

@@ -41,6 +41,9 @@ REFERENCES: dict[str, tuple[str, str] | tuple[str, str, dict[str, Any]]] = {
     "efficientnet_b5": ("torchvision", "efficientnet_b5"),
     "efficientnet_b6": ("torchvision", "efficientnet_b6"),
     "efficientnet_b7": ("torchvision", "efficientnet_b7"),
+    "efficientnet_v2_s": ("torchvision", "efficientnet_v2_s"),
+    "efficientnet_v2_m": ("torchvision", "efficientnet_v2_m"),
+    "efficientnet_v2_l": ("torchvision", "efficientnet_v2_l"),
     "regnet_x_400mf": ("torchvision", "regnet_x_400mf"),
     "regnet_y_400mf": ("torchvision", "regnet_y_400mf"),
     "regnet_y_1_6gf": ("torchvision", "regnet_y_1_6gf"),
@@ -76,6 +79,12 @@ REFERENCES: dict[str, tuple[str, str] | tuple[str, str, dict[str, Any]]] = {
     "densenet121": ("torchvision", "densenet121"),
     "densenet169": ("torchvision", "densenet169"),
     "densenet201": ("torchvision", "densenet201"),
+    "convnext_tiny": ("torchvision", "convnext_tiny"),
+    # The spec's stochastic depth (torchvision's 0.1; timm's default is 0): train mode.
+    "convnext_tiny_timm": ("timm", "convnext_tiny", {"drop_path_rate": 0.1}),
+    "convnext_small": ("torchvision", "convnext_small"),
+    "convnext_base": ("torchvision", "convnext_base"),
+    "convnext_large": ("torchvision", "convnext_large"),
     "resnet50_os8": (
         "torchvision",
         "resnet50",
@@ -85,6 +94,13 @@ REFERENCES: dict[str, tuple[str, str] | tuple[str, str, dict[str, Any]]] = {
     "seresnet50_os16": ("timm", "seresnet50", {"output_stride": 16}),
     "resnetv2_50_os8": ("timm", "resnetv2_50", {"output_stride": 8}),
     "resnet50d_os16": ("timm", "resnet50d", {"output_stride": 16}),
+    "res2net50_26w_4s": ("timm", "res2net50_26w_4s"),
+    "res2net50_26w_6s": ("timm", "res2net50_26w_6s"),
+    "res2net50_26w_8s": ("timm", "res2net50_26w_8s"),
+    "res2net50_48w_2s": ("timm", "res2net50_48w_2s"),
+    "res2net50_14w_8s": ("timm", "res2net50_14w_8s"),
+    "res2net101_26w_4s": ("timm", "res2net101_26w_4s"),
+    "res2next50": ("timm", "res2next50"),
 }
 UNREFERENCED = [name for name in ZOO if name not in REFERENCES]
 
@@ -135,9 +151,18 @@ def test_matches_reference(name: str) -> None:
 
 def randomise_norms(model: Any) -> None:
     """BN statistics and affine parameters away from their init (mean 0, var 1, identity), so a
-    misplaced or missing norm changes the output."""
+    misplaced or missing norm changes the output; so are LayerNorm's affine parameters and
+    ConvNeXt's layer scale (1e-6 at init, which would hide its block's branch)."""
     generator = torch.Generator().manual_seed(3)
+    for name, param in model.named_parameters():
+        if name.rsplit(".", 1)[-1] in ("layer_scale", "gamma"):
+            with torch.no_grad():
+                param.copy_(torch.rand(param.shape, generator=generator) + 0.5)
     for module in model.modules():
+        if isinstance(module, torch.nn.LayerNorm) and module.elementwise_affine:
+            with torch.no_grad():
+                module.weight.copy_(torch.rand(module.weight.shape, generator=generator) + 0.5)
+                module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
             n = module.num_features
             with torch.no_grad():

@@ -161,6 +161,7 @@ SPECIAL: dict[str, list[Any]] = {
     "tail": [{"type": "conv_bn_relu", "width": 24}, {"type": "no_such_kind", "width": 24}],
     "mid_width": [8, 24, [24, 32]],
     "args": [{"k": 1}, {"bias": True}],
+    "entry": ["convnext_downsample", "no_such_kind"],
     "block": ["basic", "bottleneck", "preact_basic", "dense", "my_basic", "no_such_kind"],
     "type": ["conv7x7", "conv3x3", "deep", "no_such_stem"],
 }

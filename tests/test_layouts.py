@@ -24,10 +24,13 @@ from archspec.spec.load import read_spec
 from tests.conftest import compiled
 
 BUILTIN = [
+    "pytorch_resnet_cifar10",
+    "timm_convnext",
     "timm_efficientnet",
     "timm_mobilenet",
     "timm_regnet",
     "timm_resnetv2",
+    "torchvision_convnext",
     "torchvision_densenet",
     "torchvision_efficientnet",
     "torchvision_flat",

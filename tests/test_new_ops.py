@@ -28,13 +28,19 @@ from archspec.ir.ops import (
     Hardswish,
     Identity,
     Input,
+    LayerNorm,
+    LayerNorm2d,
+    LayerScale,
     LeakyReLU,
+    Linear,
     Op,
+    Permute,
     ReLU6,
     Shape,
     Sigmoid,
     SiLU,
 )
+from archspec.ir.ops.channels import HELPERS
 from archspec.memory import estimate
 from archspec.passes import run_passes
 from tests.test_conventions import _flop_counter, _fvcore, _ptflops
@@ -263,3 +269,122 @@ def test_only_the_documented_ops_save_private_tensors(case: tuple[Op, Shape]) ->
     assert (private > 0) == (op in PRIVATE_SAVES)
     output = _arch(op, shape).graph.nodes["op"]["shape"]
     assert private == 2 * 4 * op.saved_private_elements(output)
+
+
+# ConvNeXt's ops (archspec/ir/ops/channels.py) in the chain of its block, between two convs:
+# LayerNorm2d, to channels last, LayerNorm, linear over the last dim, GELU, linear, back to
+# channels first, layer scale in both of its forms. The torch module is written from the ops'
+# own constructors and forward calls, with the helper classes the generated file defines.
+CONVNEXT_CHAINS: dict[str, list[Op]] = {
+    "torchvision": [
+        LayerNorm2d(WIDTH),
+        Permute(),
+        LayerNorm(WIDTH),
+        Linear(WIDTH, 4 * WIDTH),
+        GELU(),
+        Linear(4 * WIDTH, WIDTH),
+        Permute(channels_last=False),
+        LayerScale(WIDTH),
+    ],
+    "timm": [
+        Permute(),
+        LayerNorm(WIDTH, eps=1e-5),
+        Linear(WIDTH, WIDTH, bias=False),
+        Permute(channels_last=False),
+        LayerScale(WIDTH, 0.5, spatial=False),
+        LayerNorm2d(WIDTH, eps=1e-5),
+    ],
+}
+
+
+def _chain_arch(ops: list[Op], shape: Shape) -> ArchGraph:
+    arch = ArchGraph("chain", "Chain", "", "", shape)
+    b = Builder(arch)
+    scope = Scope("", "stage1")
+    x = b.add(Input(shape), [], Scope("", "input"), "input", module=False)
+    x = b.add(Conv2d(shape[0], WIDTH, 3, padding=1, bias=True), [x], scope, "conv1")
+    for index, op in enumerate(ops):
+        x = b.add(op, [x], scope, f"op{index}")
+    arch.output = b.add(Conv2d(WIDTH, 4, 1, bias=True), [x], scope, "conv2")
+    return run_passes(arch)
+
+
+def _chain_module(ops: list[Op], channels: int) -> Any:
+    """The chain as generated code writes it: `self.opN = <module_call>`, `x = <forward_call>`."""
+    lines = [
+        "class Chain(nn.Module):",
+        "    def __init__(self):",
+        "        super().__init__()",
+        f"        self.conv1 = nn.Conv2d({channels}, {WIDTH}, 3, padding=1)",
+        f"        self.conv2 = nn.Conv2d({WIDTH}, 4, 1)",
+    ]
+    for index, op in enumerate(ops):
+        call = op.module_call()
+        assert call is not None
+        lines.append(f"        self.op{index} = {literal(call, lambda block: block.base_name)}")
+    lines += ["    def forward(self, x):", "        x = self.conv1(x)"]
+    lines += [f"        x = {op.forward_call(f'op{i}', 'x')}" for i, op in enumerate(ops)]
+    lines.append("        return self.conv2(x)")
+    namespace: dict[str, Any] = {"torch": torch, "nn": nn, "Tensor": torch.Tensor}
+    for source in HELPERS.values():
+        exec(source, namespace)
+    exec("\n".join(lines), namespace)
+    torch.manual_seed(0)
+    return namespace["Chain"]().eval()
+
+
+@pytest.mark.parametrize("library", sorted(CONVNEXT_CHAINS))
+def test_convnext_ops_count_as_the_tools(library: str) -> None:
+    ops = CONVNEXT_CHAINS[library]
+    x = torch.randn(1, *SHAPE)
+    measured = {
+        "fvcore": _fvcore(_chain_module(ops, SHAPE[0]), x),
+        "ptflops": _ptflops(_chain_module(ops, SHAPE[0]), SHAPE, functional=True),
+        "ptflops_modules": _ptflops(_chain_module(ops, SHAPE[0]), SHAPE, functional=False),
+        "flop_counter": _flop_counter(_chain_module(ops, SHAPE[0]), x),
+    }
+    arch = _chain_arch(ops, SHAPE)
+    assert {tool: count(arch, tool).total for tool in measured} == measured
+
+
+@pytest.mark.parametrize("library", sorted(CONVNEXT_CHAINS))
+def test_convnext_ops_tensors_and_shapes(library: str) -> None:
+    ops = CONVNEXT_CHAINS[library]
+    model, arch = _chain_module(ops, SHAPE[0]), _chain_arch(ops, SHAPE)
+    expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+    assert {name: t.shape for name, t in arch.state_dict().items()} == expected
+    assert arch.state_dict()["op4" if library == "timm" else "op7"].shape in ((6,), (6, 1, 1))
+    with torch.no_grad():
+        out = model(torch.randn(1, *SHAPE))
+    assert tuple(out.shape[1:]) == arch.graph.nodes[arch.output]["shape"]
+
+
+@pytest.mark.parametrize("library", sorted(CONVNEXT_CHAINS))
+def test_convnext_ops_training_estimate(library: str) -> None:
+    """What autograd keeps: the named feature maps plus the layer norms' mean and rstd."""
+    ops = CONVNEXT_CHAINS[library]
+    model = _chain_module(ops, SHAPE[0]).train()
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    saved: dict[int, int] = {}
+
+    def pack(tensor: Any) -> Any:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in params:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        model(torch.randn(2, *SHAPE))
+    arch = _chain_arch(ops, SHAPE)
+    assert estimate(arch, batch=2).training_saved_bytes == sum(saved.values())
+
+
+def test_convnext_ops_are_torchvisions() -> None:
+    """The LayerNorms, linears and layer scale torchvision's CNBlock builds, and its Permutes."""
+    models = pytest.importorskip("torchvision.models")
+    block = models.convnext_tiny().features[1][0]
+    ops = _chain_module(CONVNEXT_CHAINS["torchvision"][1:], WIDTH)
+    norm = next(m for m in block.modules() if type(m) is nn.LayerNorm)
+    assert (norm.eps, ops.op1.eps) == (1e-6, 1e-6)
+    assert [p.dims for p in (block.block[1], block.block[6])] == [ops.op0.dims, ops.op5.dims]
+    assert block.layer_scale.shape[1:] == ops.op6.shape[1:] == (1, 1)

@@ -34,6 +34,8 @@ from archspec.blocks.language import FUNCTIONS, OPS
 from archspec.blocks.syntax import (
     Apply,
     Construct,
+    Each,
+    Expr,
     Listed,
     Module,
     Ref,
@@ -97,10 +99,14 @@ def _step(text: str) -> str:
 
 
 Ident = Annotated[str, AfterValidator(check_name)]
+# A member, or a module inside one (`conv2.bn`).
+MemberPath = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")]
 ExprText = Annotated[str, Field(max_length=300), AfterValidator(_expression)]
 MemberText = Annotated[str, Field(max_length=300), AfterValidator(_construct)]
 StepText = Annotated[str, Field(max_length=300), AfterValidator(_step)]
 MAX_LIST = 16
+# Items of an `each` member or a dense form (DenseNet-264's last block has 48 layers).
+MAX_ITEMS = 256
 _TEXT_SCHEMA = {"type": "string", "maxLength": 300}
 _BODY_SCHEMA = {
     "anyOf": [
@@ -167,6 +173,8 @@ MemberBody = Annotated[Any, PlainValidator(_body), WithJsonSchema(_BODY_SCHEMA)]
 def _member_tag(value: object) -> str:
     if isinstance(value, SlotMember) or (isinstance(value, dict) and "slot" in value):
         return "slot"
+    if isinstance(value, EachMember) or (isinstance(value, dict) and "each" in value):
+        return "each"
     return "optional" if isinstance(value, dict | BaseModel) else "body"
 
 
@@ -175,11 +183,12 @@ class _Strict(BaseModel):
 
 
 class Param(_Strict):
-    """A constructor parameter of the block: `int`, `bool` or `float` (a probability, a
-    scale), optional default and bounds."""
+    """A constructor parameter of the block: `int`, `bool`, `float` (a probability, a
+    scale) or `ints` (a list of whole numbers, one per item of an `each` member), optional
+    default and bounds (an `ints` param's bounds hold for every element)."""
 
-    type: Literal["int", "bool", "float"] = "int"
-    default: int | bool | float | None = None
+    type: Literal["int", "bool", "float", "ints"] = "int"
+    default: int | bool | float | list[int] | None = None
     min: int | float | None = None
     max: int | float | None = None
 
@@ -192,7 +201,12 @@ class Param(_Strict):
 
 
 def fits(kind: str, value: object) -> bool:
-    """Whether a value has a param's type (an int is a float; a bool is neither)."""
+    """Whether a value has a param's type (an int is a float; a bool is neither; `ints` is a
+    non-empty list of ints)."""
+    if kind == "ints":
+        if not isinstance(value, list | tuple):
+            return False
+        return 1 <= len(value) <= MAX_ITEMS and all(fits("int", v) for v in value)
     if kind == "bool":
         return isinstance(value, bool)
     if isinstance(value, bool):
@@ -202,10 +216,20 @@ def fits(kind: str, value: object) -> bool:
 
 class ConditionalStep(_Strict):
     """A forward step that runs only where `when` (a bool param or let value) is true, as
-    torchvision's `if self.use_res_connect:`."""
+    torchvision's `if self.use_res_connect:`; with `else`, a step for the same value that
+    runs where it is false (timm's `if self.split_input: ... else: ...`)."""
 
     do: StepText
     when: Ident
+    otherwise: StepText | None = Field(None, alias="else")
+
+    @model_validator(mode="after")
+    def _same_target(self) -> ConditionalStep:
+        if self.otherwise is not None:
+            target = parse_step(self.do).target
+            if target is None or parse_step(self.otherwise).target != target:
+                raise ValueError("`do` and `else` set the same value (`v = ...`), not return")
+        return self
 
 
 ForwardStep = Annotated[
@@ -235,12 +259,35 @@ class SlotMember(_Strict):
     slot: Literal["attention", "downsample"]
 
 
+class EachMember(_Strict):
+    """`{each: conv2d(channels, width, kernels, padding=paddings)}`: one item per element of
+    the `ints` params the call reads, zipped (item i reads element i of each); an
+    nn.ModuleList the caller builds, used in forward by `each(...)` or `each_split(...)`."""
+
+    each: MemberText
+
+
 Member = Annotated[
     Annotated[MemberBody, Tag("body")]
     | Annotated[OptionalMember, Tag("optional")]
-    | Annotated[SlotMember, Tag("slot")],
+    | Annotated[SlotMember, Tag("slot")]
+    | Annotated[EachMember, Tag("each")],
     Discriminator(_member_tag),
 ]
+
+
+class DenseForm(_Strict):
+    """Dense connectivity (Huang et al. 2017) as torchvision's _DenseBlock: one item per
+    element of the lists the `each` call reads, named by `name` (`{n}`: its number from 1),
+    item j fed the concatenation of the block input and every earlier item's output; the
+    output is that concatenation with the last item's output too."""
+
+    each: MemberText
+    name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*\{n\}$", max_length=40)]
+
+
+# The member name a dense form's items have inside archspec (its constructor argument).
+DENSE_MEMBER = "layers"
 
 
 class BlockDef(_Strict):
@@ -253,18 +300,24 @@ class BlockDef(_Strict):
     let: Annotated[dict[Ident, ExprText], Field(max_length=MAX_LETS)] = {}
     members: Annotated[dict[Ident, Member], Field(max_length=MAX_MEMBERS)] = {}
     forward: Annotated[list[ForwardStep], Field(max_length=MAX_STEPS)] = []
-    # The member whose weight `zero_init_residual` zeroes (the norm before the residual add).
-    zero_init: Ident | None = None
+    # The member whose weight `zero_init_residual` zeroes (the norm before the residual add;
+    # `member.child` inside a member that is a block).
+    zero_init: MemberPath | None = None
     # Instead of members and forward: ops applied in order (an nn.Sequential, keys 0, 1, ...).
     sequence: Annotated[list[MemberText], Field(min_length=1, max_length=MAX_MEMBERS)] | None = None
+    # Or: dense connectivity over items of one kind (an nn.ModuleDict subclass).
+    dense: DenseForm | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> BlockDef:
-        if self.sequence is not None and (self.members or self.forward):
-            raise ValueError("give either `sequence` or `members` and `forward`, not both")
-        if self.sequence is None and not (self.members and self.forward):
-            raise ValueError("a block needs `members` and `forward` (or a `sequence` of ops)")
-        if self.zero_init is not None and self.zero_init not in self.members:
+        forms = [self.sequence is not None, self.dense is not None, bool(self.members)]
+        if sum(forms) > 1 or (self.forward and not self.members):
+            raise ValueError("give one of `sequence`, `dense`, or `members` and `forward`")
+        if not any(forms) or (self.members and not self.forward):
+            raise ValueError(
+                "a block needs `members` and `forward` (or a `sequence` of ops, or `dense`)"
+            )
+        if self.zero_init is not None and self.zero_init.split(".")[0] not in self.members:
             raise ValueError(f"zero_init names {self.zero_init!r}, which is not a member")
         return self
 
@@ -278,8 +331,12 @@ class BlockDef(_Strict):
     def parsed_members(self) -> dict[str, Module]:
         if self.sequence is not None:
             return {str(i): parse_construct(text) for i, text in enumerate(self.sequence)}
+        if self.dense is not None:
+            return {DENSE_MEMBER: Each(parse_construct(self.dense.each))}
         return {
-            name: parse_module(_text(member))
+            name: Each(parse_construct(member.each))
+            if isinstance(member, EachMember)
+            else parse_module(_text(member))
             for name, member in self.members.items()
             if not isinstance(member, SlotMember)
         }
@@ -324,12 +381,28 @@ class BlockDef(_Strict):
         """The names conditional steps test, in order of first use."""
         return list(dict.fromkeys(s.when for s in self.steps() if s.when is not None))
 
+    def stored_values(self) -> list[str]:
+        """The params and let values forward reads (a step's condition, a group count): the
+        class stores them on itself."""
+        return self.forward_reads
+
+    @cached_property
+    def forward_reads(self) -> list[str]:
+        names = []
+        for step in self.steps():
+            if step.when is not None:
+                names.append(step.when)
+            for expr in step.exprs():
+                names += [c for call in calls_in(expr) for c in call.counts if isinstance(c, str)]
+        return list(dict.fromkeys(names))
+
 
 def _parsed_step(step: str | ConditionalStep) -> Step:
     if isinstance(step, str):
         return parse_step(step)
     parsed = parse_step(step.do)
-    return Step(parsed.target, parsed.expr, step.when)
+    otherwise = parse_step(step.otherwise).expr if step.otherwise is not None else None
+    return Step(parsed.target, parsed.expr, step.when, otherwise)
 
 
 def _text(member: Any) -> str | list[Any]:
@@ -357,7 +430,7 @@ def check_block(block: BlockDef, library: Mapping[str, BlockDef] | None = None) 
     _check_members(block, library or {})
     if block.sequence is not None:
         _check_sequence(block)
-    else:
+    elif block.dense is None:
         _check_forward(block)
 
 
@@ -409,9 +482,12 @@ def _check_members(block: BlockDef, library: Mapping[str, BlockDef]) -> None:
     values = [*block.params, *block.let]
     for name, when in block.conditions().items():
         _check_reads(when, values, ("members", name, "when"), "reads")
+    lists = [n for n, p in block.params.items() if p.type == "ints"]
     for name, module in block.constructs().items():
         for construct in leaves(module):
             _check_construct(block, name, construct, values, library)
+            # A let value may be a list too (series(...)): an `each` zips what is one.
+            _check_lists(name, module, construct, lists, list(block.let))
         for when in item_conditions(module):
             _check_reads(when, values, ("members", name), "an item's `when` reads")
 
@@ -432,6 +508,8 @@ def _check_construct(
     library: Mapping[str, BlockDef],
 ) -> None:
     loc: Loc = ("sequence", int(name)) if block.sequence is not None else ("members", name)
+    if block.dense is not None:
+        loc = ("dense", "each")
     for argument in (*construct.args, *(v for _, v in construct.kwargs)):
         if isinstance(argument, Ref) and argument.name not in values:
             hint = did_you_mean(argument.name, values) if values else "declare it"
@@ -483,11 +561,7 @@ def _check_forward(block: BlockDef) -> None:
         if (step.target is None) != (index == len(steps) - 1):
             where = "only the last step" if step.target is None else "the last step"
             raise BlockProblem(loc, f"{where} is `return ...`")
-        for name in names_in(step.expr):
-            if name not in defined:
-                hint = did_you_mean(name, sorted(defined))
-                raise BlockProblem(loc, f"reads {name!r} before it is set; {hint}")
-        _check_calls(block, step, loc, (defined, used_members, indexed))
+        _check_step(block, step, loc, (defined, used_members, indexed))
         if step.when is not None:
             _check_condition(block, step, loc, defined)
         if step.target is not None:
@@ -495,9 +569,11 @@ def _check_forward(block: BlockDef) -> None:
             defined.add(step.target)
     constructs = block.constructs()
     for index, step in enumerate(steps):
-        if emitted_width(step, lambda f: _extra(constructs, f)) > LINE_LENGTH:
-            message = "is too long for one line of generated code; split it into more steps"
-            raise BlockProblem(("forward", index), message)
+        for expr in step.exprs():
+            wide = Step(step.target, expr)
+            if emitted_width(wide, lambda f: _extra(constructs, f)) > LINE_LENGTH:
+                message = "is too long for one line of generated code; split it into more steps"
+                raise BlockProblem(("forward", index), message)
     hit = clobbered(steps, lambda f: f in constructs and _writes(first_leaf(constructs[f]).target))
     if hit is not None:
         index, name = hit
@@ -511,7 +587,8 @@ def _check_forward(block: BlockDef) -> None:
         raise BlockProblem(
             ("members", unused[0]), "is never called in forward; call it or remove it"
         )
-    for name in indexed:
+    mapped = {c.on for s in steps for e in s.exprs() for c in calls_in(e) if c.on is not None}
+    for name in indexed - mapped:
         listed = constructs[name]
         assert isinstance(listed, Listed)
         missing = [i for i in range(len(listed.items)) if f"{name}[{i}]" not in used_members]
@@ -520,31 +597,57 @@ def _check_forward(block: BlockDef) -> None:
             raise BlockProblem(("members", name), message)
 
 
-def _check_calls(
+def _check_step(
     block: BlockDef, step: Step, loc: Loc, state: tuple[set[str], set[str], set[str]]
 ) -> None:
-    """Each call of a step: a known member or function, weights used once."""
+    """What a step reads is set before it; its calls are known (the branches of an if/else
+    step run apart: each may call what the other calls)."""
     defined, used_members, indexed = state
-    for call in calls_in(step.expr):
+    for name in (n for expr in step.exprs() for n in names_in(expr)):
+        if name not in defined:
+            hint = did_you_mean(name, sorted(defined))
+            raise BlockProblem(loc, f"reads {name!r} before it is set; {hint}")
+    before, branches = set(used_members), []
+    for expr in step.exprs():
+        branches.append(set(before))
+        _check_calls(block, step, expr, loc, (defined, branches[-1], indexed))
+    used_members.update(*branches)
+
+
+def _check_calls(
+    block: BlockDef,
+    step: Step,
+    expr: Expr,
+    loc: Loc,
+    state: tuple[set[str], set[str], set[str]],
+) -> None:
+    """Each call of a step's expression: a known member or function, weights used once."""
+    defined, used_members, indexed = state
+    for call in calls_in(expr):
         _check_call(block, loc, call, indexed)
-        if call.func not in block.members:
+        if call.on is not None:
+            used, member = call.on, call.on
+        elif call.func in block.members:
+            used = call.func if call.index is None else f"{call.func}[{call.index}]"
+            member = call.func
+        else:
             continue  # a forward function: no weights
-        used = call.func if call.index is None else f"{call.func}[{call.index}]"
-        if used in used_members and _stateful(block, call.func):
+        if used in used_members and _stateful(block, member):
             raise BlockProblem(
                 loc,
                 f"member {used!r} has weights and is already called; sharing weights "
                 "is not supported: declare a second member",
             )
-        used_members.update((used, call.func))
-        if call.func in block.passed_optional():
-            _check_optional_step(step, call, defined, loc)
+        used_members.update((used, member))
+        if member in block.passed_optional():
+            _check_optional_step(step, expr, call, defined, loc)
 
 
 def _indexing(block: BlockDef, steps: list[Step]) -> set[str]:
     """The list members forward calls by index (nn.ModuleList); refuse mixing both styles."""
-    by_index = {c.func for s in steps for c in calls_in(s.expr) if c.index is not None}
-    whole = {c.func for s in steps for c in calls_in(s.expr) if c.index is None}
+    calls = [c for s in steps for e in s.exprs() for c in calls_in(e)]
+    by_index = {c.func for c in calls if c.index is not None} | {c.on for c in calls if c.on}
+    whole = {c.func for c in calls if c.index is None}
     for name in sorted(by_index & whole):
         message = f"member {name!r} is called both whole and by index; choose one"
         raise BlockProblem(("members", name), message)
@@ -569,16 +672,18 @@ def _check_condition(block: BlockDef, step: Step, loc: Loc, defined: set[str]) -
         choices = [*block.let, *(n for n, p in block.params.items() if p.type == "bool")]
         hint = did_you_mean(when, choices) if choices else "declare a bool param or a let value"
         raise BlockProblem((*loc, "when"), f"tests {when!r}, no bool param or let value; {hint}")
-    if step.target is None or step.target not in defined:
+    if step.target is None or (step.target not in defined and step.otherwise is None):
         raise BlockProblem(
-            loc, "a conditional step sets a value set before it (the return is never skipped)"
+            loc,
+            "a conditional step sets a value set before it (the return is never skipped), "
+            "or gives `else:` for where it is false",
         )
 
 
-def _check_optional_step(step: Step, call: Apply, defined: set[str], loc: Loc) -> None:
+def _check_optional_step(step: Step, expr: Expr, call: Apply, defined: set[str], loc: Loc) -> None:
     """An optional member is called alone, `v = member(value)`, on a `v` set before: where the
     member is absent the step is skipped and `v` keeps its value."""
-    if step.expr != call or step.target is None or step.target not in defined:
+    if expr != call or step.target is None or step.target not in defined:
         raise BlockProblem(
             loc,
             f"optional member {call.func!r} must be called alone, as `v = {call.func}(...)` "
@@ -601,7 +706,7 @@ def _stateful(block: BlockDef, member: str) -> bool:
 def _extra(constructs: dict[str, Module], func: str) -> int:
     if func in constructs:
         module = constructs[func]
-        if isinstance(module, Listed):
+        if isinstance(module, Listed | Each):
             return len("[15]")
         word = OPS.get(module.target)
         return word.call_extra if word is not None else 0
@@ -624,6 +729,9 @@ def _check_call(block: BlockDef, loc: Loc, call: Apply, indexed: set[str]) -> No
         if count != 1:
             raise BlockProblem(loc, f"member {func!r} takes one value, got {count}")
         module = block.constructs().get(func)
+        if isinstance(module, Each):
+            message = f"member {func!r} is an `each` list: use it as each({func}, v)"
+            raise BlockProblem(loc, message + f" or each_split({func}, v)")
         if call.index is not None:
             size = len(module.items) if isinstance(module, Listed) else 0
             if not size:
@@ -634,6 +742,9 @@ def _check_call(block: BlockDef, loc: Loc, call: Apply, indexed: set[str]) -> No
         return
     if call.index is not None:
         raise BlockProblem(loc, f"{func!r} is not a list member; only list members take [i]")
+    if call.on is not None:
+        _check_mapped(block, loc, call)
+    _check_counts(block, loc, call)
     if func in FUNCTIONS:
         low, high = FUNCTIONS[func]
         if not low <= count <= high:
@@ -643,3 +754,38 @@ def _check_call(block: BlockDef, loc: Loc, call: Apply, indexed: set[str]) -> No
     raise BlockProblem(
         loc, f"calls {func!r}, no member or function; " + did_you_mean(func, choices)
     )
+
+
+def _check_mapped(block: BlockDef, loc: Loc, call: Apply) -> None:
+    """`each(member, v)`: the member is a list (`each` or a fixed list of items)."""
+    module = block.constructs().get(call.on or "")
+    if not isinstance(module, Each | Listed):
+        choices = [n for n, m in block.constructs().items() if isinstance(m, Each | Listed)]
+        hint = did_you_mean(call.on or "", choices) if choices else "declare {each: ...}"
+        raise BlockProblem(loc, f"{call.func} maps {call.on!r}, which is no list member; {hint}")
+
+
+def _check_counts(block: BlockDef, loc: Loc, call: Apply) -> None:
+    """A group count names an int param or a let value (checked again when lowered)."""
+    values = [*(n for n, p in block.params.items() if p.type == "int"), *block.let]
+    for count in call.counts:
+        if isinstance(count, str) and count not in values:
+            hint = did_you_mean(count, values) if values else "declare an int param"
+            raise BlockProblem(loc, f"{call.func} counts by {count!r}, unknown; {hint}")
+
+
+def _check_lists(
+    name: str, module: Module, construct: Construct, lists: list[str], lets: list[str]
+) -> None:
+    """`ints` params (and let values that are lists) are zipped by an `each` member, which
+    reads at least one; an op takes none (a block member may take one whole)."""
+    arguments = (*construct.args, *(v for _, v in construct.kwargs))
+    read = [a.name for a in arguments if isinstance(a, Ref)]
+    if isinstance(module, Each) and not any(r in lists or r in lets for r in read):
+        message = "an `each` member reads an `ints` param or a let list (one item per element)"
+        hint = f": one of {', '.join(lists)}" if lists else "; declare one (type: ints)"
+        raise BlockProblem(("members", name), message + hint)
+    listed = [r for r in read if r in lists]
+    if listed and not isinstance(module, Each) and construct.target in OPS:
+        message = f"reads {listed[0]!r}, a list; only an `each` member takes one per item"
+        raise BlockProblem(("members", name), message)

@@ -19,7 +19,7 @@ _CALLERS = 0
 
 
 def _read_after(steps: Sequence[Step], index: int) -> set[str]:
-    return {name for step in steps[index + 1 :] for name in names_in(step.expr)}
+    return {name for step in steps[index + 1 :] for e in step.exprs() for name in names_in(e)}
 
 
 def _shared(tensor: dict[str, int], name: str, live: set[str]) -> bool:
@@ -49,7 +49,7 @@ def clobbered(steps: Sequence[Step], in_place: Callable[[str], bool]) -> tuple[i
     tensor = {INPUT: _CALLERS}
     for index, step in enumerate(steps):
         read_later = _read_after(steps, index)
-        for call in calls_in(step.expr):
+        for call in (c for e in step.exprs() for c in calls_in(e)):
             arg = call.args[0] if call.args else None
             if in_place(call.func) and isinstance(arg, Use):
                 # The block's input belongs to the caller: never written. `v = act(v)` may

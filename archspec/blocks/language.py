@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from archspec.ir.code import Call, Name
 from archspec.ir.ops import (
     GELU,
     AdaptiveAvgPool2d,
@@ -20,13 +21,18 @@ from archspec.ir.ops import (
     ChannelConv1d,
     Conv2d,
     Dropout,
+    Flatten,
     Hardsigmoid,
     Hardswish,
     Identity,
+    LayerNorm,
+    LayerNorm2d,
+    LayerScale,
     LeakyReLU,
     Linear,
     MaxPool2d,
     Op,
+    Permute,
     ReLU,
     ReLU6,
     Sigmoid,
@@ -34,7 +40,8 @@ from archspec.ir.ops import (
     StochasticDepth,
 )
 
-Value = int | bool | float
+# A param or let value; an `ints` param holds a tuple (given as a list).
+Value = int | bool | float | tuple[int, ...] | list[int]
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,9 @@ class OpWord:
     # does not model weight sharing).
     stateful: bool = True
     doc: str = ""
+    # The emitted constructor where it is no plain call of `torch` (layer scale's
+    # nn.Parameter): from each argument's emitted value, a literal or a Name.
+    render: Callable[[dict[str, Any]], Any] | None = None
 
     def required(self) -> list[str]:
         return [a.name for a in self.args if a.default is None]
@@ -86,6 +96,21 @@ def _bool(name: str, default: bool, torch_default: bool) -> Arg:
 
 def _float(name: str, default: float | None = None, torch_default: float | None = None) -> Arg:
     return Arg(name, float, default, torch_default if torch_default is not None else default)
+
+
+def _source(value: Any) -> str:
+    return value.text if isinstance(value, Name) else repr(value)
+
+
+def _parameter(values: dict[str, Any]) -> Call:
+    """`nn.Parameter(torch.ones(C, 1, 1) * init)`: layer scale as torchvision writes it."""
+    shape = _source(values["channels"]) + (", 1, 1" if values["spatial"] is not False else "")
+    return Call("nn.Parameter", (Name(f"torch.ones({shape}) * {_source(values['init'])}"),))
+
+
+def _permute(values: dict[str, Any]) -> Call:
+    """`Permute([0, 2, 3, 1])` (to channels last) or `Permute([0, 3, 1, 2])`, as torchvision."""
+    return Call("Permute", (Name(str(Permute(values["channels_last"] is not False).dims)),))
 
 
 OPS: dict[str, OpWord] = {
@@ -219,6 +244,40 @@ OPS: dict[str, OpWord] = {
         doc="average pool (kernel, stride, padding, ceil_mode, count_include_pad)",
     ),
     "identity": OpWord("nn.Identity", (), Identity, stateful=False, doc="identity"),
+    "flatten": OpWord(
+        "nn.Flatten", (), Flatten, fixed=(1,), stateful=False, doc="nn.Flatten(1) as a module"
+    ),
+    "layernorm2d": OpWord(
+        "LayerNorm2d",
+        (_int("num_features"), _float("eps", 1e-6, 1e-5)),
+        LayerNorm2d,
+        positional=1,
+        doc="LayerNorm over the channels of an NCHW map (eps=1e-6; ConvNeXt)",
+    ),
+    "layernorm": OpWord(
+        "nn.LayerNorm",
+        (_int("num_features"), _float("eps", 1e-6, 1e-5)),
+        LayerNorm,
+        positional=1,
+        doc="nn.LayerNorm over the last dim of a channels-last map (eps=1e-6)",
+    ),
+    "permute": OpWord(
+        "Permute",
+        (_bool("channels_last", True, True),),
+        Permute,
+        stateful=False,
+        render=_permute,
+        doc="permute to channels last (NHWC), or with false back to NCHW",
+    ),
+    "layer_scale": OpWord(
+        "nn.Parameter",
+        (_int("channels"), _float("init", 1e-6), _bool("spatial", True, True)),
+        LayerScale,
+        call_extra=len(".reshape(-1, 1, 1)"),
+        render=_parameter,
+        doc="a learned per-channel factor, a bare nn.Parameter: (C, 1, 1), or (C,) with "
+        "spatial=false (timm's gamma)",
+    ),
 }
 
 # Functions a forward step may call besides members: name -> (min args, max args).
@@ -227,19 +286,46 @@ OPS: dict[str, OpWord] = {
 # - cat(a, b, ...): channel concatenation;
 # - softmax(a, b, ...): softmax across the given (N, C) vectors (SKNet's branch attention),
 #   one value holding K weights per channel;
-# - mix(w, b0, b1, ...): sum_i w_i * b_i for weights w from softmax and K feature maps.
+# - mix(w, b0, b1, ...): sum_i w_i * b_i for weights w from softmax and K feature maps;
+# - sigmoid(v): the logistic function, as a function (timm's radix-1 split attention);
+# - each(list, v): every item of a list member applied to v, concatenated over channels (K
+#   paths of C channels give K x C: a map of K channel groups);
+# - each_split(list, v): item i applied to the i-th of K equal channel chunks of v, concatenated;
+# - group_sum(v, k): the sum of v's k channel groups (k x C -> C);
+# - group_softmax(v, k[, g]): softmax across v's k channel groups, per channel; with g, v's
+#   channels are g groups of k (ResNeSt's radix softmax per cardinal group), the result k of g;
+# - group_mix(v, w, k): sum over k channel groups of v * w (w: weights from group_softmax);
+# - chunk(v, k, i): the i-th (from 0) of v's k equal channel chunks (Res2Net's scales).
+# (each's list is a member name; the counts k and g are whole numbers or int params/let values.)
 FUNCTIONS: dict[str, tuple[int, int]] = {
     "mean": (1, 1),
     "flatten": (1, 1),
     "cat": (2, 16),
     "softmax": (2, 8),
     "mix": (3, 9),
+    "sigmoid": (1, 1),
+    "each": (1, 1),
+    "each_split": (1, 1),
+    "group_sum": (1, 1),
+    "group_softmax": (1, 1),
+    "group_mix": (2, 2),
+    "chunk": (1, 1),
 }
-# Each function's emitted form, less its arguments (archspec.blocks.width).
+# Each function's emitted form, less its arguments, its list member's name (and each's loop
+# name) and its counts (archspec.blocks.width); group_softmax per cardinal group adds
+# CARDINAL_EXTRA.
+CARDINAL_EXTRA = len(", .softmax(2).movedim(2, 1).flatten(1, 3)") - len(".softmax(1).flatten(1, 2)")
 FUNCTION_EXTRA = {
     "mean": len(".mean((2, 3), keepdim=True)"),
     "flatten": len(".flatten(1)"),
     "cat": len("torch.cat([], 1)"),
     "softmax": len("torch.stack([], 1).softmax(1)"),
     "mix": len("(torch.stack([], 1) * [..., None, None]).sum(1)"),
+    "sigmoid": len(".sigmoid()"),
+    "each": len("torch.cat([() for  in self.], 1)"),
+    "each_split": len("apply_to_chunks(self., )"),
+    "group_sum": len(".unflatten(1, (, -1)).sum(1)"),
+    "group_softmax": len(".unflatten(1, (, -1)).softmax(1).flatten(1, 2)"),
+    "group_mix": len("( * ).unflatten(1, (, -1)).sum(1)"),
+    "chunk": len(".chunk(, 1)[]"),
 }

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from archspec.blocks.library import find_block, parse_block, stdlib_dir
+from archspec.blocks.library import find_block, parse_block
 from archspec.errors import Issue, SpecError, format_loc
 
 if TYPE_CHECKING:
@@ -32,12 +32,11 @@ def step_issue(loaded: LoadedSpec, origin: tuple[str, int], message: str) -> Iss
     if isinstance(entry, dict):
         yaml_loc = ("blocks", kind, *loc)
         return loaded.source.issue(yaml_loc, format_loc(yaml_loc), text, HINT)
-    if isinstance(entry, str) and not loaded.file.startswith("<"):
-        path = Path(loaded.file).resolve().parent / entry
-    elif entry is None:
-        path = stdlib_dir() / f"{kind}.yaml"
-    else:
+    if not isinstance(entry, str) or loaded.file.startswith("<"):
+        # A standard-library kind fails on what the spec gives it (a small input): the spec's
+        # own location says what to change.
         return None
+    path = Path(loaded.file).resolve().parent / entry
     try:
         _, source = parse_block(path.read_text(encoding="utf-8"), str(path))
     except (OSError, SpecError):

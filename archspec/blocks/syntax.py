@@ -63,7 +63,15 @@ class OptionalItem:
     when: str
 
 
-Module = Construct | Listed
+@dataclass(frozen=True)
+class Each:
+    """`{each: construct}`: one item per element of the list params the construct reads (they
+    are zipped: item i reads element i of each), an nn.ModuleList the caller builds."""
+
+    construct: Construct
+
+
+Module = Construct | Listed | Each
 
 
 def leaves(module: Module | OptionalItem) -> list[Construct]:
@@ -72,6 +80,8 @@ def leaves(module: Module | OptionalItem) -> list[Construct]:
         return leaves(module.module)
     if isinstance(module, Construct):
         return [module]
+    if isinstance(module, Each):
+        return [module.construct]
     return [leaf for item in module.items for leaf in leaves(item)]
 
 
@@ -79,6 +89,8 @@ def first_leaf(module: Module | OptionalItem) -> Construct:
     """The construct that may see a member's input first."""
     if isinstance(module, OptionalItem):
         return first_leaf(module.module)
+    if isinstance(module, Each):
+        return module.construct
     return module if isinstance(module, Construct) else first_leaf(module.items[0])
 
 
@@ -102,13 +114,20 @@ class Use:
     name: str
 
 
+Count = int | str  # a whole number, or the name of an int param or let value
+
+
 @dataclass(frozen=True)
 class Apply:
-    """A call of a member or forward function on values; `index` picks a listed member's item."""
+    """A call of a member or forward function on values; `index` picks a listed member's item.
+    Functions over a list member name it in `on` (`each(paths, x)`); those over channel
+    groups take their sizes as `counts` (`group_sum(v, radix)`)."""
 
     func: str
     args: tuple[Expr, ...]
     index: int | None = None
+    on: str | None = None
+    counts: tuple[Count, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,11 +143,17 @@ Expr = Use | Apply | Binary
 @dataclass(frozen=True)
 class Step:
     """`target = expr`; target None is the final `return expr`. `when`: the bool param or let
-    value under which the step runs (it is skipped where false)."""
+    value under which the step runs (it is skipped where false, or runs `otherwise`, an
+    expression for the same target, where one is given)."""
 
     target: str | None
     expr: Expr
     when: str | None = None
+    otherwise: Expr | None = None
+
+    def exprs(self) -> list[Expr]:
+        """The step's expressions: both branches of an if/else step."""
+        return [self.expr] if self.otherwise is None else [self.expr, self.otherwise]
 
 
 class SyntaxProblem(ValueError):
@@ -169,9 +194,12 @@ MAX_LIST = 16
 
 
 def parse_module(value: object, depth: int = 0) -> Module:
-    """A member: constructor text, or a list of them (one level of nested lists)."""
+    """A member: constructor text, a list of them (one level of nested lists), or
+    `{each: text}`."""
     if isinstance(value, str):
         return parse_construct(value)
+    if isinstance(value, dict) and set(value) == {"each"} and depth == 0:
+        return Each(parse_construct(value["each"]))
     if isinstance(value, list | tuple):
         if not value or len(value) > MAX_LIST:
             raise SyntaxProblem(f"a list member holds 1 to {MAX_LIST} items")
@@ -223,6 +251,8 @@ def _expression(node: ast.expr, depth: int) -> Expr:
     if isinstance(node, ast.Name):
         return Use(node.id)
     if isinstance(node, ast.Call) and not node.keywords:
+        if isinstance(node.func, ast.Name) and node.func.id in SIGNATURES:
+            return _special(node.func.id, node.args, depth)
         args = tuple(_expression(arg, depth + 1) for arg in node.args)
         if isinstance(node.func, ast.Name):
             return Apply(node.func.id, args)
@@ -243,6 +273,45 @@ def _expression(node: ast.expr, depth: int) -> Expr:
         "functions, `+` and `*` only "
         "(compute numbers under `let:`)"
     )
+
+
+# Forward functions with arguments that are not values: (names a list member first, the
+# number of values, (fewest, most) counts after them).
+SIGNATURES: dict[str, tuple[bool, int, tuple[int, int]]] = {
+    "each": (True, 1, (0, 0)),
+    "each_split": (True, 1, (0, 0)),
+    "group_sum": (False, 1, (1, 1)),
+    "group_softmax": (False, 1, (1, 2)),
+    "group_mix": (False, 2, (1, 1)),
+    "chunk": (False, 1, (2, 2)),
+}
+
+
+def _special(func: str, nodes: list[ast.expr], depth: int) -> Apply:
+    """`each(paths, x)`, `group_sum(v, radix)`, ...: a member name, values, then counts."""
+    on_member, count, (low, high) = SIGNATURES[func]
+    start = 1 if on_member else 0
+    if not start + count + low <= len(nodes) <= start + count + high:
+        words = ["member"] * start + ["value"] * count + ["count"] * low
+        words += ["[count]"] * (high - low)
+        raise SyntaxProblem(f"write {func}({', '.join(words)})")
+    on = None
+    if on_member:
+        if not isinstance(nodes[0], ast.Name):
+            raise SyntaxProblem(f"{func}'s first argument names a list member: {func}(paths, x)")
+        on = nodes[0].id
+    args = tuple(_expression(n, depth + 1) for n in nodes[start : start + count])
+    if on_member and not isinstance(args[0], Use):
+        raise SyntaxProblem(f"{func}'s value is a name: compute it in a step before")
+    return Apply(func, args, on=on, counts=tuple(_count(n) for n in nodes[start + count :]))
+
+
+def _count(node: ast.expr) -> Count:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Constant) and type(node.value) is int and node.value >= 0:
+        return node.value
+    raise SyntaxProblem("a count is a whole number or the name of an int param or let value")
 
 
 def names_in(expr: Expr) -> list[str]:

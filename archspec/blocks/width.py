@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from archspec.blocks.language import FUNCTION_EXTRA
+from archspec.blocks.language import CARDINAL_EXTRA, FUNCTION_EXTRA
 from archspec.blocks.syntax import Apply, Binary, Expr, Step, Use
 
 LINE_LENGTH = 100
@@ -32,5 +32,14 @@ def _call(expr: Apply, extra: Callable[[str], int]) -> int:
     # The arguments, separated by ", ".
     args = sum(_width(arg, extra) for arg in expr.args) + 2 * max(len(expr.args) - 1, 0)
     if expr.func in FUNCTION_EXTRA:  # written around its arguments (mean: `v.mean(...)`)
-        return args + FUNCTION_EXTRA[expr.func] + _PARENS  # + parentheses around a receiver
+        # each: the member's name and a loop name (at most `module`) twice; each_split: the
+        # member's name; a count is a number or `self.name`.
+        on = len(expr.on or "")
+        named = {"each": on + 2 * max(on, len("module")), "each_split": on}.get(expr.func, 0)
+        counts = sum(len(f"self.{c}") for c in expr.counts)
+        if expr.func == "group_softmax" and len(expr.counts) > 1:
+            counts += CARDINAL_EXTRA
+        # Parentheses around a receiver that is an operation.
+        parens = _PARENS if any(isinstance(arg, Binary) for arg in expr.args) else 0
+        return args + FUNCTION_EXTRA[expr.func] + parens + named + counts
     return len("self.") + len(expr.func) + _PARENS + args + extra(expr.func)

@@ -8,6 +8,7 @@ written `out += identity`. Every identifier was checked by archspec.blocks.defin
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,7 +23,9 @@ from archspec.blocks.syntax import (
     Module,
     OptionalItem,
     Ref,
+    Step,
     Use,
+    calls_in,
 )
 from archspec.emit.fusion import pairs_statement
 from archspec.emit.source import statement
@@ -50,6 +53,8 @@ def block_source(
     block, folded = code.block, folded or {}
     if block.sequence is not None:
         return _sequence_source(code, name, doc, names, folded)
+    if block.dense is not None:
+        return _dense_source(block.dense.name, name, doc)
     constructs = block.constructs()
     optional = [m for m in block.passed_optional() if folded.get(m) is not ABSENT]
     lines = [f"class {name}(nn.Module):", f"    {doc}", ""]
@@ -61,8 +66,11 @@ def block_source(
     steps = block.steps()
     accumulating = accumulating_steps(steps)
     for index, step in enumerate(steps):
-        text = _step(step.target, step.expr, ops, index in accumulating)
+        text = _step(step.target, _folded(step.expr, folded), ops, index in accumulating)
         called = step.expr.func if isinstance(step.expr, Apply) else ""
+        if step.otherwise is not None:
+            lines += _if_else(step, text, folded, ops)
+            continue
         if folded.get(called) is ABSENT or folded.get(step.when or "") is False:
             continue  # a member no block has, or a condition no block meets: v keeps its value
         if step.when is not None and step.when not in folded:
@@ -74,6 +82,51 @@ def block_source(
         else:
             lines.append(_INDENT + text)
     return "\n".join(lines)
+
+
+def _if_else(step: Step, text: str, folded: Folded, ops: Mapping[str, Op]) -> list[str]:
+    """An if/else step: both branches, or the one a folded condition picks."""
+    assert step.otherwise is not None and step.when is not None
+    other = _step(step.target, _folded(step.otherwise, folded), ops, False)
+    if step.when in folded:
+        return [_INDENT + (text if folded[step.when] else other)]
+    branches = [f"if self.{step.when}:", f"    {text}", "else:", f"    {other}"]
+    return [_INDENT + line for line in branches]
+
+
+def _folded(expr: Expr, folded: Folded) -> Expr:
+    """The expression with the group counts every call passes alike written as numbers."""
+    if isinstance(expr, Binary):
+        return Binary(expr.op, _folded(expr.left, folded), _folded(expr.right, folded))
+    if not isinstance(expr, Apply):
+        return expr
+    counts = tuple(
+        folded[c] if isinstance(c, str) and isinstance(folded.get(c), int) else c
+        for c in expr.counts
+    )
+    args = tuple(_folded(arg, folded) for arg in expr.args)
+    return Apply(expr.func, args, expr.index, expr.on, counts)
+
+
+def _dense_source(pattern: str, name: str, doc: str) -> str:
+    """An nn.ModuleDict subclass, as torchvision's _DenseBlock: its items are numbered by the
+    pattern (checked on load: a name ending in {n}), each fed every output before it."""
+    prefix = pattern.removesuffix("{n}")
+    items = f'{{f"{prefix}{{i + 1}}": layer for i, layer in enumerate(layers)}}'
+    return "\n".join(
+        [
+            f"class {name}(nn.ModuleDict):",
+            f"    {doc}",
+            "",
+            "    def __init__(self, layers: nn.Module) -> None:",
+            f"        super().__init__({items})",
+            "",
+            "    def forward(self, x: Tensor) -> Tensor:",
+            "        for layer in self.values():",
+            "            x = torch.cat([x, layer(x)], 1)",
+            "        return x",
+        ]
+    )
 
 
 def _sequence_source(
@@ -131,7 +184,7 @@ def _init(
         if folded.get(m) is not ABSENT and (m in optional or not built_inside(constructs[m]))
     ]
     lines = [_signature(code, constructs, passed, folded), _INDENT + "super().__init__()"]
-    lines += [f"{_INDENT}self.{w} = {w}" for w in block.step_conditions() if w not in folded]
+    lines += [f"{_INDENT}self.{w} = {w}" for w in block.stored_values() if w not in folded]
     indexed = indexed_members(block)
     for attr in block.members:
         if folded.get(attr) is ABSENT:
@@ -154,6 +207,7 @@ def _module_value(module: Module, indexed: bool, folded: Folded) -> Call | Seq:
             if not isinstance(item, OptionalItem)
         )
         return Seq(items, module_list=indexed)
+    assert isinstance(module, Construct)  # `each` members arrive built
     return member_call(OPS[module.target], module, folded)
 
 
@@ -168,6 +222,9 @@ def member_call(word: OpWord, construct: Construct, folded: Folded | None = None
         key: (folded[v.name] if v.name in folded else Name(v.name)) if isinstance(v, Ref) else v
         for key, v in values.items()
     }
+    if word.render is not None:
+        call: Call = word.render(shown)
+        return call
     positional = [shown[a.name] for a in word.args[: word.positional]]
     keywords = tuple(
         (arg.name, shown[arg.name])
@@ -219,15 +276,74 @@ def _apply(expr: Apply, ops: Mapping[str, Op]) -> str:
 
 def _function(expr: Apply, args: list[str], ops: Mapping[str, Op]) -> str:
     """A forward function's emitted form (archspec.blocks.language.FUNCTIONS)."""
-    if expr.func in ("mean", "flatten"):
-        method = "mean((2, 3), keepdim=True)" if expr.func == "mean" else "flatten(1)"
-        return f"{_text(expr.args[0], ops)}.{method}"
+    if expr.on is not None:
+        return _each(expr, args[0])
+    if expr.counts:
+        return _grouped(expr, args, ops)
+    receiver = {
+        "mean": "mean((2, 3), keepdim=True)",
+        "flatten": "flatten(1)",
+        "sigmoid": "sigmoid()",
+    }.get(expr.func)
+    if receiver is not None:
+        return f"{_text(expr.args[0], ops)}.{receiver}"
     if expr.func == "softmax":
         return f"torch.stack([{', '.join(args)}], 1).softmax(1)"
     if expr.func == "mix":
         weights = _text(expr.args[0], ops)
         return f"(torch.stack([{', '.join(args[1:])}], 1) * {weights}[..., None, None]).sum(1)"
     return f"torch.cat([{', '.join(args)}], 1)"
+
+
+def _each(expr: Apply, value: str) -> str:
+    """each / each_split: a comprehension over the list member (each_split's chunks are its
+    first iterable, evaluated outside it, so its loop names cannot hide the value; each's
+    loop name differs from the value)."""
+    on = expr.on or ""
+    singular = "item"
+    if on.endswith(("ches", "shes", "sses", "xes")):
+        singular = on[:-2]
+    elif on.endswith("s") and not on.endswith("ss") and len(on) > 1:
+        singular = on[:-1]
+    item = next(
+        name
+        for name in (singular, "item", "module")
+        if name not in (value, "self", "torch") and not keyword.iskeyword(name)
+    )
+    if expr.func == "each":
+        return f"torch.cat([{item}({value}) for {item} in self.{on}], 1)"
+    return f"apply_to_chunks(self.{on}, {value})"
+
+
+# The function each_split calls, defined by a generated file whose blocks use it.
+CHUNK_HELPER = '''def apply_to_chunks(modules: nn.ModuleList, x: Tensor) -> Tensor:
+    """Module i on the i-th of len(modules) equal channel chunks of x, concatenated."""
+    chunks = x.chunk(len(modules), 1)
+    return torch.cat([module(chunk) for module, chunk in zip(modules, chunks, strict=True)], 1)'''
+
+
+def uses_chunk_helper(code: BlockCode) -> bool:
+    """Whether a class's forward calls apply_to_chunks (an each_split step)."""
+    steps = code.block.steps()
+    return any(c.func == "each_split" for s in steps for e in s.exprs() for c in calls_in(e))
+
+
+def _grouped(expr: Apply, args: list[str], ops: Mapping[str, Op]) -> str:
+    """chunk / group_sum / group_softmax / group_mix over channel groups."""
+    counts = [str(c) if isinstance(c, int) else f"self.{c}" for c in expr.counts]
+    if expr.func == "group_mix":
+        product = _text(Binary("*", expr.args[0], expr.args[1]), ops)
+        return f"{product}.unflatten(1, ({counts[0]}, -1)).sum(1)"
+    value = _text(expr.args[0], ops)
+    if expr.func == "chunk":
+        return f"{value}.chunk({counts[0]}, 1)[{counts[1]}]"
+    if expr.func == "group_sum":
+        return f"{value}.unflatten(1, ({counts[0]}, -1)).sum(1)"
+    if len(counts) == 1:
+        return f"{value}.unflatten(1, ({counts[0]}, -1)).softmax(1).flatten(1, 2)"
+    # (g, k, C) -> softmax over k -> (k, g, C), as timm's RadixSoftmax.
+    grouped = f"{value}.unflatten(1, ({counts[1]}, {counts[0]}, -1))"
+    return f"{grouped}.softmax(2).movedim(2, 1).flatten(1, 3)"
 
 
 def folding(calls: list[Call]) -> dict[str, Any]:

@@ -9,11 +9,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from archspec.emit.block_class import block_source, folding
+from archspec.emit.block_class import CHUNK_HELPER, block_source, folding, uses_chunk_helper
 from archspec.emit.fusion import model_pairs, pairs_statement
 from archspec.emit.source import doc_text, docstring, statement, wrapped
 from archspec.ir.graph import ArchGraph, BlockClass, Call, Member, Seq
 from archspec.ir.ops import Op, StochasticDepth
+from archspec.ir.ops.channels import HELPERS
 from archspec.names import RESERVED_NAMES
 
 # Names the generated module itself uses; a spec-derived class name may not take them.
@@ -75,12 +76,7 @@ def emit_pytorch(arch: ArchGraph, source: str, header: dict[str, Any]) -> str:
     classes = list(_classes(members))
     for cls in classes:
         names.name(cls)
-    by_template = {cls.template: names.name(cls) for cls in classes}
-    received = _received(members)
-    views = [
-        _class_view(cls, names.name(cls), by_template, received.get(cls, set()), folded)
-        for cls in classes
-    ]
+    views = [_class_view(cls, names, folded.get(cls, {})) for cls in classes]
     model = _model_view(arch, names, members)
     header = {
         **header,
@@ -100,8 +96,23 @@ def emit_pytorch(arch: ArchGraph, source: str, header: dict[str, Any]) -> str:
             stochastic_depth=any(
                 isinstance(data["op"], StochasticDepth) for _, data in arch.nodes()
             ),
+            helpers=_helpers(arch, classes),
         )
     )
+
+
+def _helpers(arch: ArchGraph, classes: list[BlockClass]) -> list[str]:
+    """The sources of the helpers the model's ops call (LayerNorm2d, Permute) and its blocks'
+    forwards call (apply_to_chunks)."""
+    used = set()
+    for _, data in arch.nodes():
+        call = data["op"].module_call()
+        if call is not None and isinstance(call.target, str):
+            used.add(call.target)
+    sources = [source for name, source in HELPERS.items() if name in used]
+    if any(uses_chunk_helper(cls.code) for cls in classes):
+        sources.append(CHUNK_HELPER)
+    return sources
 
 
 def _folded(members: list[Member]) -> dict[BlockClass, dict[str, Any]]:
@@ -125,44 +136,12 @@ def _refold(value: Any, folded: dict[BlockClass, dict[str, Any]]) -> Any:
     return Call(value.target, args, kwargs)
 
 
-def _class_view(
-    cls: BlockClass,
-    name: str,
-    names: dict[str, str],
-    received: set[str],
-    folded: dict[BlockClass, dict[str, Any]],
-) -> ClassView:
-    """A block class's source. `received` holds the keyword arguments some call passes it:
-    the template leaves out the parameters no call uses (se, dilation, groups)."""
+def _class_view(cls: BlockClass, names: Namespace, folded: dict[str, Any]) -> ClassView:
+    """A block class's source, from its definition (archspec.emit.block_class)."""
+    name = names.name(cls)
     view = ClassView(name, docstring(doc_text(cls.doc), 4), cls.last_norm)
-    if cls.code is not None:
-        text = block_source(
-            cls.code, name, view.doc, lambda c: names[c.template], folded.get(cls, {})
-        )
-        return ClassView(name, view.doc, cls.last_norm, text)
-    text = (
-        environment()
-        .get_template(f"blocks/{cls.template}.py.jinja")
-        .render(cls=view, o=_Options(cls), names=names, received=received)
-    )
-    return ClassView(name, view.doc, cls.last_norm, text.rstrip("\n"))
-
-
-class _Options:
-    """Block options as template attributes; literal Python for booleans."""
-
-    def __init__(self, cls: BlockClass) -> None:
-        self._options = dict(cls.options)
-
-    def __getattr__(self, key: str) -> Any:
-        value = self._options.get(key)
-        if isinstance(value, tuple):
-            return repr(list(value))
-        return repr(value) if isinstance(value, bool) and key in _LITERAL_BOOLS else value
-
-
-# Boolean options the templates print as Python literals (the rest steer {% if %}).
-_LITERAL_BOOLS = {"bias", "split_input"}
+    text = block_source(cls.code, name, view.doc, names.name, folded)
+    return ClassView(name, view.doc, cls.last_norm, text)
 
 
 def _walk(value: Any) -> Iterator[Any]:
@@ -195,25 +174,6 @@ def _classes(values: Any) -> Iterator[BlockClass]:
         if isinstance(value, Call) and isinstance(value.target, BlockClass):
             add(value.target)
     yield from seen
-
-
-def _received(values: Any) -> dict[BlockClass, set[str]]:
-    """The keyword arguments each class receives. A helper a block builds (SplitAttention,
-    SelectiveKernel, ConvNormAct) receives what that block does: the block passes them on."""
-    received: dict[BlockClass, set[str]] = {}
-
-    def add(cls: BlockClass, keys: set[str]) -> None:
-        received.setdefault(cls, set()).update(keys)
-        for helper in cls.requires:
-            add(helper, keys)
-
-    for value in _walk(values):
-        if isinstance(value, Call) and isinstance(value.target, BlockClass):
-            keys = {key for key, _ in value.kwargs}
-            if "first_dilation" in keys:  # its default reads `dilation`
-                keys.add("dilation")
-            add(value.target, keys)
-    return received
 
 
 def _uses_named_sequential(values: Any) -> bool:

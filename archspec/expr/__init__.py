@@ -12,8 +12,9 @@ Language (a subset of Python expression syntax):
 - `x in [lo, hi]`: with a two-element list literal on the right, the closed interval
   lo <= x <= hi (so `macs in [380e6, 420e6]` reads as a range); any other list is membership;
 - functions: min max abs round floor ceil int log2 sqrt sum len all any, `increasing(xs)`,
-  `nondecreasing(xs)`, and `make_divisible(v, divisor, min_value=None, round_limit=0.9)` as
-  timm/torchvision.
+  `nondecreasing(xs)`, `make_divisible(v, divisor, min_value=None, round_limit=0.9)` as
+  timm/torchvision, and `series(start, step, count)`, the list start, start + step, ...
+  (a dense block's layer inputs).
 Limits bound the work any text can cause: length, nesting depth, exponent and integer size.
 """
 

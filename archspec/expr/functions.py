@@ -48,6 +48,17 @@ def _list(value: Value) -> list[Value]:
     return value
 
 
+MAX_SERIES = 256
+
+
+def _series(start: Value, step: Value, count: Value) -> list[Value]:
+    """[start, start + step, ..., start + (count - 1) x step]: a dense block's layer inputs."""
+    first, stride, size = _numbers([start, step, count])
+    if isinstance(size, float) or not 0 <= size <= MAX_SERIES:
+        raise ExprError(f"series count must be a whole number from 0 to {MAX_SERIES}")
+    return [first + i * stride for i in range(size)]
+
+
 def _log2(value: float) -> float:
     if value <= 0:
         raise ExprError("log2 needs a positive number")
@@ -87,8 +98,10 @@ FUNCTIONS: dict[str, Callable[..., Value]] = {
     "increasing": lambda v: all(a < b for a, b in _pairs(_list(v))),
     "nondecreasing": lambda v: all(a <= b for a, b in _pairs(_list(v))),
     "make_divisible": make_divisible,
+    "series": _series,
 }
 SIGNATURES = {
     "make_divisible": "make_divisible(value, divisor, min_value=None, round_limit=0.9)",
     "round": "round(x) or round(x, digits)",
+    "series": "series(start, step, count)",
 }

@@ -96,7 +96,8 @@ class ArchGraph:
         out: dict[str, TensorInfo] = {}
         for _, data in self.nodes():
             for tensor in data["op"].tensors():
-                out[f"{data['path']}.{tensor.name}"] = tensor
+                # A bare nn.Parameter member (layer scale) is its own entry: no suffix.
+                out[f"{data['path']}.{tensor.name}" if tensor.name else data["path"]] = tensor
         return out
 
 

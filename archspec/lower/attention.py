@@ -11,43 +11,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from archspec.ir.graph import BlockClass, Builder, Scope
-from archspec.ir.ops import (
-    BatchNorm2d,
-    ChannelSlice,
-    Concat,
-    Conv2d,
-    GlobalAvgPool,
-    GroupSoftmax,
-    GroupSum,
-    GroupWeightedSum,
-    ReLU,
-)
 from archspec.lower.errors import LowerError
-from archspec.spec.models import (
-    SelectiveKernel,
-    SplitAttention,
-)
-
-CONV_NORM_ACT = BlockClass(
-    "conv_norm_act", "ConvNormAct", doc="Convolution, BatchNorm, then ReLU (or nothing)."
-)
-SK_ATTN = BlockClass(
-    "selective_kernel_attn",
-    "SelectiveKernelAttn",
-    doc="SK attention: sum the paths, global average, reduce, softmax across the paths.",
-)
-SK_CLASS = BlockClass(
-    "selective_kernel",
-    "SelectiveKernel",
-    requires=(CONV_NORM_ACT, SK_ATTN),
-    doc="Selective kernel convolution: parallel paths mixed by a softmax attention.",
-)
-SPLIT_CLASS = BlockClass(
-    "split_attention",
-    "SplitAttention",
-    doc="Split attention (ResNeSt): a radix-grouped conv whose splits are mixed by attention.",
-)
+from archspec.spec.models import SelectiveKernel, SplitAttention
 
 
 def make_divisible(
@@ -95,91 +60,6 @@ def check_sk(sk: SelectiveKernel, loc: tuple[str | int, ...]) -> None:
             )
 
 
-def selective_kernel(
-    b: Builder,
-    scope: Scope,
-    x: str,
-    channels: tuple[int, int],
-    stride: int,
-    groups: int,
-    sk: SelectiveKernel,
-    split_input: bool,
-    dilation: int = 1,
-) -> str:
-    """Add the SK conv's ops (paths.N.*, attn.*) under scope; return the output node.
-    `dilation` scales every branch's dilation and padding (timm SelectiveKernel(dilation=))."""
-    in_channels, out_channels = channels
-    scope = scope.tagged("sk")
-    kernels, dilations, paddings = sk_paths(sk)
-    count = len(kernels)
-    path_in = in_channels // count if split_input else in_channels
-    path_groups = min(out_channels, groups)
-    outputs = []
-    for i, (k, d, p) in enumerate(zip(kernels, dilations, paddings, strict=True)):
-        source = x
-        if split_input:
-            cut = ChannelSlice(i * path_in, (i + 1) * path_in)
-            source = b.add(cut, [x], scope, f"paths.{i}.split", module=False)
-        conv = Conv2d(path_in, out_channels, k, stride, p * dilation, d * dilation, path_groups)
-        ops = [("conv", conv), ("bn", BatchNorm2d(out_channels)), ("act", ReLU())]
-        outputs.append(b.chain([(f"paths.{i}.{n}", op) for n, op in ops], source, scope))
-    stack = b.add(Concat(), outputs, scope, "stack", module=False)
-    attn = sk_attn_channels(out_channels, sk)
-    weights = b.chain(
-        [
-            ("attn.sum", GroupSum(count)),
-            ("attn.mean", GlobalAvgPool(functional=True)),
-            ("attn.fc_reduce", Conv2d(out_channels, attn, 1)),
-            ("attn.bn", BatchNorm2d(attn)),
-            ("attn.act", ReLU()),
-            ("attn.fc_select", Conv2d(attn, out_channels * count, 1)),
-            ("attn.softmax", GroupSoftmax(count)),
-        ],
-        stack,
-        scope,
-    )
-    return b.add(GroupWeightedSum(count), [stack, weights], scope, "select", module=False)
-
-
 def split_attn_channels(channels: int, split: SplitAttention) -> int:
     value = Fraction(channels * split.radix, split.reduction)
     return make_divisible(value, split.divisor, split.min_channels)
-
-
-def split_attention(
-    b: Builder,
-    scope: Scope,
-    x: str,
-    channels: int,
-    conv: tuple[int, int, int],
-    split: SplitAttention,
-) -> str:
-    """Add ResNeSt's SplitAttn ops (conv, bn0, fc1, bn1, fc2) under scope; return the output."""
-    stride, dilation, groups = conv
-    scope = scope.tagged("split")
-    radix = split.radix
-    mid = channels * radix
-    attn = split_attn_channels(channels, split)
-    y = b.chain(
-        [
-            ("conv", Conv2d(channels, mid, 3, stride, dilation, dilation, groups * radix)),
-            ("bn0", BatchNorm2d(mid)),
-            ("act0", ReLU()),
-        ],
-        x,
-        scope,
-    )
-    weights = b.chain(
-        [
-            ("sum", GroupSum(radix)),
-            ("mean", GlobalAvgPool(functional=True)),
-            ("fc1", Conv2d(channels, attn, 1, groups=groups, bias=True)),
-            ("bn1", BatchNorm2d(attn)),
-            ("act1", ReLU()),
-            ("fc2", Conv2d(attn, mid, 1, groups=groups, bias=True)),
-            ("rsoftmax", GroupSoftmax(radix)),
-        ],
-        y,
-        scope,
-    )
-    return b.add(GroupWeightedSum(radix), [y, weights], scope, "select", module=False)

@@ -12,12 +12,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from archspec.blocks.definition import BlockDef, fits
+from archspec.blocks.definition import DENSE_MEMBER, BlockDef, fits
 from archspec.blocks.inplace import accumulating_steps
 from archspec.blocks.language import OPS, Value
 from archspec.blocks.syntax import (
     Apply,
     Binary,
+    Construct,
+    Each,
     Expr,
     Listed,
     Module,
@@ -34,11 +36,13 @@ from archspec.ir.graph import BlockClass, Builder, Call, Scope, Seq
 from archspec.ir.ops import (
     Add,
     BatchNorm2d,
+    ChannelChunk,
     Concat,
     Conv2d,
     Flatten,
     GlobalAvgPool,
     GroupSoftmax,
+    GroupSum,
     GroupWeightedSum,
     Mul,
     Op,
@@ -113,10 +117,12 @@ Built = Op | Nested | Items
 
 @functools.lru_cache(maxsize=4096)
 def built_inside(module: Module) -> bool:
-    if isinstance(module, Listed) and any(isinstance(i, OptionalItem) for i in module.items):
-        return False  # which items exist is the arguments' business: built by the caller
     """Whether the generated class builds the member itself (ops only); blocks, and lists
     holding one, arrive built as constructor arguments."""
+    if isinstance(module, Each):
+        return False  # how many items there are is the arguments' business
+    if isinstance(module, Listed) and any(isinstance(i, OptionalItem) for i in module.items):
+        return False  # which items exist is the arguments' business: built by the caller
     return all(construct.target in OPS for construct in leaves(module))
 
 
@@ -151,35 +157,16 @@ def lower_block(
     slots = block.slots()
     if slots:
         absent = absent | {n for n in slots if n not in fills}
-    inner = scope.tagged(kind) if tagged else scope
-    run = _Run(b, inner, {"x": x}, members, loc, resolve, depth, kind, fills)
+    # Ops inside a nested block belong to the outermost add-on (an SK conv's paths are "sk").
+    inner = scope.tagged(kind) if tagged and not scope.tag else scope
+    run = _Run(b, inner, {"x": x}, members, loc, resolve, depth, kind, fills, values)
     if block.sequence is not None:
-        for index, name in enumerate(members):
+        for index, member in enumerate(members):
             run.step = index
-            run.env["x"] = run.call(name, None, [run.env["x"]])
-        name = "x"
-    facts = _static(block)
-    env = run.env
-    for index, name, step in facts.program:
-        run.step = index
-        when = facts.conditions.get(index)
-        if when is not None and not _holds(kind, when, values, loc):
-            continue  # a conditional step whose condition is false: v keeps its value
-        if isinstance(step, tuple):  # `v = member(w)`
-            func, source = step
-            if func in absent:
-                continue  # an absent optional member: v keeps its value
-            member = members.get(func)
-            if isinstance(member, Op):
-                node = b.add(member, [env[source]], inner, func, origin=(kind, index))
-                run.nodes.append(node)
-                env[name] = node
-                run.calls[func] = member
-                continue
-            expr: Expr = Apply(func, (Use(source),))
-        else:
-            expr = step
-        env[name] = run.lower(expr, index in facts.accumulating)
+            run.env["x"] = run.call(member, None, [run.env["x"]])
+    if block.dense is not None:
+        run.env["x"] = run.dense(block.dense.name)
+    name = _run_steps(run, _static(block), absent) if block.steps() else "x"
     # The class is one per definition (BlockClass equality ignores `code`): its member ops and
     # fuse pairs are read off the first instance a network lowers.
     cls = b.memo.get(("class", kind + block.digest))
@@ -189,6 +176,35 @@ def lower_block(
         cls = block_class(kind, block, ops, pairs, values)
         b.memo[("class", kind + block.digest)] = cls
     return run.env[name], Call(cls, *_arguments(block, values, run))
+
+
+def _run_steps(run: _Run, facts: _Facts, absent: set[str]) -> str:
+    """Lower the forward steps; return the name of the value returned."""
+    env, name = run.env, "x"
+    for index, name, step in facts.program:
+        run.step = index
+        when = facts.conditions.get(index)
+        if when is not None and not _holds(run.kind, when, run.values, run.loc):
+            otherwise = facts.otherwise.get(index)
+            if otherwise is not None:
+                env[name] = run.lower(otherwise)
+            continue  # a conditional step whose condition is false: v keeps its value
+        if isinstance(step, tuple):  # `v = member(w)`
+            func, source = step
+            if func in absent:
+                continue  # an absent optional member: v keeps its value
+            member = run.members.get(func)
+            if isinstance(member, Op):
+                node = run.b.add(member, [env[source]], run.scope, func, origin=(run.kind, index))
+                run.nodes.append(node)
+                env[name] = node
+                run.calls[func] = member
+                continue
+            expr: Expr = Apply(func, (Use(source),))
+        else:
+            expr = step
+        env[name] = run.lower(expr, index in facts.accumulating)
+    return name
 
 
 @dataclass(frozen=True)
@@ -204,6 +220,7 @@ class _Facts:
     program: tuple[tuple[int, str, tuple[str, str] | Expr], ...]
     nests: bool  # some member builds another block kind
     conditions: dict[int, str]  # step index -> the bool it runs under
+    otherwise: dict[int, Expr]  # step index -> what it runs where that bool is false
 
 
 _FACTS: dict[str, _Facts] = {}
@@ -227,6 +244,7 @@ def _static(block: BlockDef) -> _Facts:
             tuple(_instruction(i, step) for i, step in enumerate(block.steps())),
             any(not built_inside(m) for m in constructs.values()),
             {i: step.when for i, step in enumerate(block.steps()) if step.when is not None},
+            {i: s.otherwise for i, s in enumerate(block.steps()) if s.otherwise is not None},
         )
         _FACTS[block.digest] = facts
     return facts
@@ -242,7 +260,13 @@ def _holds(kind: str, when: str, values: Mapping[str, Value], loc: Loc) -> bool:
 
 def _instruction(index: int, step: Step) -> tuple[int, str, tuple[str, str] | Expr]:
     expr, target = step.expr, step.target or "out"
-    if isinstance(expr, Apply) and expr.index is None and len(expr.args) == 1:
+    if (
+        isinstance(expr, Apply)
+        and expr.on is None
+        and not expr.counts
+        and expr.index is None
+        and len(expr.args) == 1
+    ):
         arg = expr.args[0]
         if isinstance(arg, Use):
             return index, target, (expr.func, arg.name)
@@ -262,7 +286,7 @@ def block_plan(
     key = (
         kind,
         block.digest,
-        tuple(sorted((k, v, type(v) is bool) for k, v in args.items())),
+        tuple(sorted((k, _hashable(v), type(v) is bool) for k, v in args.items())),
         id(resolve) if _static(block).nests else 0,
     )
     plan = _PLANS.get(key)
@@ -318,7 +342,7 @@ def _arguments(
         if n not in facts.required
         and (n not in block.params or values[n] != block.params[n].default)
     ]
-    for name in block.members:
+    for name in (*block.members, *(n for n in block.constructs() if n not in block.members)):
         if name in facts.passed and (name in run.members or name in run.fills):
             kwargs.append((name, run.built(name)))
     return args, tuple(kwargs)
@@ -358,7 +382,7 @@ def ctor_names(block: BlockDef, constructs: Mapping[str, Module]) -> list[str]:
         for arg in (*construct.args, *(v for _, v in construct.kwargs))
         if isinstance(arg, Ref)
     }
-    read.update(block.step_conditions())  # stored on the module, tested in forward
+    read.update(block.stored_values())  # stored on the module, read in forward
     required = [n for n, p in block.params.items() if n in read and p.default is None]
     lets = [n for n in block.let if n in read]
     return [*required, *lets, *(n for n in block.params if n in read and n not in required)]
@@ -376,24 +400,34 @@ def block_values(
         if not fits(param.type, value):
             raise LowerError(loc, f"block {kind!r}: {name} must be {param.type}", "fix the value")
         if param.type == "float":
+            assert isinstance(value, int | float)
             value = float(value)
-        if param.min is not None and value < param.min:
-            raise LowerError(loc, f"block {kind!r}: {name} = {value} is below {param.min}", "")
-        if param.max is not None and value > param.max:
-            raise LowerError(loc, f"block {kind!r}: {name} = {value} is above {param.max}", "")
-        values[name] = value
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if param.min is not None and item < param.min:
+                raise LowerError(loc, f"block {kind!r}: {name} = {item} is below {param.min}", "")
+            if param.max is not None and item > param.max:
+                raise LowerError(loc, f"block {kind!r}: {name} = {item} is above {param.max}", "")
+        values[name] = tuple(value) if isinstance(value, list) else value
+    readable = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
     for name, text in block.let.items():
         try:
-            result = _parsed(text).evaluate(values)
+            result = _parsed(text).evaluate(readable)
         except ExprError as exc:
             raise LowerError(
                 loc, f"block {kind!r}, let {name}: {exc}", "check the arguments"
             ) from None
+        if isinstance(result, list) and fits("ints", result):
+            values[name], readable[name] = tuple(result), result
+            continue
         if not isinstance(result, int | bool | float):
-            message = f"block {kind!r}, let {name} = {result!r} is not a number or bool"
+            message = f"block {kind!r}, let {name} = {result!r} is not a number, bool or list"
             raise LowerError(loc, message, "round it with int(), round() or floor()")
-        values[name] = result
+        values[name] = readable[name] = result
     return values
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _member(
@@ -414,6 +448,13 @@ def _member(
             message = f"block {kind!r}, member {member!r}: every item's `when` is false"
             raise LowerError(loc, message, "keep at least one item present")
         return Items(tuple(_member(kind, member, item, values, loc, resolve) for item in present))
+    if isinstance(module, Each):
+        return Items(
+            tuple(
+                _member(kind, member, item, values, loc, resolve)
+                for item in _each_items(kind, member, module.construct, values, loc)
+            )
+        )
     construct = module
     word = OPS.get(construct.target)
     given = [_value(a, values) for a in construct.args]
@@ -432,6 +473,38 @@ def _member(
     except _BadArgument as exc:
         message = f"block {kind!r}, member {member!r}: {exc}"
         raise LowerError(loc, message, "check the block's let values") from None
+
+
+def _each_items(
+    kind: str, member: str, construct: Construct, values: Mapping[str, Value], loc: Loc
+) -> list[Construct]:
+    """An `each` member's items: the construct with every list it reads replaced by that
+    list's i-th element (the lists are zipped, so they must be equally long)."""
+    arguments = (*construct.args, *(v for _, v in construct.kwargs))
+    lists = {
+        a.name: values[a.name]
+        for a in arguments
+        if isinstance(a, Ref) and isinstance(values[a.name], tuple)
+    }
+    lengths = {name: len(items) for name, items in lists.items()}  # type: ignore[arg-type]
+    if len(set(lengths.values())) > 1:
+        given = ", ".join(f"{n} has {c}" for n, c in lengths.items())
+        message = f"block {kind!r}, member {member!r}: its lists differ in length ({given})"
+        raise LowerError(loc, message, "give one element per item in every list")
+
+    def pick(argument: Any, i: int) -> Any:
+        if isinstance(argument, Ref) and argument.name in lists:
+            return lists[argument.name][i]  # type: ignore[index]
+        return argument
+
+    return [
+        Construct(
+            construct.target,
+            tuple(pick(a, i) for a in construct.args),
+            tuple((k, pick(a, i)) for k, a in construct.kwargs),
+        )
+        for i in range(next(iter(lengths.values())))
+    ]
 
 
 class _BadArgument(ValueError):
@@ -454,7 +527,7 @@ def _op(
     for arg in word.args:
         value = kwargs[arg.name]
         kind = {bool: "bool", int: "int", float: "float"}[arg.kind]
-        if value is None or not fits(kind, value) or value < 0:
+        if not isinstance(value, int | float) or not fits(kind, value) or value < 0:
             expected = {"bool": "true or false", "int": "a whole number >= 0"}.get(
                 kind, "a number >= 0"
             )
@@ -488,6 +561,7 @@ class _Run:
     depth: int
     kind: str
     fills: Mapping[str, SlotFill]
+    values: Mapping[str, Value] = field(default_factory=dict)
     step: int = -1
     calls: dict[str, Any] = field(default_factory=dict)
     nodes: list[str] = field(default_factory=list)  # the ops this instance added itself
@@ -502,17 +576,16 @@ class _Run:
     def lower(self, expr: Expr, inplace: bool = False) -> str:
         if isinstance(expr, Use):
             return self.env[expr.name]
-        if isinstance(expr, Apply) and expr.index is None and len(expr.args) == 1:
-            # The common step, `v = op_member(w)`: straight to the graph.
-            member, arg = self.members.get(expr.func), expr.args[0]
-            if isinstance(member, Op) and isinstance(arg, Use):
-                node = self.add(member, [self.env[arg.name]], expr.func)
-                self.calls[expr.func] = member
-                return node
         if isinstance(expr, Binary):
             left, right = self.lower(expr.left), self.lower(expr.right)
             op: Op = Add(inplace=inplace) if expr.op == "+" else Mul()
             return self.add(op, [left, right], "add" if expr.op == "+" else "mul", module=False)
+        member = self.members.get(expr.func)
+        if isinstance(member, Op) and expr.index is None and len(expr.args) == 1:
+            # The common step, `v = op_member(w)`: straight to the graph.
+            node = self.add(member, [self.lower(expr.args[0])], expr.func)
+            self.calls[expr.func] = member
+            return node
         inputs = [self.lower(arg) for arg in expr.args]
         if expr.func in self.fills:
             y, self.calls[expr.func] = self.fills[expr.func](
@@ -521,7 +594,78 @@ class _Run:
             return y
         if expr.func in self.members:
             return self.call(expr.func, expr.index, inputs)
-        return self._function(expr.func, inputs)
+        return self._function(expr, inputs)
+
+    def dense(self, pattern: str) -> str:
+        """A dense form's items: item j reads the concatenation of the input and the outputs
+        before it, and is a block of the diagrams (torchvision's dense layers)."""
+        member = self.members[DENSE_MEMBER]
+        assert isinstance(member, Items)
+        x = self.env["x"]
+        for j, item in enumerate(member.items):
+            path = pattern.replace("{n}", str(j + 1))
+            assert isinstance(item, Nested)
+            scope = self.scope.child(path, block=True)
+            y, self.calls[f"{DENSE_MEMBER}.{j}"] = lower_block(
+                self.b,
+                scope,
+                x,
+                item.kind,
+                item.block,
+                item.args,
+                self.loc,
+                self.resolve,
+                self.depth + 1,
+                tagged=False,
+            )
+            x = self.b.add(Concat(), [x, y], scope, "cat", module=False)
+        return x
+
+    def _each(self, expr: Apply, x: str) -> str:
+        """`each(list, v)` / `each_split(list, v)`: every item on v (on its chunk of v),
+        their outputs concatenated over channels."""
+        assert expr.on is not None
+        member = self.members[expr.on]
+        assert isinstance(member, Items)
+        count = len(member.items)
+        outputs = []
+        for i, item in enumerate(member.items):
+            source = x
+            if expr.func == "each_split":
+                cut = ChannelChunk(i, count)
+                source = self.add(cut, [x], f"{expr.on}.{i}.split", module=False)
+            y, self.calls[f"{expr.on}.{i}"] = self._module(item, f"{expr.on}.{i}", source)
+            outputs.append(y)
+        if count == 1:
+            return outputs[0]
+        return self.add(Concat(), outputs, "stack", module=False)
+
+    def _grouped(self, expr: Apply, inputs: list[str]) -> str:
+        """The channel-group functions: group_sum, group_softmax, group_mix."""
+        counts = [
+            self._count(expr.func, c, 0 if expr.func == "chunk" and i == 1 else 1)
+            for i, c in enumerate(expr.counts)
+        ]
+        if expr.func == "chunk":
+            count, index = counts
+            if index >= count:
+                message = f"block {self.kind!r}: chunk {index} of {count} (chunks count from 0)"
+                raise LowerError(self.loc, message, f"pick a chunk from 0 to {count - 1}")
+            return self.add(ChannelChunk(index, count), inputs, expr.func, module=False)
+        if expr.func == "group_sum":
+            return self.add(GroupSum(counts[0]), inputs, expr.func, module=False)
+        if expr.func == "group_mix":
+            return self.add(GroupWeightedSum(counts[0]), inputs, expr.func, module=False)
+        softmax = GroupSoftmax(counts[0], counts[1] if len(counts) > 1 else 1)
+        return self.add(softmax, inputs, expr.func, module=False)
+
+    def _count(self, func: str, count: int | str, low: int) -> int:
+        """A count's value (chunk's index may be 0; every other count is at least 1)."""
+        value = count if isinstance(count, int) else self.values[count]
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            message = f"block {self.kind!r}: {func} counts by {count} = {value!r}"
+            raise LowerError(self.loc, message, f"make it a whole number >= {low}")
+        return value
 
     def call(self, name: str, index: int | None, inputs: list[str]) -> str:
         """Lower a member call (`name[index]` for a listed member)."""
@@ -566,11 +710,20 @@ class _Run:
         items = tuple(self.calls[f"{name}.{i}"] for i in range(len(member.items)))
         return Seq(items, module_list=True)
 
-    def _function(self, func: str, inputs: list[str]) -> str:
+    def _function(self, expr: Apply, inputs: list[str]) -> str:
+        if expr.on is not None:
+            return self._each(expr, inputs[0])
+        if expr.counts:
+            return self._grouped(expr, inputs)
+        return self._plain(expr.func, inputs)
+
+    def _plain(self, func: str, inputs: list[str]) -> str:
         if func == "mean":
             return self.add(GlobalAvgPool(functional=True), inputs, func, module=False)
         if func == "flatten":
             return self.add(Flatten(), inputs, func, module=False)
+        if func == "sigmoid":  # a function, not a module: no tool counts it
+            return self.add(GroupSoftmax(1), inputs, func, module=False)
         if func == "cat":
             return self.add(Concat(), inputs, func, module=False)
         if func == "softmax":

@@ -49,12 +49,16 @@ class StageInput:
         named = self.layout.stages.block_name
         if named is not None:
             return f"{module}.{block_name(named, self.index, index)}"
+        if self.layout.stages.grouped:
+            return f"{module}.{self.offset}.{index}"
         return f"{module}.{self.offset + index if self.layout.stages.flat else index}"
 
     def children(self, calls: Sequence[object]) -> list[tuple[str, object]]:
         """The stage's members: one Sequential of its blocks, or in a flat layout each block
         as the container's next child."""
         module = self.path(self.layout.stages.path)
+        if self.layout.stages.grouped:
+            return [(f"{module}.{self.offset}", Seq(tuple(calls)))]
         if self.layout.stages.flat:
             return [(f"{module}.{self.offset + i}", call) for i, call in enumerate(calls)]
         named = self.layout.stages.block_name

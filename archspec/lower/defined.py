@@ -10,6 +10,7 @@ input's) and `out_channels` (the stem's `width`). archspec.spec.block_use checks
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from archspec.blocks.definition import BlockDef
@@ -47,6 +48,7 @@ def lower_defined_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, An
         raise LowerError(
             (*st.loc, "width"), f"a {kind} stage needs `width`", "add width: <out channels>"
         )
+    st, entry = _entry(st)
     x = st.x
     items: list[Any] = []
     for i in range(row.depth):
@@ -54,11 +56,11 @@ def lower_defined_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, An
             **row.args,
             "in_channels": st.channels if i == 0 else row.width,
             "out_channels": row.width,
-            "stride": st.geometry.stride if i == 0 else 1,
+            "stride": st.geometry.stride if i == 0 and not entry else 1,
         }
         args.update((k, v) for k, v in (("index", i), ("depth", row.depth)) if k in block.params)
         if "drop_prob" in block.params:
-            args["drop_prob"] = _drop_path(spec, st.index, i)
+            args["drop_prob"] = _drop_path(spec, st.index, i, st.layout.stages.drop_path)
         if st.layout.stages.splice:
             x = splice_block(st, kind, block, args, x, items)
             continue
@@ -72,18 +74,44 @@ def lower_defined_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, An
         if st.layout.stages.act_after_block:
             x = b.add(ReLU(), [x], Scope("", st.key), st.block_path(len(items)))
             items.append(ReLU())
-    return StageOutput(x, row.width), st.children(items)
+    return StageOutput(x, row.width), entry + st.children(items)
 
 
-def _drop_path(spec: Spec, stage: int, index: int) -> float:
-    """Stochastic depth of block `index` of stage `stage` (torchvision EfficientNet's rule):
-    rate x (its number among the blocks of kinds with a `drop_prob` param) / their count."""
+def _entry(st: StageInput) -> tuple[StageInput, list[tuple[str, Any]]]:
+    """The row's `entry` kind where the stage strides or changes width (ConvNeXt's
+    downsampling layer), at the layout's `stages.entry`; the stage's blocks start from it."""
+    row, stages = st.row, st.layout.stages
+    assert row.width is not None
+    if row.entry is None or (st.geometry.stride == 1 and st.channels == row.width):
+        return st, []
+    loc = (*st.loc, "entry")
+    if stages.entry is None:
+        message = f"layout {st.layout.name!r} has no place for a stage's entry kind"
+        raise LowerError(loc, message, "use a layout with `stages.entry` (torchvision_convnext)")
+    kind = stages.kinds.get(row.entry, row.entry)
+    block = _definition(st.spec, kind, loc)
+    args = {"in_channels": st.channels, "out_channels": row.width, "stride": st.geometry.stride}
+    path, offset = st.path(stages.entry), st.offset
+    if stages.flat and path == stages.path:  # the flat container's next child
+        path, offset = f"{path}.{offset}", offset + 1
+    scope = Scope(path, st.key, path)
+    y, call = lower_block(st.builder, scope, st.x, kind, block, args, loc, _resolver(st.spec))
+    return replace(st, x=y, channels=row.width, offset=offset), [(path, call)]
+
+
+def _drop_path(spec: Spec, stage: int, index: int, rule: str = "count") -> float:
+    """Stochastic depth of block `index` of stage `stage`: rate x k / n for the k-th of the n
+    blocks of kinds with a `drop_prob` param (torchvision's and timm's EfficientNet), or with
+    the layout's `drop_path: linspace`, rate x k / (n - 1) (both libraries' ConvNeXt)."""
     rate = spec.drop_path_rate or 0.0
     counts = [
         row.depth if "drop_prob" in getattr(find_block(row.block, spec.blocks), "params", {}) else 0
         for row in spec.stages
     ]
-    return rate * float(sum(counts[:stage]) + index) / sum(counts)
+    place, total = float(sum(counts[:stage]) + index), sum(counts)
+    if rule == "linspace":
+        return rate * place / (total - 1) if total > 1 else 0.0
+    return rate * place / total
 
 
 def lower_defined_tail(

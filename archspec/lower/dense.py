@@ -5,55 +5,55 @@ pool0, denseblockN.denselayerM, transitionN, norm5), then ReLU, global average p
 Dense layer j of a block with input C reads C + j * growth_rate channels (the concatenation of
 the block input and every earlier layer's output, in that order): BN-ReLU-1x1 conv to
 bn_size * growth_rate, BN-ReLU-3x3 conv to growth_rate. A transition after every block but the
-last: BN-ReLU-1x1 conv to floor(C * compression), 2x2 average pool.
+last: BN-ReLU-1x1 conv to floor(C * compression), 2x2 average pool. Without bottlenecks
+(`bottleneck: false`, the paper's plain DenseNet) a layer is BN-ReLU-3x3 conv.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
-from archspec.ir.graph import BlockClass, Call, Scope, Seq
-from archspec.ir.ops import AvgPool2d, BatchNorm2d, Concat, Conv2d, Op, ReLU
+from archspec.blocks.definition import DenseForm
+from archspec.blocks.library import builtin_blocks
+from archspec.ir.graph import Scope
+from archspec.ir.ops import BatchNorm2d
+from archspec.lower.blocks import lower_block
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.errors import LowerError
-from archspec.spec.layout import render
-
-DENSE_LAYER = BlockClass(
-    "dense_layer",
-    "DenseLayer",
-    (),
-    None,
-    "BN-ReLU-1x1 conv (bottleneck), BN-ReLU-3x3 conv to growth_rate channels.",
-)
-
-
-def _dense_block(layer: str) -> BlockClass:
-    """The block class; it names its layers `<prefix><number>` as the layout's `denselayer{m}`."""
-    return BlockClass(
-        "dense_block",
-        "DenseBlock",
-        (("layer_prefix", layer.removesuffix("{m}")),),
-        None,
-        "Dense layers, each fed the concatenation of the block input and all earlier outputs.",
-        (DENSE_LAYER,),
-    )
 
 
 def lower_dense_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, object]]]:
+    """The stage's dense block (archspec/stdlib/blocks/dense_block.yaml, or the plain one
+    without bottlenecks), then a transition (dense_transition.yaml) or, after the last
+    stage, the final norm."""
     row = st.row
-    growth, bn_size = row.growth_rate or 32, row.bn_size or 4
+    growth = row.growth_rate or 32
     names = _dense_names(st)
     module = st.path(names.path)
+    plain = row.bottleneck is False
+    kind = "dense_block_plain" if plain else "dense_block"
+    block = builtin_blocks()[kind]
+    # The layout names the layers (torchvision: denselayer{m}): the definition takes its name.
+    pattern = names.layer.replace("{m}", "{n}")
+    assert block.dense is not None
+    if block.dense.name != pattern:
+        dense = DenseForm(each=block.dense.each, name=pattern)
+        block = block.model_copy(update={"dense": dense})
+    args: dict[str, Any] = {
+        "in_channels": st.channels,
+        "num_layers": row.depth,
+        "growth_rate": growth,
+    }
+    if not plain:
+        args["bottleneck_channels"] = (row.bn_size or 4) * growth
     scope = Scope(module, st.key)
-    x, channels = st.x, st.channels
-    for j in range(row.depth):
-        layer = scope.child(render(names.layer, m=j + 1, j=j), block=True)
-        y = st.builder.chain(_layer_ops(channels, growth, bn_size), x, layer)
-        x = st.builder.add(Concat(), [x, y], layer, "cat", module=False)
-        channels += growth
-    block = Call(_dense_block(names.layer), (st.channels, row.depth, growth, bn_size * growth))
-    children: list[tuple[str, object]] = [(module, block)]
+    x, call = lower_block(
+        st.builder, scope, st.x, kind, block, args, st.loc, _builtin, tagged=False
+    )
+    channels = st.channels + row.depth * growth
+    children: list[tuple[str, object]] = [(module, call)]
     if not st.last:
         path = st.path(names.transition)
         x, channels, transition = _transition(st, x, channels, path)
@@ -64,6 +64,10 @@ def lower_dense_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, obje
         x = st.builder.add(norm, [x], Scope("", st.key), path)
         children.append((path, norm))
     return StageOutput(x, channels), children
+
+
+def _builtin(kind: str) -> Any:
+    return builtin_blocks().get(kind)
 
 
 @dataclass(frozen=True)
@@ -86,19 +90,8 @@ def _dense_names(st: StageInput) -> _DenseNames:
     return _DenseNames(names.path, names.layer, names.transition, names.final_norm)
 
 
-def _layer_ops(channels: int, growth: int, bn_size: int) -> list[tuple[str, Op]]:
-    inner = bn_size * growth
-    return [
-        ("norm1", BatchNorm2d(channels)),
-        ("relu1", ReLU()),
-        ("conv1", Conv2d(channels, inner, 1)),
-        ("norm2", BatchNorm2d(inner)),
-        ("relu2", ReLU()),
-        ("conv2", Conv2d(inner, growth, 3, 1, 1)),
-    ]
-
-
-def _transition(st: StageInput, x: str, channels: int, path: str) -> tuple[str, int, Seq]:
+def _transition(st: StageInput, x: str, channels: int, path: str) -> tuple[str, int, Any]:
+    """dense_transition.yaml to floor(channels x compression)."""
     compression = st.row.compression if st.row.compression is not None else 0.5
     out = math.floor(channels * compression)
     if out < 1:
@@ -107,11 +100,10 @@ def _transition(st: StageInput, x: str, channels: int, path: str) -> tuple[str, 
             f"compresses {channels} channels to 0",
             "raise compression (0 < compression <= 1)",
         )
-    ops: list[tuple[str, Op]] = [
-        ("norm", BatchNorm2d(channels)),
-        ("relu", ReLU()),
-        ("conv", Conv2d(channels, out, 1)),
-        ("pool", AvgPool2d(2, 2)),
-    ]
+    block = builtin_blocks()["dense_transition"]
     scope = Scope(path, st.key, path)
-    return st.builder.chain(ops, x, scope), out, Seq.named(*ops)
+    args = {"in_channels": channels, "out_channels": out}
+    y, call = lower_block(
+        st.builder, scope, x, "dense_transition", block, args, st.loc, _builtin, tagged=False
+    )
+    return y, out, call

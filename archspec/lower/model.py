@@ -97,7 +97,12 @@ class _Placement:
                 self.containers[top] = []
                 self.arch.model.members.append(Member(top, Seq(())))
             name, nested = rest[0], _nest(rest[1:], value)
-            self.containers[top].append((name, nested))
+            held = self.containers[top]
+            if held and held[-1][0] == name and _both_named(held[-1][1], nested):
+                # One child holding two named parts (timm `stages.1.downsample`, `.blocks`).
+                held[-1] = (name, _merged(held[-1][1], nested))
+                continue
+            held.append((name, nested))
             ref = f"{top}[{name}]" if name.isdigit() else f"{top}.{name}"
             self.arch.model.features.append(Step("call", ref))
 
@@ -122,6 +127,19 @@ class _Placement:
             if steps[start : start + count] == wanted:
                 steps[start : start + count] = [Step("call", top)]
                 return
+
+
+def _both_named(held: Any, nested: Any) -> bool:
+    """A container child and a new part for it are both one level of named parts."""
+    return all(isinstance(v, Seq) and v.names is not None for v in (held, nested))
+
+
+def _merged(held: Seq, nested: Seq) -> Seq:
+    """The named parts of both, in order."""
+    parts = [
+        part for seq in (held, nested) for part in zip(seq.names or (), seq.items, strict=True)
+    ]
+    return Seq.named(*parts)
 
 
 def _nest(names: list[str], value: Any) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from archspec.blocks.library import builtin_blocks
 from archspec.ir.graph import Scope, Seq
-from archspec.ir.ops import AvgPool2d, Conv2d, Identity, Op
+from archspec.ir.ops import AvgPool2d, Conv2d, Identity, Op, ZeroPadShortcut
 from archspec.lower.blocks import lower_block
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.residual import BlockArgs, block_args, definition_args, same_avg_pool
@@ -55,6 +55,8 @@ def _projection(st: StageInput, a: BlockArgs) -> list[tuple[str, Op | Seq]]:
     (a 2x2 average pool, nn.Identity when the stride is 1, then a 1x1 conv)."""
     if st.row.downsample == "conv":
         return [("conv", Conv2d(a.in_channels, a.out_channels, 1, a.stride, bias=a.bias))]
+    if st.row.downsample == "pad":
+        return [("pad", ZeroPadShortcut(a.in_channels, a.out_channels, a.stride))]
     pool: Op | Seq = (
         same_avg_pool()
         if a.dilation != 1 and a.stride == 1

@@ -4,7 +4,8 @@ Rules implemented here and nowhere else:
 - the first block of a stage takes the stage stride; the rest use stride 1;
 - a block projects its shortcut when its stride is not 1 or its channels change;
   `downsample: conv` is a strided 1x1 conv + BN, `avg` (ResNet-D) a 2x2 average pool
-  (ceil_mode, count_include_pad=False; nn.Identity when stride is 1) + 1x1 conv + BN;
+  (ceil_mode, count_include_pad=False; nn.Identity when stride is 1) + 1x1 conv + BN, `pad`
+  (option A of He et al. 2015) the identity subsampled by the stride, zero-padded channels;
 - bottleneck width = floor(width * base_width / 64) * groups (torchvision), output =
   width * expansion; the stride sits on the 3x3 (v1.5) or, with `stride_at: 1x1`, on the first 1x1;
 - SK replaces the 3x3 (timm SelectiveKernelBasic / SelectiveKernelBottleneck); split attention
@@ -19,23 +20,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from archspec.blocks.library import builtin_blocks
-from archspec.ir.graph import BlockClass, Call, Scope, Seq
-from archspec.ir.ops import Add, AvgPool2d, BatchNorm2d, Conv2d, Identity, Op, ReLU, ZeroPad2d
+from archspec.ir.graph import Scope, Seq
+from archspec.ir.ops import (
+    AvgPool2d,
+    BatchNorm2d,
+    Conv2d,
+    Identity,
+    Op,
+    ZeroPad2d,
+    ZeroPadShortcut,
+)
 from archspec.lower.attention import (
-    CONV_NORM_ACT,
-    SK_CLASS,
-    SPLIT_CLASS,
     check_sk,
-    selective_kernel,
     sk_attn_channels,
     sk_paths,
-    split_attention,
     split_attn_channels,
 )
-from archspec.lower.blocks import lower_block
+from archspec.lower.blocks import SlotFill, lower_block
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.errors import LowerError
-from archspec.lower.slots import attention_fill, flat_names, projection_fill
+from archspec.lower.slots import attention_fill, projection_fill
 from archspec.spec.models import SelectiveKernel, SplitAttention
 
 
@@ -50,18 +54,6 @@ class BlockArgs:
     bias: bool
     # The dilation the block reads its input at: the previous stage's for a stage's first block.
     first_dilation: int
-
-
-@dataclass(frozen=True)
-class BlockParts:
-    """What a variant's main path adds: its output node and its constructor arguments."""
-
-    y: str
-    args: tuple[Any, ...]
-    kwargs: list[tuple[str, Any]]
-
-
-Main = Callable[[StageInput, BlockClass, Scope, str, BlockArgs], BlockParts]
 
 
 def block_args(st: StageInput) -> list[BlockArgs]:
@@ -84,53 +76,25 @@ def block_args(st: StageInput) -> list[BlockArgs]:
 
 
 def lower_residual_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, object]]]:
-    module = st.path(st.layout.stages.path)
-    if not isinstance(st.row.attention, SelectiveKernel | SplitAttention):
-        return _lower_defined_stage(st, module)
-    cls, main, final_act = _variant(st)
-    x, calls = st.x, []
-    for i, args in enumerate(block_args(st)):
-        path = st.block_path(i)
-        scope = Scope(path, st.key, path)
-        parts = main(st, cls, scope, x, args)
-        x, call = _finish_block(st, cls, scope, x, args, parts, final_act)
-        calls.append(call)
-    return StageOutput(x, args.out_channels), st.children(calls)
-
-
-def _lower_defined_stage(
-    st: StageInput, module: str
-) -> tuple[StageOutput, list[tuple[str, object]]]:
-    """Basic and bottleneck stages: the standard library's definitions (archspec/stdlib/blocks/
-    basic.yaml, bottleneck.yaml, bottleneck_stride1x1.yaml), the stage filling their `se` and
-    `downsample` slots."""
-    kind = st.row.block
-    if kind == "bottleneck" and st.row.stride_at == "1x1":
-        kind = "bottleneck_stride1x1"
+    """Residual stages: the standard library's definitions (archspec/stdlib/blocks/ basic,
+    bottleneck, bottleneck_stride1x1, sk_basic, sk_bottleneck, resnest_bottleneck), the stage
+    filling their `se` and `downsample` slots."""
+    kind, variant = _variant(st)
     block = builtin_blocks()[kind]
     x, calls = st.x, []
     for i, a in enumerate(block_args(st)):
         path = st.block_path(i)
         scope = Scope(path, st.key, path)
-        fills = {}
+        fills: dict[str, SlotFill] = {}
         se = attention_fill(st.spec, st.row.attention, a.out_channels, (*st.loc, "attention"))
         if se is not None:
             fills["se"] = se
         projection = _projection(st, a)
         if projection is not None:
             fills["downsample"] = projection_fill(projection)
+        args = {**definition_args(a, kind.endswith("basic")), **variant(a)}
         x, call = lower_block(
-            st.builder,
-            scope,
-            x,
-            kind,
-            block,
-            definition_args(a, kind == "basic"),
-            st.loc,
-            _builtin,
-            0,
-            fills,
-            tagged=False,
+            st.builder, scope, x, kind, block, args, st.loc, _builtin, 0, fills, tagged=False
         )
         calls.append(call)
     return StageOutput(x, a.out_channels), st.children(calls)
@@ -168,30 +132,16 @@ def _projection(st: StageInput, a: BlockArgs) -> Seq | None:
     """The projection shortcut where the block strides or changes its channel count."""
     if a.stride == 1 and a.in_channels == a.out_channels:
         return None
+    if st.row.downsample == "pad" and a.out_channels < a.in_channels:
+        raise LowerError(
+            (*st.loc, "downsample"),
+            f"a pad shortcut cannot narrow {a.in_channels} channels to {a.out_channels}",
+            "use downsample: conv here, or widen the stage",
+        )
     ops = shortcut_ops(a.in_channels, a.out_channels, a.stride, st.row.downsample, a.bias)
     if st.row.downsample == "avg" and a.stride == 1 and a.dilation != 1:
         ops[0] = same_avg_pool()
     return Seq(tuple(ops))
-
-
-def _finish_block(
-    st: StageInput,
-    cls: BlockClass,
-    scope: Scope,
-    x: str,
-    a: BlockArgs,
-    parts: BlockParts,
-    final_act: str,
-) -> tuple[str, Call]:
-    """Shortcut, residual add and final ReLU, shared by every residual variant."""
-    b = st.builder
-    y, kwargs = parts.y, list(parts.kwargs)
-    identity, downsample = _shortcut(st, scope, x, a)
-    if downsample is not None:
-        kwargs.append(("downsample", downsample))
-    y = b.add(Add(inplace=True), [y, identity], scope, "add", module=False)
-    y = b.add(ReLU(), [y], scope, final_act)
-    return y, Call(cls, parts.args, tuple(kwargs))
 
 
 def stage_channels(st: StageInput) -> tuple[int, int]:
@@ -223,23 +173,53 @@ def stage_channels(st: StageInput) -> tuple[int, int]:
     return per_group * row.groups, row.width * expansion
 
 
-def _variant(st: StageInput) -> tuple[BlockClass, Main, str]:
-    attention = st.row.attention
+Variant = Callable[[BlockArgs], dict[str, Any]]
+
+
+def _variant(st: StageInput) -> tuple[str, Variant]:
+    """The row's block kind and the arguments its attention adds to each block."""
+    attention, kind = st.row.attention, st.row.block
     if isinstance(attention, SelectiveKernel):
         check_sk(attention, (*st.loc, "attention"))
-        return _sk_class(st, attention), _sk_main, "act"
+        return ("sk_basic" if kind == "basic" else "sk_bottleneck"), _sk_args(st, attention)
     if isinstance(attention, SplitAttention):
         _check_split_groups(st, attention)
-        cls = BlockClass(
-            "resnest_bottleneck",
-            "ResNestBottleneck",
-            (("avd_first", attention.avd_first),),
-            "bn3",
-            "ResNeSt bottleneck: 1x1, split-attention 3x3, 1x1, residual.",
-            (SPLIT_CLASS,),
-        )
-        return cls, _split_main, "act3"
-    raise AssertionError("plain stages lower through their definitions")
+        return "resnest_bottleneck", _split_args(attention)
+    if kind == "bottleneck" and st.row.stride_at == "1x1":
+        return "bottleneck_stride1x1", lambda a: {}
+    return kind, lambda a: {}
+
+
+def _sk_args(st: StageInput, sk: SelectiveKernel) -> Variant:
+    """timm SelectiveKernel's paths: kernels, and dilations and paddings scaled by the
+    dilation the block reads its input at; a basic block splits its input by default."""
+    basic = st.row.block == "basic"
+    split = sk.split_input if sk.split_input is not None else basic
+    kernels, dilations, paddings = sk_paths(sk)
+
+    def args(a: BlockArgs) -> dict[str, Any]:
+        width = a.out_channels if basic else a.width
+        _check_split(st, a.in_channels if basic else a.width, len(kernels), split, a.groups)
+        d = a.first_dilation
+        return {
+            "attn_channels": sk_attn_channels(width, sk),
+            "kernels": kernels,
+            "dilations": tuple(d * x for x in dilations),
+            "paddings": tuple(d * p for p in paddings),
+            "split_input": split,
+        }
+
+    return args
+
+
+def _split_args(split: SplitAttention) -> Variant:
+    """ResNeSt's radix, attention width and average-pool downsampling (avd)."""
+    return lambda a: {
+        "radix": split.radix,
+        "attn_channels": split_attn_channels(a.width, split),
+        "avd": split.avd,
+        "pool_first": split.avd_first,
+    }
 
 
 def _check_split_groups(st: StageInput, split: SplitAttention) -> None:
@@ -263,117 +243,6 @@ def _check_split_groups(st: StageInput, split: SplitAttention) -> None:
         )
 
 
-def _optional(*items: tuple[str, Any, Any]) -> list[tuple[str, Any]]:
-    """Keyword arguments that differ from their defaults."""
-    return [(key, value) for key, value, default in items if value != default]
-
-
-def _sk_class(st: StageInput, sk: SelectiveKernel) -> BlockClass:
-    basic = st.row.block == "basic"
-    split = sk.split_input if sk.split_input is not None else basic
-    kernels, dilations, paddings = sk_paths(sk)
-    options = (
-        ("kernels", kernels),
-        ("dilations", dilations),
-        ("paddings", paddings),
-        ("split_input", split),
-    )
-    if basic:
-        return BlockClass(
-            "sk_basic",
-            "SelectiveKernelBasic",
-            options,
-            "conv2.bn",
-            "Basic block whose first 3x3 is a selective kernel convolution.",
-            (SK_CLASS, CONV_NORM_ACT),
-        )
-    return BlockClass(
-        "sk_bottleneck",
-        "SelectiveKernelBottleneck",
-        options,
-        "conv3.bn",
-        "Bottleneck whose 3x3 is a selective kernel convolution.",
-        (SK_CLASS, CONV_NORM_ACT),
-    )
-
-
-def _sk_main(st: StageInput, cls: BlockClass, scope: Scope, x: str, a: BlockArgs) -> BlockParts:
-    b, sk = st.builder, st.row.attention
-    assert isinstance(sk, SelectiveKernel)
-    split = bool(cls.option("split_input"))
-    count = len(cls.option("kernels"))
-    if cls.template == "sk_basic":
-        _check_split(st, a.in_channels, count, split)
-        channels = (a.in_channels, a.out_channels)
-        y = selective_kernel(
-            b, scope.child("conv1"), x, channels, a.stride, 1, sk, split, a.first_dilation
-        )
-        d = a.dilation
-        y = b.chain(
-            [
-                ("conv2.conv", Conv2d(a.out_channels, a.out_channels, 3, 1, d, d)),
-                ("conv2.bn", BatchNorm2d(a.out_channels)),
-            ],
-            y,
-            scope,
-        )
-        attn = sk_attn_channels(a.out_channels, sk)
-        return BlockParts(
-            y,
-            (a.in_channels, a.out_channels),
-            [
-                ("attn_channels", attn),
-                *_optional(
-                    ("stride", a.stride, 1),
-                    ("dilation", a.dilation, 1),
-                    ("first_dilation", a.first_dilation, a.dilation),
-                ),
-            ],
-        )
-    _check_split(st, a.width, count, split, a.groups)
-    y = b.chain(
-        [
-            ("conv1.conv", Conv2d(a.in_channels, a.width, 1)),
-            ("conv1.bn", BatchNorm2d(a.width)),
-            ("conv1.act", ReLU()),
-        ],
-        x,
-        scope,
-    )
-    y = selective_kernel(
-        b,
-        scope.child("conv2"),
-        y,
-        (a.width, a.width),
-        a.stride,
-        a.groups,
-        sk,
-        split,
-        a.first_dilation,
-    )
-    y = b.chain(
-        [
-            ("conv3.conv", Conv2d(a.width, a.out_channels, 1)),
-            ("conv3.bn", BatchNorm2d(a.out_channels)),
-        ],
-        y,
-        scope,
-    )
-    attn = sk_attn_channels(a.width, sk)
-    return BlockParts(
-        y,
-        (a.in_channels, a.width, a.out_channels),
-        [
-            ("attn_channels", attn),
-            *_optional(
-                ("stride", a.stride, 1),
-                ("groups", a.groups, 1),
-                ("dilation", a.first_dilation, 1),
-            ),
-        ],
-    )
-
-
 def _check_split(st: StageInput, channels: int, count: int, split: bool, groups: int = 1) -> None:
     per_path = channels // count if split else channels
     if split and channels % count:
@@ -390,51 +259,6 @@ def _check_split(st: StageInput, channels: int, count: int, split: bool, groups:
         )
 
 
-def _split_main(st: StageInput, cls: BlockClass, scope: Scope, x: str, a: BlockArgs) -> BlockParts:
-    b, split = st.builder, st.row.attention
-    assert isinstance(split, SplitAttention)
-    avd = split.avd and a.stride > 1
-    pool = AvgPool2d(3, a.stride, 1)
-    conv_stride = 1 if avd else a.stride
-    y = b.chain(
-        [
-            ("conv1", Conv2d(a.in_channels, a.width, 1)),
-            ("bn1", BatchNorm2d(a.width)),
-            ("act1", ReLU()),
-        ],
-        x,
-        scope,
-    )
-    if avd and split.avd_first:
-        y = b.add(pool, [y], scope, "avd_first")
-    y = split_attention(
-        b, scope.child("conv2"), y, a.width, (conv_stride, a.first_dilation, a.groups), split
-    )
-    if avd and not split.avd_first:
-        y = b.add(pool, [y], scope, "avd_last")
-    y = b.chain(
-        [("conv3", Conv2d(a.width, a.out_channels, 1)), ("bn3", BatchNorm2d(a.out_channels))],
-        y,
-        scope,
-    )
-    kwargs = _optional(
-        ("stride", conv_stride, 1),
-        ("groups", a.groups, 1),
-        ("dilation", a.first_dilation, 1),
-        ("avd", pool if avd else None, None),
-    )
-    attn = split_attn_channels(a.width, split)
-    kwargs = [("radix", split.radix), ("attn_channels", attn), *kwargs]
-    return BlockParts(y, (a.in_channels, a.width, a.out_channels), kwargs)
-
-
-def _shortcut(st: StageInput, scope: Scope, x: str, a: BlockArgs) -> tuple[str, Seq | None]:
-    downsample = _projection(st, a)
-    if downsample is None:
-        return x, None
-    return st.builder.chain(flat_names("downsample", downsample), x, scope), downsample
-
-
 def same_avg_pool() -> Seq:
     """timm AvgPool2dSame(2, 1): the avg-down pool of a dilated stride-1 stage ('same' padding
     keeps the map's size). A stage that both strides and dilates (only explicit columns can
@@ -445,7 +269,10 @@ def same_avg_pool() -> Seq:
 def shortcut_ops(
     in_channels: int, out_channels: int, stride: int, style: str, bias: bool
 ) -> list[Op | Seq]:
-    """The projection shortcut: [conv, bn] or, for ResNet-D, [pool | identity, conv, bn]."""
+    """The projection shortcut: [conv, bn]; for ResNet-D, [pool | identity, conv, bn]; for
+    option A (`pad`, He et al. 2015's CIFAR ResNets), the subsampled, zero-padded identity."""
+    if style == "pad":
+        return [ZeroPadShortcut(in_channels, out_channels, stride)]
     if style == "conv":
         return [Conv2d(in_channels, out_channels, 1, stride, bias=bias), BatchNorm2d(out_channels)]
     pool: Op = (

@@ -70,6 +70,10 @@ def block_use_issues(source: Source, remap: Remap, spec: Spec) -> list[Issue]:
             uses = (remap(("stages", index, "block")), remap(("stages", index, "args")))
             issues += _use_issues(source, uses, row.block, row.args, spec, STAGE_SLOT)
             issues += _slot_issues(source, remap, index, row, spec)
+        if row.entry is not None:
+            used.add(row.entry)
+            where = remap(("stages", index, "entry"))
+            issues += _use_issues(source, (where, where), row.entry, {}, spec, STAGE_SLOT)
     if spec.head is not None and spec.head.type != "classifier":
         used.add(spec.head.type)
         head_locs: tuple[Loc, Loc] = (("head", "type"), ("head", "args"))
@@ -120,6 +124,8 @@ def unknown_kind_issues(source: Source, remap: Remap, data: Any) -> list[Issue]:
         uses.append((("stages", index, "attention", "type"), kind, BUILTIN_ATTENTION, "type"))
         block = row.get("block") if isinstance(row, dict) else None
         uses.append((("stages", index, "block"), block, BLOCK_TYPES, "block kind"))
+        entry = row.get("entry") if isinstance(row, dict) else None
+        uses.append((("stages", index, "entry"), entry, (), "block kind"))
     stem = data.get("stem") if isinstance(data, dict) else None
     if isinstance(stem, dict):
         uses.append((("stem", "type"), stem.get("type"), STEM_TYPES, "stem type"))

@@ -44,8 +44,10 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
     "attention": (*RESIDUAL, *PREACT, DEFINED),
     "growth_rate": ("dense",),
     "bn_size": ("dense",),
+    "bottleneck": ("dense",),
     "compression": ("dense",),
     "args": (DEFINED,),
+    "entry": (DEFINED,),
 }
 _WHY = {
     "args": "`args` sets the params of a block kind written as data; built-in kinds have fields",
@@ -115,7 +117,8 @@ def stage_findings(
 ) -> list[Finding]:
     """Findings of the stage rows that validated (the others have their own errors)."""
     findings: list[Finding] = []
-    for name in (*STAGE_FIELDS, "attention_fields", "projection", "avd", "compression_last"):
+    rules = ("attention_fields", "projection", "avd", "compression_last", "plain_bn_size")
+    for name in (*STAGE_FIELDS, *rules):
         rule = _STAGE_RULES.get(name, _kind_rule)
         hits = [(i, finding) for i, row in rows for finding in rule(name, i, row, ctx)]
         findings += _shared_filter(hits, rows, shared, name)
@@ -143,6 +146,7 @@ _FIELD_OF = {
     "projection": "downsample",
     "avd": "attention",
     "compression_last": "compression",
+    "plain_bn_size": "bn_size",
 }
 
 
@@ -271,6 +275,15 @@ def _compression_rule(name: str, index: int, row: StageRow, ctx: StageContext) -
         )
 
 
+def _plain_rule(name: str, index: int, row: StageRow, ctx: StageContext) -> Iterator[Finding]:
+    if row.block == "dense" and row.bottleneck is False and _given(row, "bn_size"):
+        yield Finding(
+            ("stages", index, "bn_size"),
+            "`bn_size` sizes the 1x1 bottleneck, which `bottleneck: false` leaves out",
+            "remove `bn_size`, or `bottleneck: false`",
+        )
+
+
 def _stride(row: StageRow, index: int) -> int:
     return row.stride or (1 if index == 0 else 2)
 
@@ -280,6 +293,7 @@ _STAGE_RULES: dict[str, Callable[[str, int, StageRow, StageContext], Iterator[Fi
     "projection": _projection_rule,
     "avd": _avd_rule,
     "compression_last": _compression_rule,
+    "plain_bn_size": _plain_rule,
 }
 
 

@@ -156,6 +156,17 @@ class StagesLayout(_Strict):
     # torchvision RegNet's `block{n}-{j}` (no identifier: only ever a state_dict key) or timm's
     # `b{b}`.
     block_name: BlockName | None = None
+    # Where a stage's `entry` kind goes (ConvNeXt's downsampling layer): a template
+    # (timm's `stages.{i}.downsample`, beside `stages.{i}.blocks`), or the flat path itself
+    # for the container's next child (torchvision's `features.2`).
+    entry: StagePath | None = None
+    # In a flat layout, each stage's blocks as one nn.Sequential, the container's next child
+    # (torchvision ConvNeXt's `features.1`, `features.3`), instead of a child per block.
+    grouped: bool = False
+    # Stochastic depth of the k-th of n blocks (spec `drop_path_rate`): `count` is rate x k / n
+    # (torchvision's and timm's EfficientNet), `linspace` rate x k / (n - 1), as
+    # torch.linspace(0, rate, n) (torchvision's and timm's ConvNeXt).
+    drop_path: Literal["count", "linspace"] = "count"
 
     @property
     def flat(self) -> bool:
@@ -211,6 +222,8 @@ class Layout(_Strict):
             raise ValueError("stem.sequential needs a stem.path to hold the Sequential")
         if self.stages.block_name is not None and self.stages.flat:
             raise ValueError("stages.block_name names blocks inside a stage's own Sequential")
+        if self.stages.grouped and not self.stages.flat:
+            raise ValueError("stages.grouped needs a flat stages.path (no {n} or {i})")
         if self.stages.splice and not self.stages.flat:
             raise ValueError("stages.splice needs a flat stages.path (no {n} or {i})")
         if self.head.path and "." in self.head.fc:
@@ -229,9 +242,11 @@ class Layout(_Strict):
         parts = [stem.conv, stem.norm, stem.act, stem.pool]
         paths = [stem.path] if stem.sequential else [_join(stem.path, p) for p in parts]
         for index in range(MAX_STAGES):
-            for template in (stages.path, stages.transition):
+            for template in (stages.path, stages.transition, stages.entry):
                 if template is not None and not (template == stages.path and stages.flat):
                     paths.append(render(template, n=index + 1, i=index))
+            if stages.entry is not None and _shares_child(stages.entry, stages.path):
+                paths.pop()  # in the stage's own child (timm `stages.{i}.downsample`)
         if stages.flat:
             paths.append(stages.path)
         paths += [p for p in (stages.final_norm, self.tail.norm, self.tail.act) if p]
@@ -248,6 +263,11 @@ class Layout(_Strict):
 
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
+
+
+def _shares_child(entry: str, path: str) -> bool:
+    """The entry sits inside the stage's container child, beside its blocks."""
+    return entry != path and entry.split(".")[:2] == path.split(".")[:2]
 
 
 def _check_unique(paths: list[str]) -> None:

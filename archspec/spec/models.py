@@ -36,7 +36,9 @@ class Strict(BaseModel):
 
 
 # Values of a block kind's own params (a kind written as data), by param name.
-BlockArgs = Annotated[dict[Name, int | bool | float], Field(max_length=32)]
+# A list of whole numbers is an `ints` param's value (one per item of an `each` member).
+IntList = Annotated[list[int], Field(min_length=1, max_length=256)]
+BlockArgs = Annotated[dict[Name, int | bool | float | IntList], Field(max_length=32)]
 StemType = Literal["conv7x7", "conv3x3", "deep", "none"]
 STEM_TYPES = ("conv7x7", "conv3x3", "deep", "none")
 BLOCK_TYPES = ("basic", "bottleneck", "preact_basic", "preact_bottleneck", "dense")
@@ -156,13 +158,19 @@ class StageRow(Strict):
     base_width: Channels = 64
     expansion: Small | None = None
     dilation: Small = 1
-    downsample: Literal["conv", "avg"] = "conv"
+    downsample: Literal["conv", "avg", "pad"] = "conv"
     stride_at: Literal["3x3", "1x1"] = "3x3"
     attention: Attention | None = None
     growth_rate: Channels | None = None
     bn_size: Small | None = None
+    # false: the original DenseNet's layers, BN-ReLU-3x3 conv, without the 1x1 bottleneck
+    # (true is the default, DenseNet-B/BC, so only false is a choice).
+    bottleneck: Literal[False] | None = None
     compression: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
     args: BlockArgs = {}
+    # A kind that opens the stage where it strides or changes width, before its blocks, and
+    # takes both (ConvNeXt's downsampling layers): the blocks then keep stride and width.
+    entry: Name | None = None
 
 
 class RegNetDesign(Strict):

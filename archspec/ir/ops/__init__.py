@@ -26,6 +26,7 @@ from archspec.ir.ops.base import (
     Uncounted,
     Window,
 )
+from archspec.ir.ops.channels import LayerNorm, LayerNorm2d, LayerScale, Permute
 from archspec.ir.ops.layers import BatchNorm2d, ChannelConv1d, Conv2d, Linear
 from archspec.ir.ops.merges import Add, Concat, GroupSum, GroupWeightedSum, Mul
 from archspec.ir.ops.pooling import (
@@ -35,7 +36,8 @@ from archspec.ir.ops.pooling import (
     MaxPool2d,
     ZeroPad2d,
 )
-from archspec.ir.ops.views import ChannelSlice, Dropout, Flatten, Identity, Input, StochasticDepth
+from archspec.ir.ops.shortcuts import ZeroPadShortcut
+from archspec.ir.ops.views import ChannelChunk, Dropout, Flatten, Identity, Input, StochasticDepth
 
 __all__ = [
     "GELU",
@@ -44,8 +46,8 @@ __all__ = [
     "Add",
     "AvgPool2d",
     "BatchNorm2d",
+    "ChannelChunk",
     "ChannelConv1d",
-    "ChannelSlice",
     "Concat",
     "Conv2d",
     "Costs",
@@ -59,11 +61,15 @@ __all__ = [
     "Hardswish",
     "Identity",
     "Input",
+    "LayerNorm",
+    "LayerNorm2d",
+    "LayerScale",
     "LeakyReLU",
     "Linear",
     "MaxPool2d",
     "Mul",
     "Op",
+    "Permute",
     "ReLU",
     "ReLU6",
     "Shape",
@@ -76,4 +82,5 @@ __all__ = [
     "Uncounted",
     "Window",
     "ZeroPad2d",
+    "ZeroPadShortcut",
 ]

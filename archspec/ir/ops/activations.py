@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from archspec.ir.code import Call
-from archspec.ir.ops.base import POINTWISE, Costs, Op, Shape, Site, Uncounted, Window
+from archspec.ir.ops.base import POINTWISE, Costs, Op, Shape, ShapeError, Site, Uncounted, Window
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,15 @@ class GroupSoftmax(_Activation, Uncounted):
 
     kind: ClassVar[str] = "softmax"
     groups: int = 2
+    # ResNeSt's radix softmax runs per cardinal group: channels are `cardinal` x `groups`.
+    cardinal: int = 1
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        c = inputs[0][0]
+        if c % (self.groups * self.cardinal):
+            parts = f"{self.cardinal} x {self.groups}" if self.cardinal > 1 else self.groups
+            raise ShapeError(f"{c} channels do not split into {parts} groups")
+        return inputs[0]
 
     def module_call(self) -> None:
         return None

@@ -173,8 +173,9 @@ class BatchNorm2d(Op):
 
 @dataclass(frozen=True)
 class Linear(Op):
-    """nn.Linear. Counted as Conv2d is: ptflops adds a bias add per output element (here
-    one per feature), pycls one per output feature."""
+    """nn.Linear, on (F,) features or over the last dim of a channels-last (H, W, C) map
+    (ConvNeXt's MLP; F.linear on a 4-D tensor). Counted as Conv2d is, per position: ptflops
+    adds a bias add per output element, pycls one per output feature and position."""
 
     kind: ClassVar[str] = "linear"
     category: ClassVar[str] = "linear"
@@ -183,9 +184,10 @@ class Linear(Op):
     bias: bool = True
 
     def infer(self, inputs: list[Shape]) -> Shape:
-        if inputs[0] != (self.in_features,):
+        *positions, features = inputs[0]
+        if features != self.in_features or len(positions) not in (0, 2):
             raise ShapeError(f"expects {self.in_features} features, got {inputs[0]}")
-        return (self.out_features,)
+        return (*positions, self.out_features)
 
     def tensors(self) -> list[TensorInfo]:
         out = [TensorInfo("weight", (self.out_features, self.in_features), True)]
@@ -198,7 +200,7 @@ class Linear(Op):
         return Call("nn.Linear", (self.in_features, self.out_features), kwargs)
 
     def macs(self, inputs: list[Shape], output: Shape) -> int:
-        return self.in_features * self.out_features
+        return math.prod(output[:-1]) * self.in_features * self.out_features
 
     def fvcore(self, site: Site) -> Costs:
         return [("linear", self.macs(site.inputs, site.output))]
@@ -209,7 +211,7 @@ class Linear(Op):
 
     def pycls(self, site: Site) -> Costs:
         macs = self.macs(site.inputs, site.output)
-        return [("linear", macs), ("bias", self.out_features if self.bias else 0)]
+        return [("linear", macs), ("bias", site.out_numel if self.bias else 0)]
 
     def pycls_acts(self, site: Site) -> int:
         return site.out_numel

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from archspec.ir.code import Call
-from archspec.ir.ops.base import POINTWISE, Shape, Uncounted, Window
+from archspec.ir.ops.base import POINTWISE, Shape, ShapeError, Uncounted, Window
 
 
 @dataclass(frozen=True)
@@ -100,22 +100,25 @@ class Identity(_View):
 
 
 @dataclass(frozen=True)
-class ChannelSlice(_View):
-    """x[:, start:stop] (SK branches that each read a slice of the input), in the block
-    template's forward: no module."""
+class ChannelChunk(_View):
+    """Chunk `index` of `count` equal channel chunks, `x.chunk(count, 1)[index]` (SK paths that
+    each read a chunk of the input), in a generated forward: no module."""
 
-    kind: ClassVar[str] = "slice"
-    start: int = 0
-    stop: int = 0
+    kind: ClassVar[str] = "chunk"
+    index: int = 0
+    count: int = 1
 
     def infer(self, inputs: list[Shape]) -> Shape:
-        return (self.stop - self.start, *inputs[0][1:])
+        c, *rest = inputs[0]
+        if c % self.count:
+            raise ShapeError(f"{c} channels do not split into {self.count} equal chunks")
+        return (c // self.count, *rest)
 
     def module_call(self) -> None:
         return None
 
     def describe(self) -> str:
-        return f"channels {self.start}:{self.stop}"
+        return f"channel chunk {self.index + 1} of {self.count}"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,186 @@
+"""MobileNetV2 and V3 in torchvision's flat layout: the stem, every block and the last conv
+numbered in one `features` Sequential, then the classifier.
+
+V2 (`torchvision_flat`): blocks hold a `conv` Sequential (the depthwise-separable first block,
+then inverted residuals with ReLU6), the last conv is the tail, the head dropout + linear.
+V3 (`torchvision_mobilenet_v3`): blocks hold a `block` Sequential ([expand,] depthwise, [SE,]
+project, with ReLU or hard swish), the last conv is a stage of its own, the head
+linear-hardswish-dropout-linear after an `avgpool` module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from archspec.importer.errors import NotImportable
+from archspec.importer.layers import Unit, group_rows, table, unit
+from archspec.importer.tree import child, conv, kind
+
+V3_EPS, V3_MOMENTUM = 1e-3, 0.01
+# Kinds whose BatchNorm eps and momentum are fixed.
+NO_NORM_ARGS = ("conv_bn_relu6",)
+
+
+def _features(model: Any) -> list[Any]:
+    features = child(model, "features")
+    return list(features) if kind(features) == "Sequential" else []
+
+
+def matches_v2(model: Any) -> bool:
+    items = _features(model)
+    return (
+        len(items) > 2
+        and child(model, "avgpool") is None
+        and kind(child(items[1], "conv")) == "Sequential"
+    )
+
+
+def matches_v3(model: Any) -> bool:
+    items = _features(model)
+    return (
+        len(items) > 2
+        and child(model, "avgpool") is not None
+        and kind(child(items[1], "block")) == "Sequential"
+    )
+
+
+def recognise_v2(model: Any) -> Iterator[dict[str, Any]]:
+    items = _features(model)
+    stem = _placed(items[0], "features.0", "ReLU6", "conv_bn_relu6")
+    reads = [_v2_block(block, f"features.{i}") for i, block in enumerate(items[1:-1], 1)]
+    tail = _placed(items[-1], f"features.{len(items) - 1}", "ReLU6", "conv_bn_relu6")
+    yield {
+        "layout": "torchvision_flat",
+        "stem": stem,
+        "stages": table(group_rows(reads, lambda _a, _b: False)),
+        "tail": tail,
+        "head": dropout_linear(child(model, "classifier"), "classifier"),
+    }
+
+
+def recognise_v3(model: Any) -> Iterator[dict[str, Any]]:
+    items = _features(model)
+    stem = _placed(items[0], "features.0", "Hardswish", "conv_bn_hardswish")
+    reads = [_v3_block(block, f"features.{i}") for i, block in enumerate(items[1:-1], 1)]
+    path = f"features.{len(items) - 1}"
+    width, stride, args = conv_kind(unit(items[-1], path), path, "Hardswish", "conv_bn_hardswish")
+    reads.append({"block": "conv_bn_hardswish", "width": width, "stride": stride, "args": args})
+    pool = child(model, "avgpool")
+    if kind(pool) != "AdaptiveAvgPool2d" or pool.output_size not in (1, (1, 1)):
+        raise NotImportable("avgpool", f"{kind(pool)} as the global pool has no spec form")
+    yield {
+        "layout": "torchvision_mobilenet_v3",
+        "stem": stem,
+        "stages": table(group_rows(reads, lambda _a, _b: False)),
+        "head": _v3_head(child(model, "classifier")),
+    }
+
+
+def conv_kind(found: Unit, path: str, act: str, name: str) -> tuple[int, int, dict[str, Any]]:
+    """A stem, tail or last conv-BN-act of kind `name`: (width, stride, args other than
+    stride)."""
+    c = found.conv
+    if found.act != act or c.groups != 1 or c.bias or c.dilation != 1:
+        raise NotImportable(path, f"a conv-BN-{found.act or 'linear'} here has no spec form")
+    args: dict[str, Any] = {"kernel_size": c.kernel} if c.kernel != 3 else {}
+    norm = found.norm_args()
+    if norm and name in NO_NORM_ARGS:
+        raise NotImportable(path, f"a BatchNorm with eps {found.eps}, momentum {found.momentum}")
+    return c.out_channels, c.stride, {**args, **norm}
+
+
+def placed(name: str, width: int, stride: int, args: dict[str, Any]) -> dict[str, Any]:
+    """A stem or tail entry: {type, width[, args]} with the stride among the args."""
+    args = {"stride": stride, **args} if stride != 1 else args
+    out: dict[str, Any] = {"type": name, "width": width}
+    return {**out, "args": args} if args else out
+
+
+def _placed(module: Any, path: str, act: str, name: str) -> dict[str, Any]:
+    return placed(name, *conv_kind(unit(module, path), path, act, name))
+
+
+def _v2_block(block: Any, path: str) -> dict[str, Any]:
+    layers = list(child(block, "conv") or [])
+    units = [unit(m, f"{path}.conv.{i}") for i, m in enumerate(layers) if kind(m) != "BatchNorm2d"]
+    if len(layers) < 3 or kind(layers[-2]) != "Conv2d" or kind(layers[-1]) != "BatchNorm2d":
+        raise NotImportable(f"{path}.conv", f"{kind(block)}: no 1x1 projection and BatchNorm")
+    *acts, _ = units
+    project = conv(layers[-2], f"{path}.conv.{len(layers) - 2}")
+    if any(u.act != "ReLU6" or u.norm_args() for u in acts):
+        raise NotImportable(path, "a MobileNetV2 block with other activations or norms")
+    dw = acts[-1].conv
+    if dw.kernel != 3 or dw.groups != dw.in_channels or dw.in_channels != dw.out_channels:
+        raise NotImportable(dw.path, "a depthwise conv other than 3x3")
+    first = acts[0].conv
+    read: dict[str, Any] = {"width": project.out_channels, "stride": dw.stride, "args": {}}
+    if len(acts) == 1:
+        return {"block": "depthwise_separable", **read}
+    if len(acts) != 2 or first.kernel != 1 or first.out_channels % first.in_channels:
+        raise NotImportable(first.path, "an expansion that is not a whole multiple")
+    ratio = first.out_channels // first.in_channels
+    return {
+        "block": "inverted_residual",
+        **read,
+        "args": {} if ratio == 6 else {"expand_ratio": ratio},
+    }
+
+
+def _v3_block(block: Any, path: str) -> dict[str, Any]:
+    layers = list(child(block, "block") or [])
+    se = [i for i, m in enumerate(layers) if kind(m) == "SqueezeExcitation"]
+    units = [unit(m, f"{path}.block.{i}") for i, m in enumerate(layers) if i not in se]
+    if len(units) not in (2, 3) or units[-1].act:
+        raise NotImportable(f"{path}.block", f"{kind(block)} has no spec form")
+    dw, project = units[-2].conv, units[-1].conv
+    act = units[-2].act
+    if act not in ("ReLU", "Hardswish") or any(u.act != act for u in units[:-1]):
+        raise NotImportable(path, "a MobileNetV3 block with mixed activations")
+    if dw.groups != dw.in_channels or dw.in_channels != dw.out_channels:
+        raise NotImportable(dw.path, "no depthwise conv where MobileNetV3 has one")
+    args: dict[str, Any] = {"expanded": dw.out_channels}
+    if dw.kernel != 3:
+        args["kernel_size"] = dw.kernel
+    if se:
+        args["use_se"] = True
+    if act == "Hardswish":
+        args["use_hs"] = True
+    norms = {tuple(u.norm_args(V3_EPS, V3_MOMENTUM).items()) for u in units}
+    if len(norms) != 1:
+        raise NotImportable(path, "BatchNorms with different eps or momentum in one block")
+    args.update(dict(norms.pop()))
+    return {
+        "block": "mobilenet_v3_block",
+        "width": project.out_channels,
+        "stride": dw.stride,
+        "args": args,
+    }
+
+
+def dropout_linear(classifier: Any, path: str) -> dict[str, Any]:
+    """A Sequential(Dropout, Linear) head as `dropout_linear`."""
+    layers = list(classifier) if kind(classifier) == "Sequential" else []
+    if [kind(m) for m in layers] != ["Dropout", "Linear"]:
+        raise NotImportable(path, f"a {kind(classifier)} head other than dropout + linear")
+    drop, fc = layers
+    args: dict[str, Any] = {}
+    if drop.p != 0.2:
+        args["dropout"] = float(drop.p)
+    if drop.inplace:
+        args["inplace"] = True
+    head: dict[str, Any] = {"type": "dropout_linear", "num_classes": int(fc.out_features)}
+    return {**head, "args": args} if args else head
+
+
+def _v3_head(classifier: Any) -> dict[str, Any]:
+    layers = list(classifier) if kind(classifier) == "Sequential" else []
+    if [kind(m) for m in layers] != ["Linear", "Hardswish", "Dropout", "Linear"]:
+        raise NotImportable("classifier", f"a {kind(classifier)} head MobileNetV3's is not")
+    hidden, drop, fc = layers[0], layers[2], layers[3]
+    args: dict[str, Any] = {}
+    if hidden.out_features != 1280:
+        args["hidden"] = int(hidden.out_features)
+    if drop.p != 0.2:
+        args["dropout"] = float(drop.p)
+    head: dict[str, Any] = {"type": "mobilenet_v3_classifier", "num_classes": int(fc.out_features)}
+    return {**head, "args": args} if args else head

@@ -1,0 +1,142 @@
+"""`archspec import --survey timm|torchvision`: import every CNN of a library and tabulate the
+verdicts. Each model is built once, on the meta device (no memory, no init); only a model whose
+candidate spec has its state_dict is materialised on CPU with random weights and verified at the
+small check input. Huge models are skipped with a reason; a failing model is a row, never a crash.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import io
+import math
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from archspec.importer import EXACT, NOT_EXACT, NOT_IMPORTABLE, import_model
+from archspec.importer.source import Source
+from archspec.importer.verify import verify
+
+# The families whose networks archspec's zoo covers; the survey ranks every model in them.
+TIMM_FAMILIES = (
+    "resnetv2", "resnetrs", "resnest", "resnext", "resnet", "seresnext", "seresnet",
+    "ecaresnext", "ecaresnet", "skresnext", "skresnet", "wide_resnet", "densenet", "regnet",
+    "mobilenetv2", "mobilenetv3", "efficientnet", "vgg",
+)  # fmt: skip
+# Verification is skipped above this many parameters (CPU time and memory on small machines).
+MAX_PARAMS = 100_000_000
+SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class SurveyRow:
+    model: str
+    family: str
+    verdict: str
+    reason: str
+    seconds: float
+
+    @property
+    def line(self) -> str:
+        return f"{self.verdict}: {self.reason}" if self.reason else self.verdict
+
+
+def family(name: str, library: str) -> str:
+    if library == "timm":
+        return next((f for f in TIMM_FAMILIES if name.startswith(f)), "")
+    base = name.rstrip("0123456789_xgfmd").split("_")[0]
+    return "wide_resnet" if name.startswith("wide_resnet") else base.rstrip("0123456789")
+
+
+def model_names(library: str) -> list[str]:
+    if library == "timm":
+        import timm  # noqa: PLC0415
+
+        return [n for n in timm.list_models() if family(n, library)]
+    torchvision = importlib.import_module("torchvision")  # untyped: no stubs
+
+    return sorted(torchvision.models.list_models(module=torchvision.models))
+
+
+def run_survey(
+    library: str, *, limit: int | None = None, names: list[str] | None = None
+) -> Iterator[SurveyRow]:
+    chosen = names if names is not None else model_names(library)
+    for name in chosen[:limit] if limit else chosen:
+        start = time.perf_counter()
+        verdict, reason = _one(library, name)
+        yield SurveyRow(name, family(name, library), verdict, reason, time.perf_counter() - start)
+
+
+def _one(library: str, name: str) -> tuple[str, str]:
+    source = Source(f"{library}:{name}", library, name, "")
+    try:
+        model = _build_meta(library, name)
+    except Exception as exc:  # a library model that does not build is a row, not a crash
+        return NOT_IMPORTABLE, f"does not build: {type(exc).__name__}: {exc}"
+    try:
+        result = import_model(model, source, check=False)
+        if not result.exact or result.spec is None:
+            return result.verdict, result.reason
+        params = sum(p.numel() for p in model.parameters())
+        if params > MAX_PARAMS:
+            return SKIPPED, f"{params / 1e6:.0f} M params: shapes match, not run (over 100 M)"
+        difference = verify(_materialise(model), result.spec)
+    except Exception as exc:  # report and go on with the next model
+        return "error", f"{type(exc).__name__}: {exc}"
+    return (NOT_EXACT, difference) if difference else (EXACT, "")
+
+
+def _build_meta(library: str, name: str) -> Any:
+    import torch  # noqa: PLC0415
+
+    with torch.device("meta"):
+        if library == "timm":
+            import timm  # noqa: PLC0415
+
+            return timm.create_model(name, pretrained=False).eval()
+        torchvision = importlib.import_module("torchvision")  # untyped: no stubs
+
+        return torchvision.models.get_model(name, weights=None).eval()
+
+
+def _materialise(model: Any) -> Any:
+    """The meta model on CPU with seeded random weights (fan-in scaled, so deep nets stay finite);
+    verify() randomises the BN statistics."""
+    import torch  # noqa: PLC0415
+
+    model = model.to_empty(device="cpu")
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in model.parameters():
+            fan_in = p[0].numel() if p.dim() > 1 else 1
+            p.copy_(torch.randn(p.shape, generator=generator) / math.sqrt(fan_in) * 0.5)
+        for b in model.buffers():
+            b.zero_()
+    return model
+
+
+def summary(library: str, rows: list[SurveyRow]) -> list[str]:
+    """A line per family, then 'N of M <library> CNN models import exactly'."""
+    total, exact = (
+        Counter(r.family for r in rows),
+        Counter(r.family for r in rows if r.verdict == EXACT),
+    )
+    lines = [f"{f or 'other'}: {exact[f]} of {n} exact" for f, n in sorted(total.items())]
+    lines.append(f"{sum(exact.values())} of {len(rows)} {library} CNN models import exactly")
+    return lines
+
+
+def table_csv(rows: list[SurveyRow]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["model", "family", "verdict", "reason", "seconds"])
+    for r in rows:
+        writer.writerow([r.model, r.family, r.verdict, r.reason, f"{r.seconds:.2f}"])
+    return buffer.getvalue()
+
+
+__all__ = ["NOT_EXACT", "SurveyRow", "run_survey", "summary", "table_csv"]
