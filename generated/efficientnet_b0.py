@@ -94,18 +94,13 @@ class ConvBNSiLU(nn.Sequential):
 class MBConvDW(nn.Module):
     """Depthwise, SE, 1x1 projection; residual with stochastic depth if it fits (MBConv1)."""
 
-    def __init__(self, use_res_connect: bool, block: nn.Module) -> None:
+    def __init__(self, block: nn.Module) -> None:
         super().__init__()
-        self.use_res_connect = use_res_connect
         self.block = block
         self.stochastic_depth = StochasticDepth(0.0, "row")
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.block(x)
-        if self.use_res_connect:
-            out = self.stochastic_depth(out)
-        if self.use_res_connect:
-            out += x
         return out
 
 
@@ -134,9 +129,9 @@ class ConvBN(nn.Sequential):
 
     fusible = (("0", "1"),)
 
-    def __init__(self, in_channels: int, out_channels: int, padding: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size=1, padding=padding, bias=False),
+            nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False),
             nn.BatchNorm2d(out_channels),
         )
 
@@ -175,11 +170,10 @@ class EfficientNetB0(nn.Module):
             ConvBNSiLU(3, 32, padding=1, stride=2),
             nn.Sequential(
                 MBConvDW(
-                    use_res_connect=False,
                     block=nn.Sequential(
                         ConvBNSiLU(32, 32, padding=1, groups=32),
                         SqueezeExcitationSiLU(32, 8),
-                        ConvBN(32, 16, padding=0),
+                        ConvBN(32, 16),
                     ),
                 ),
             ),
@@ -191,7 +185,7 @@ class EfficientNetB0(nn.Module):
                         ConvBNSiLU(16, 96, padding=0, kernel_size=1),
                         ConvBNSiLU(96, 96, padding=1, stride=2, groups=96),
                         SqueezeExcitationSiLU(96, 4),
-                        ConvBN(96, 24, padding=0),
+                        ConvBN(96, 24),
                     ),
                 ),
                 MBConv(
@@ -201,7 +195,7 @@ class EfficientNetB0(nn.Module):
                         ConvBNSiLU(24, 144, padding=0, kernel_size=1),
                         ConvBNSiLU(144, 144, padding=1, groups=144),
                         SqueezeExcitationSiLU(144, 6),
-                        ConvBN(144, 24, padding=0),
+                        ConvBN(144, 24),
                     ),
                 ),
             ),
@@ -213,7 +207,7 @@ class EfficientNetB0(nn.Module):
                         ConvBNSiLU(24, 144, padding=0, kernel_size=1),
                         ConvBNSiLU(144, 144, padding=2, stride=2, kernel_size=5, groups=144),
                         SqueezeExcitationSiLU(144, 6),
-                        ConvBN(144, 40, padding=0),
+                        ConvBN(144, 40),
                     ),
                 ),
                 MBConv(
@@ -223,7 +217,7 @@ class EfficientNetB0(nn.Module):
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=2, kernel_size=5, groups=240),
                         SqueezeExcitationSiLU(240, 10),
-                        ConvBN(240, 40, padding=0),
+                        ConvBN(240, 40),
                     ),
                 ),
             ),
@@ -235,7 +229,7 @@ class EfficientNetB0(nn.Module):
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=1, stride=2, groups=240),
                         SqueezeExcitationSiLU(240, 10),
-                        ConvBN(240, 80, padding=0),
+                        ConvBN(240, 80),
                     ),
                 ),
                 MBConv(
@@ -245,7 +239,7 @@ class EfficientNetB0(nn.Module):
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=1, groups=480),
                         SqueezeExcitationSiLU(480, 20),
-                        ConvBN(480, 80, padding=0),
+                        ConvBN(480, 80),
                     ),
                 ),
                 MBConv(
@@ -255,7 +249,7 @@ class EfficientNetB0(nn.Module):
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=1, groups=480),
                         SqueezeExcitationSiLU(480, 20),
-                        ConvBN(480, 80, padding=0),
+                        ConvBN(480, 80),
                     ),
                 ),
             ),
@@ -267,7 +261,7 @@ class EfficientNetB0(nn.Module):
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=2, kernel_size=5, groups=480),
                         SqueezeExcitationSiLU(480, 20),
-                        ConvBN(480, 112, padding=0),
+                        ConvBN(480, 112),
                     ),
                 ),
                 MBConv(
@@ -277,7 +271,7 @@ class EfficientNetB0(nn.Module):
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=2, kernel_size=5, groups=672),
                         SqueezeExcitationSiLU(672, 28),
-                        ConvBN(672, 112, padding=0),
+                        ConvBN(672, 112),
                     ),
                 ),
                 MBConv(
@@ -287,7 +281,7 @@ class EfficientNetB0(nn.Module):
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=2, kernel_size=5, groups=672),
                         SqueezeExcitationSiLU(672, 28),
-                        ConvBN(672, 112, padding=0),
+                        ConvBN(672, 112),
                     ),
                 ),
             ),
@@ -299,7 +293,7 @@ class EfficientNetB0(nn.Module):
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=2, stride=2, kernel_size=5, groups=672),
                         SqueezeExcitationSiLU(672, 28),
-                        ConvBN(672, 192, padding=0),
+                        ConvBN(672, 192),
                     ),
                 ),
                 MBConv(
@@ -309,7 +303,7 @@ class EfficientNetB0(nn.Module):
                         ConvBNSiLU(192, 1152, padding=0, kernel_size=1),
                         ConvBNSiLU(1152, 1152, padding=2, kernel_size=5, groups=1152),
                         SqueezeExcitationSiLU(1152, 48),
-                        ConvBN(1152, 192, padding=0),
+                        ConvBN(1152, 192),
                     ),
                 ),
                 MBConv(
@@ -319,7 +313,7 @@ class EfficientNetB0(nn.Module):
                         ConvBNSiLU(192, 1152, padding=0, kernel_size=1),
                         ConvBNSiLU(1152, 1152, padding=2, kernel_size=5, groups=1152),
                         SqueezeExcitationSiLU(1152, 48),
-                        ConvBN(1152, 192, padding=0),
+                        ConvBN(1152, 192),
                     ),
                 ),
                 MBConv(
@@ -329,7 +323,7 @@ class EfficientNetB0(nn.Module):
                         ConvBNSiLU(192, 1152, padding=0, kernel_size=1),
                         ConvBNSiLU(1152, 1152, padding=2, kernel_size=5, groups=1152),
                         SqueezeExcitationSiLU(1152, 48),
-                        ConvBN(1152, 192, padding=0),
+                        ConvBN(1152, 192),
                     ),
                 ),
             ),
@@ -341,7 +335,7 @@ class EfficientNetB0(nn.Module):
                         ConvBNSiLU(192, 1152, padding=0, kernel_size=1),
                         ConvBNSiLU(1152, 1152, padding=1, groups=1152),
                         SqueezeExcitationSiLU(1152, 48),
-                        ConvBN(1152, 320, padding=0),
+                        ConvBN(1152, 320),
                     ),
                 ),
             ),

@@ -67,21 +67,13 @@ class DepthwiseSeparableConv(nn.Module):
 
     fusible = (("conv_dw", "bn1"), ("conv_pw", "bn2"))
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        padding: int,
-        has_skip: bool,
-        se: nn.Module,
-    ) -> None:
+    def __init__(self, in_channels: int, out_channels: int, se: nn.Module) -> None:
         super().__init__()
-        self.has_skip = has_skip
         self.conv_dw = nn.Conv2d(
             in_channels,
             in_channels,
             kernel_size=3,
-            padding=padding,
+            padding=1,
             groups=in_channels,
             bias=False,
         )
@@ -93,17 +85,12 @@ class DepthwiseSeparableConv(nn.Module):
         self.drop_path = StochasticDepth(0.0, "row")
 
     def forward(self, x: Tensor) -> Tensor:
-        shortcut = x
         y = self.conv_dw(x)
         y = self.bn1(y)
         y = self.act1(y)
         y = self.se(y)
         y = self.conv_pw(y)
         y = self.bn2(y)
-        if self.has_skip:
-            y = self.drop_path(y)
-        if self.has_skip:
-            y += shortcut
         return y
 
 
@@ -192,9 +179,7 @@ class EfficientNetB0Timm(nn.Module):
         self.bn1 = nn.BatchNorm2d(32)
         self.act1 = nn.SiLU(inplace=True)
         self.blocks = nn.Sequential(
-            nn.Sequential(
-                DepthwiseSeparableConv(32, 16, padding=1, has_skip=False, se=SqueezeExcite(32, 8)),
-            ),
+            nn.Sequential(DepthwiseSeparableConv(32, 16, se=SqueezeExcite(32, 8))),
             nn.Sequential(
                 InvertedResidual(
                     16,

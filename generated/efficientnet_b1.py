@@ -134,9 +134,9 @@ class ConvBN(nn.Sequential):
 
     fusible = (("0", "1"),)
 
-    def __init__(self, in_channels: int, out_channels: int, padding: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size=1, padding=padding, bias=False),
+            nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False),
             nn.BatchNorm2d(out_channels),
         )
 
@@ -179,7 +179,7 @@ class EfficientNetB1(nn.Module):
                     block=nn.Sequential(
                         ConvBNSiLU(32, 32, padding=1, groups=32),
                         SqueezeExcitationSiLU(32, 8),
-                        ConvBN(32, 16, padding=0),
+                        ConvBN(32, 16),
                     ),
                 ),
                 MBConvDW(
@@ -188,7 +188,7 @@ class EfficientNetB1(nn.Module):
                     block=nn.Sequential(
                         ConvBNSiLU(16, 16, padding=1, groups=16),
                         SqueezeExcitationSiLU(16, 4),
-                        ConvBN(16, 16, padding=0),
+                        ConvBN(16, 16),
                     ),
                 ),
             ),
@@ -200,7 +200,7 @@ class EfficientNetB1(nn.Module):
                         ConvBNSiLU(16, 96, padding=0, kernel_size=1),
                         ConvBNSiLU(96, 96, padding=1, stride=2, groups=96),
                         SqueezeExcitationSiLU(96, 4),
-                        ConvBN(96, 24, padding=0),
+                        ConvBN(96, 24),
                     ),
                 ),
                 MBConv(
@@ -210,7 +210,7 @@ class EfficientNetB1(nn.Module):
                         ConvBNSiLU(24, 144, padding=0, kernel_size=1),
                         ConvBNSiLU(144, 144, padding=1, groups=144),
                         SqueezeExcitationSiLU(144, 6),
-                        ConvBN(144, 24, padding=0),
+                        ConvBN(144, 24),
                     ),
                 ),
                 MBConv(
@@ -220,7 +220,7 @@ class EfficientNetB1(nn.Module):
                         ConvBNSiLU(24, 144, padding=0, kernel_size=1),
                         ConvBNSiLU(144, 144, padding=1, groups=144),
                         SqueezeExcitationSiLU(144, 6),
-                        ConvBN(144, 24, padding=0),
+                        ConvBN(144, 24),
                     ),
                 ),
             ),
@@ -232,7 +232,7 @@ class EfficientNetB1(nn.Module):
                         ConvBNSiLU(24, 144, padding=0, kernel_size=1),
                         ConvBNSiLU(144, 144, padding=2, stride=2, kernel_size=5, groups=144),
                         SqueezeExcitationSiLU(144, 6),
-                        ConvBN(144, 40, padding=0),
+                        ConvBN(144, 40),
                     ),
                 ),
                 MBConv(
@@ -242,7 +242,7 @@ class EfficientNetB1(nn.Module):
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=2, kernel_size=5, groups=240),
                         SqueezeExcitationSiLU(240, 10),
-                        ConvBN(240, 40, padding=0),
+                        ConvBN(240, 40),
                     ),
                 ),
                 MBConv(
@@ -252,7 +252,7 @@ class EfficientNetB1(nn.Module):
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=2, kernel_size=5, groups=240),
                         SqueezeExcitationSiLU(240, 10),
-                        ConvBN(240, 40, padding=0),
+                        ConvBN(240, 40),
                     ),
                 ),
             ),
@@ -264,7 +264,7 @@ class EfficientNetB1(nn.Module):
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=1, stride=2, groups=240),
                         SqueezeExcitationSiLU(240, 10),
-                        ConvBN(240, 80, padding=0),
+                        ConvBN(240, 80),
                     ),
                 ),
                 MBConv(
@@ -274,7 +274,7 @@ class EfficientNetB1(nn.Module):
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=1, groups=480),
                         SqueezeExcitationSiLU(480, 20),
-                        ConvBN(480, 80, padding=0),
+                        ConvBN(480, 80),
                     ),
                 ),
                 MBConv(
@@ -284,7 +284,7 @@ class EfficientNetB1(nn.Module):
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=1, groups=480),
                         SqueezeExcitationSiLU(480, 20),
-                        ConvBN(480, 80, padding=0),
+                        ConvBN(480, 80),
                     ),
                 ),
                 MBConv(
@@ -294,7 +294,7 @@ class EfficientNetB1(nn.Module):
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=1, groups=480),
                         SqueezeExcitationSiLU(480, 20),
-                        ConvBN(480, 80, padding=0),
+                        ConvBN(480, 80),
                     ),
                 ),
             ),
@@ -306,7 +306,7 @@ class EfficientNetB1(nn.Module):
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=2, kernel_size=5, groups=480),
                         SqueezeExcitationSiLU(480, 20),
-                        ConvBN(480, 112, padding=0),
+                        ConvBN(480, 112),
                     ),
                 ),
                 MBConv(
@@ -316,7 +316,7 @@ class EfficientNetB1(nn.Module):
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=2, kernel_size=5, groups=672),
                         SqueezeExcitationSiLU(672, 28),
-                        ConvBN(672, 112, padding=0),
+                        ConvBN(672, 112),
                     ),
                 ),
                 MBConv(
@@ -326,7 +326,7 @@ class EfficientNetB1(nn.Module):
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=2, kernel_size=5, groups=672),
                         SqueezeExcitationSiLU(672, 28),
-                        ConvBN(672, 112, padding=0),
+                        ConvBN(672, 112),
                     ),
                 ),
                 MBConv(
@@ -336,7 +336,7 @@ class EfficientNetB1(nn.Module):
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=2, kernel_size=5, groups=672),
                         SqueezeExcitationSiLU(672, 28),
-                        ConvBN(672, 112, padding=0),
+                        ConvBN(672, 112),
                     ),
                 ),
             ),
@@ -348,7 +348,7 @@ class EfficientNetB1(nn.Module):
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=2, stride=2, kernel_size=5, groups=672),
                         SqueezeExcitationSiLU(672, 28),
-                        ConvBN(672, 192, padding=0),
+                        ConvBN(672, 192),
                     ),
                 ),
                 MBConv(
@@ -358,7 +358,7 @@ class EfficientNetB1(nn.Module):
                         ConvBNSiLU(192, 1152, padding=0, kernel_size=1),
                         ConvBNSiLU(1152, 1152, padding=2, kernel_size=5, groups=1152),
                         SqueezeExcitationSiLU(1152, 48),
-                        ConvBN(1152, 192, padding=0),
+                        ConvBN(1152, 192),
                     ),
                 ),
                 MBConv(
@@ -368,7 +368,7 @@ class EfficientNetB1(nn.Module):
                         ConvBNSiLU(192, 1152, padding=0, kernel_size=1),
                         ConvBNSiLU(1152, 1152, padding=2, kernel_size=5, groups=1152),
                         SqueezeExcitationSiLU(1152, 48),
-                        ConvBN(1152, 192, padding=0),
+                        ConvBN(1152, 192),
                     ),
                 ),
                 MBConv(
@@ -378,7 +378,7 @@ class EfficientNetB1(nn.Module):
                         ConvBNSiLU(192, 1152, padding=0, kernel_size=1),
                         ConvBNSiLU(1152, 1152, padding=2, kernel_size=5, groups=1152),
                         SqueezeExcitationSiLU(1152, 48),
-                        ConvBN(1152, 192, padding=0),
+                        ConvBN(1152, 192),
                     ),
                 ),
                 MBConv(
@@ -388,7 +388,7 @@ class EfficientNetB1(nn.Module):
                         ConvBNSiLU(192, 1152, padding=0, kernel_size=1),
                         ConvBNSiLU(1152, 1152, padding=2, kernel_size=5, groups=1152),
                         SqueezeExcitationSiLU(1152, 48),
-                        ConvBN(1152, 192, padding=0),
+                        ConvBN(1152, 192),
                     ),
                 ),
             ),
@@ -400,7 +400,7 @@ class EfficientNetB1(nn.Module):
                         ConvBNSiLU(192, 1152, padding=0, kernel_size=1),
                         ConvBNSiLU(1152, 1152, padding=1, groups=1152),
                         SqueezeExcitationSiLU(1152, 48),
-                        ConvBN(1152, 320, padding=0),
+                        ConvBN(1152, 320),
                     ),
                 ),
                 MBConv(
@@ -410,7 +410,7 @@ class EfficientNetB1(nn.Module):
                         ConvBNSiLU(320, 1920, padding=0, kernel_size=1),
                         ConvBNSiLU(1920, 1920, padding=1, groups=1920),
                         SqueezeExcitationSiLU(1920, 80),
-                        ConvBN(1920, 320, padding=0),
+                        ConvBN(1920, 320),
                     ),
                 ),
             ),

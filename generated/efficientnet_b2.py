@@ -134,9 +134,9 @@ class ConvBN(nn.Sequential):
 
     fusible = (("0", "1"),)
 
-    def __init__(self, in_channels: int, out_channels: int, padding: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size=1, padding=padding, bias=False),
+            nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False),
             nn.BatchNorm2d(out_channels),
         )
 
@@ -179,7 +179,7 @@ class EfficientNetB2(nn.Module):
                     block=nn.Sequential(
                         ConvBNSiLU(32, 32, padding=1, groups=32),
                         SqueezeExcitationSiLU(32, 8),
-                        ConvBN(32, 16, padding=0),
+                        ConvBN(32, 16),
                     ),
                 ),
                 MBConvDW(
@@ -188,7 +188,7 @@ class EfficientNetB2(nn.Module):
                     block=nn.Sequential(
                         ConvBNSiLU(16, 16, padding=1, groups=16),
                         SqueezeExcitationSiLU(16, 4),
-                        ConvBN(16, 16, padding=0),
+                        ConvBN(16, 16),
                     ),
                 ),
             ),
@@ -200,7 +200,7 @@ class EfficientNetB2(nn.Module):
                         ConvBNSiLU(16, 96, padding=0, kernel_size=1),
                         ConvBNSiLU(96, 96, padding=1, stride=2, groups=96),
                         SqueezeExcitationSiLU(96, 4),
-                        ConvBN(96, 24, padding=0),
+                        ConvBN(96, 24),
                     ),
                 ),
                 MBConv(
@@ -210,7 +210,7 @@ class EfficientNetB2(nn.Module):
                         ConvBNSiLU(24, 144, padding=0, kernel_size=1),
                         ConvBNSiLU(144, 144, padding=1, groups=144),
                         SqueezeExcitationSiLU(144, 6),
-                        ConvBN(144, 24, padding=0),
+                        ConvBN(144, 24),
                     ),
                 ),
                 MBConv(
@@ -220,7 +220,7 @@ class EfficientNetB2(nn.Module):
                         ConvBNSiLU(24, 144, padding=0, kernel_size=1),
                         ConvBNSiLU(144, 144, padding=1, groups=144),
                         SqueezeExcitationSiLU(144, 6),
-                        ConvBN(144, 24, padding=0),
+                        ConvBN(144, 24),
                     ),
                 ),
             ),
@@ -232,7 +232,7 @@ class EfficientNetB2(nn.Module):
                         ConvBNSiLU(24, 144, padding=0, kernel_size=1),
                         ConvBNSiLU(144, 144, padding=2, stride=2, kernel_size=5, groups=144),
                         SqueezeExcitationSiLU(144, 6),
-                        ConvBN(144, 48, padding=0),
+                        ConvBN(144, 48),
                     ),
                 ),
                 MBConv(
@@ -242,7 +242,7 @@ class EfficientNetB2(nn.Module):
                         ConvBNSiLU(48, 288, padding=0, kernel_size=1),
                         ConvBNSiLU(288, 288, padding=2, kernel_size=5, groups=288),
                         SqueezeExcitationSiLU(288, 12),
-                        ConvBN(288, 48, padding=0),
+                        ConvBN(288, 48),
                     ),
                 ),
                 MBConv(
@@ -252,7 +252,7 @@ class EfficientNetB2(nn.Module):
                         ConvBNSiLU(48, 288, padding=0, kernel_size=1),
                         ConvBNSiLU(288, 288, padding=2, kernel_size=5, groups=288),
                         SqueezeExcitationSiLU(288, 12),
-                        ConvBN(288, 48, padding=0),
+                        ConvBN(288, 48),
                     ),
                 ),
             ),
@@ -264,7 +264,7 @@ class EfficientNetB2(nn.Module):
                         ConvBNSiLU(48, 288, padding=0, kernel_size=1),
                         ConvBNSiLU(288, 288, padding=1, stride=2, groups=288),
                         SqueezeExcitationSiLU(288, 12),
-                        ConvBN(288, 88, padding=0),
+                        ConvBN(288, 88),
                     ),
                 ),
                 MBConv(
@@ -274,7 +274,7 @@ class EfficientNetB2(nn.Module):
                         ConvBNSiLU(88, 528, padding=0, kernel_size=1),
                         ConvBNSiLU(528, 528, padding=1, groups=528),
                         SqueezeExcitationSiLU(528, 22),
-                        ConvBN(528, 88, padding=0),
+                        ConvBN(528, 88),
                     ),
                 ),
                 MBConv(
@@ -284,7 +284,7 @@ class EfficientNetB2(nn.Module):
                         ConvBNSiLU(88, 528, padding=0, kernel_size=1),
                         ConvBNSiLU(528, 528, padding=1, groups=528),
                         SqueezeExcitationSiLU(528, 22),
-                        ConvBN(528, 88, padding=0),
+                        ConvBN(528, 88),
                     ),
                 ),
                 MBConv(
@@ -294,7 +294,7 @@ class EfficientNetB2(nn.Module):
                         ConvBNSiLU(88, 528, padding=0, kernel_size=1),
                         ConvBNSiLU(528, 528, padding=1, groups=528),
                         SqueezeExcitationSiLU(528, 22),
-                        ConvBN(528, 88, padding=0),
+                        ConvBN(528, 88),
                     ),
                 ),
             ),
@@ -306,7 +306,7 @@ class EfficientNetB2(nn.Module):
                         ConvBNSiLU(88, 528, padding=0, kernel_size=1),
                         ConvBNSiLU(528, 528, padding=2, kernel_size=5, groups=528),
                         SqueezeExcitationSiLU(528, 22),
-                        ConvBN(528, 120, padding=0),
+                        ConvBN(528, 120),
                     ),
                 ),
                 MBConv(
@@ -316,7 +316,7 @@ class EfficientNetB2(nn.Module):
                         ConvBNSiLU(120, 720, padding=0, kernel_size=1),
                         ConvBNSiLU(720, 720, padding=2, kernel_size=5, groups=720),
                         SqueezeExcitationSiLU(720, 30),
-                        ConvBN(720, 120, padding=0),
+                        ConvBN(720, 120),
                     ),
                 ),
                 MBConv(
@@ -326,7 +326,7 @@ class EfficientNetB2(nn.Module):
                         ConvBNSiLU(120, 720, padding=0, kernel_size=1),
                         ConvBNSiLU(720, 720, padding=2, kernel_size=5, groups=720),
                         SqueezeExcitationSiLU(720, 30),
-                        ConvBN(720, 120, padding=0),
+                        ConvBN(720, 120),
                     ),
                 ),
                 MBConv(
@@ -336,7 +336,7 @@ class EfficientNetB2(nn.Module):
                         ConvBNSiLU(120, 720, padding=0, kernel_size=1),
                         ConvBNSiLU(720, 720, padding=2, kernel_size=5, groups=720),
                         SqueezeExcitationSiLU(720, 30),
-                        ConvBN(720, 120, padding=0),
+                        ConvBN(720, 120),
                     ),
                 ),
             ),
@@ -348,7 +348,7 @@ class EfficientNetB2(nn.Module):
                         ConvBNSiLU(120, 720, padding=0, kernel_size=1),
                         ConvBNSiLU(720, 720, padding=2, stride=2, kernel_size=5, groups=720),
                         SqueezeExcitationSiLU(720, 30),
-                        ConvBN(720, 208, padding=0),
+                        ConvBN(720, 208),
                     ),
                 ),
                 MBConv(
@@ -358,7 +358,7 @@ class EfficientNetB2(nn.Module):
                         ConvBNSiLU(208, 1248, padding=0, kernel_size=1),
                         ConvBNSiLU(1248, 1248, padding=2, kernel_size=5, groups=1248),
                         SqueezeExcitationSiLU(1248, 52),
-                        ConvBN(1248, 208, padding=0),
+                        ConvBN(1248, 208),
                     ),
                 ),
                 MBConv(
@@ -368,7 +368,7 @@ class EfficientNetB2(nn.Module):
                         ConvBNSiLU(208, 1248, padding=0, kernel_size=1),
                         ConvBNSiLU(1248, 1248, padding=2, kernel_size=5, groups=1248),
                         SqueezeExcitationSiLU(1248, 52),
-                        ConvBN(1248, 208, padding=0),
+                        ConvBN(1248, 208),
                     ),
                 ),
                 MBConv(
@@ -378,7 +378,7 @@ class EfficientNetB2(nn.Module):
                         ConvBNSiLU(208, 1248, padding=0, kernel_size=1),
                         ConvBNSiLU(1248, 1248, padding=2, kernel_size=5, groups=1248),
                         SqueezeExcitationSiLU(1248, 52),
-                        ConvBN(1248, 208, padding=0),
+                        ConvBN(1248, 208),
                     ),
                 ),
                 MBConv(
@@ -388,7 +388,7 @@ class EfficientNetB2(nn.Module):
                         ConvBNSiLU(208, 1248, padding=0, kernel_size=1),
                         ConvBNSiLU(1248, 1248, padding=2, kernel_size=5, groups=1248),
                         SqueezeExcitationSiLU(1248, 52),
-                        ConvBN(1248, 208, padding=0),
+                        ConvBN(1248, 208),
                     ),
                 ),
             ),
@@ -400,7 +400,7 @@ class EfficientNetB2(nn.Module):
                         ConvBNSiLU(208, 1248, padding=0, kernel_size=1),
                         ConvBNSiLU(1248, 1248, padding=1, groups=1248),
                         SqueezeExcitationSiLU(1248, 52),
-                        ConvBN(1248, 352, padding=0),
+                        ConvBN(1248, 352),
                     ),
                 ),
                 MBConv(
@@ -410,7 +410,7 @@ class EfficientNetB2(nn.Module):
                         ConvBNSiLU(352, 2112, padding=0, kernel_size=1),
                         ConvBNSiLU(2112, 2112, padding=1, groups=2112),
                         SqueezeExcitationSiLU(2112, 88),
-                        ConvBN(2112, 352, padding=0),
+                        ConvBN(2112, 352),
                     ),
                 ),
             ),

@@ -134,9 +134,9 @@ class ConvBN(nn.Sequential):
 
     fusible = (("0", "1"),)
 
-    def __init__(self, in_channels: int, out_channels: int, padding: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size=1, padding=padding, bias=False),
+            nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False),
             nn.BatchNorm2d(out_channels),
         )
 
@@ -179,7 +179,7 @@ class EfficientNetB3(nn.Module):
                     block=nn.Sequential(
                         ConvBNSiLU(40, 40, padding=1, groups=40),
                         SqueezeExcitationSiLU(40, 10),
-                        ConvBN(40, 24, padding=0),
+                        ConvBN(40, 24),
                     ),
                 ),
                 MBConvDW(
@@ -188,7 +188,7 @@ class EfficientNetB3(nn.Module):
                     block=nn.Sequential(
                         ConvBNSiLU(24, 24, padding=1, groups=24),
                         SqueezeExcitationSiLU(24, 6),
-                        ConvBN(24, 24, padding=0),
+                        ConvBN(24, 24),
                     ),
                 ),
             ),
@@ -200,7 +200,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(24, 144, padding=0, kernel_size=1),
                         ConvBNSiLU(144, 144, padding=1, stride=2, groups=144),
                         SqueezeExcitationSiLU(144, 6),
-                        ConvBN(144, 32, padding=0),
+                        ConvBN(144, 32),
                     ),
                 ),
                 MBConv(
@@ -210,7 +210,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(32, 192, padding=0, kernel_size=1),
                         ConvBNSiLU(192, 192, padding=1, groups=192),
                         SqueezeExcitationSiLU(192, 8),
-                        ConvBN(192, 32, padding=0),
+                        ConvBN(192, 32),
                     ),
                 ),
                 MBConv(
@@ -220,7 +220,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(32, 192, padding=0, kernel_size=1),
                         ConvBNSiLU(192, 192, padding=1, groups=192),
                         SqueezeExcitationSiLU(192, 8),
-                        ConvBN(192, 32, padding=0),
+                        ConvBN(192, 32),
                     ),
                 ),
             ),
@@ -232,7 +232,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(32, 192, padding=0, kernel_size=1),
                         ConvBNSiLU(192, 192, padding=2, stride=2, kernel_size=5, groups=192),
                         SqueezeExcitationSiLU(192, 8),
-                        ConvBN(192, 48, padding=0),
+                        ConvBN(192, 48),
                     ),
                 ),
                 MBConv(
@@ -242,7 +242,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(48, 288, padding=0, kernel_size=1),
                         ConvBNSiLU(288, 288, padding=2, kernel_size=5, groups=288),
                         SqueezeExcitationSiLU(288, 12),
-                        ConvBN(288, 48, padding=0),
+                        ConvBN(288, 48),
                     ),
                 ),
                 MBConv(
@@ -252,7 +252,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(48, 288, padding=0, kernel_size=1),
                         ConvBNSiLU(288, 288, padding=2, kernel_size=5, groups=288),
                         SqueezeExcitationSiLU(288, 12),
-                        ConvBN(288, 48, padding=0),
+                        ConvBN(288, 48),
                     ),
                 ),
             ),
@@ -264,7 +264,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(48, 288, padding=0, kernel_size=1),
                         ConvBNSiLU(288, 288, padding=1, stride=2, groups=288),
                         SqueezeExcitationSiLU(288, 12),
-                        ConvBN(288, 96, padding=0),
+                        ConvBN(288, 96),
                     ),
                 ),
                 MBConv(
@@ -274,7 +274,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(96, 576, padding=0, kernel_size=1),
                         ConvBNSiLU(576, 576, padding=1, groups=576),
                         SqueezeExcitationSiLU(576, 24),
-                        ConvBN(576, 96, padding=0),
+                        ConvBN(576, 96),
                     ),
                 ),
                 MBConv(
@@ -284,7 +284,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(96, 576, padding=0, kernel_size=1),
                         ConvBNSiLU(576, 576, padding=1, groups=576),
                         SqueezeExcitationSiLU(576, 24),
-                        ConvBN(576, 96, padding=0),
+                        ConvBN(576, 96),
                     ),
                 ),
                 MBConv(
@@ -294,7 +294,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(96, 576, padding=0, kernel_size=1),
                         ConvBNSiLU(576, 576, padding=1, groups=576),
                         SqueezeExcitationSiLU(576, 24),
-                        ConvBN(576, 96, padding=0),
+                        ConvBN(576, 96),
                     ),
                 ),
                 MBConv(
@@ -304,7 +304,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(96, 576, padding=0, kernel_size=1),
                         ConvBNSiLU(576, 576, padding=1, groups=576),
                         SqueezeExcitationSiLU(576, 24),
-                        ConvBN(576, 96, padding=0),
+                        ConvBN(576, 96),
                     ),
                 ),
             ),
@@ -316,7 +316,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(96, 576, padding=0, kernel_size=1),
                         ConvBNSiLU(576, 576, padding=2, kernel_size=5, groups=576),
                         SqueezeExcitationSiLU(576, 24),
-                        ConvBN(576, 136, padding=0),
+                        ConvBN(576, 136),
                     ),
                 ),
                 MBConv(
@@ -326,7 +326,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(136, 816, padding=0, kernel_size=1),
                         ConvBNSiLU(816, 816, padding=2, kernel_size=5, groups=816),
                         SqueezeExcitationSiLU(816, 34),
-                        ConvBN(816, 136, padding=0),
+                        ConvBN(816, 136),
                     ),
                 ),
                 MBConv(
@@ -336,7 +336,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(136, 816, padding=0, kernel_size=1),
                         ConvBNSiLU(816, 816, padding=2, kernel_size=5, groups=816),
                         SqueezeExcitationSiLU(816, 34),
-                        ConvBN(816, 136, padding=0),
+                        ConvBN(816, 136),
                     ),
                 ),
                 MBConv(
@@ -346,7 +346,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(136, 816, padding=0, kernel_size=1),
                         ConvBNSiLU(816, 816, padding=2, kernel_size=5, groups=816),
                         SqueezeExcitationSiLU(816, 34),
-                        ConvBN(816, 136, padding=0),
+                        ConvBN(816, 136),
                     ),
                 ),
                 MBConv(
@@ -356,7 +356,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(136, 816, padding=0, kernel_size=1),
                         ConvBNSiLU(816, 816, padding=2, kernel_size=5, groups=816),
                         SqueezeExcitationSiLU(816, 34),
-                        ConvBN(816, 136, padding=0),
+                        ConvBN(816, 136),
                     ),
                 ),
             ),
@@ -368,7 +368,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(136, 816, padding=0, kernel_size=1),
                         ConvBNSiLU(816, 816, padding=2, stride=2, kernel_size=5, groups=816),
                         SqueezeExcitationSiLU(816, 34),
-                        ConvBN(816, 232, padding=0),
+                        ConvBN(816, 232),
                     ),
                 ),
                 MBConv(
@@ -378,7 +378,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(232, 1392, padding=0, kernel_size=1),
                         ConvBNSiLU(1392, 1392, padding=2, kernel_size=5, groups=1392),
                         SqueezeExcitationSiLU(1392, 58),
-                        ConvBN(1392, 232, padding=0),
+                        ConvBN(1392, 232),
                     ),
                 ),
                 MBConv(
@@ -388,7 +388,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(232, 1392, padding=0, kernel_size=1),
                         ConvBNSiLU(1392, 1392, padding=2, kernel_size=5, groups=1392),
                         SqueezeExcitationSiLU(1392, 58),
-                        ConvBN(1392, 232, padding=0),
+                        ConvBN(1392, 232),
                     ),
                 ),
                 MBConv(
@@ -398,7 +398,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(232, 1392, padding=0, kernel_size=1),
                         ConvBNSiLU(1392, 1392, padding=2, kernel_size=5, groups=1392),
                         SqueezeExcitationSiLU(1392, 58),
-                        ConvBN(1392, 232, padding=0),
+                        ConvBN(1392, 232),
                     ),
                 ),
                 MBConv(
@@ -408,7 +408,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(232, 1392, padding=0, kernel_size=1),
                         ConvBNSiLU(1392, 1392, padding=2, kernel_size=5, groups=1392),
                         SqueezeExcitationSiLU(1392, 58),
-                        ConvBN(1392, 232, padding=0),
+                        ConvBN(1392, 232),
                     ),
                 ),
                 MBConv(
@@ -418,7 +418,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(232, 1392, padding=0, kernel_size=1),
                         ConvBNSiLU(1392, 1392, padding=2, kernel_size=5, groups=1392),
                         SqueezeExcitationSiLU(1392, 58),
-                        ConvBN(1392, 232, padding=0),
+                        ConvBN(1392, 232),
                     ),
                 ),
             ),
@@ -430,7 +430,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(232, 1392, padding=0, kernel_size=1),
                         ConvBNSiLU(1392, 1392, padding=1, groups=1392),
                         SqueezeExcitationSiLU(1392, 58),
-                        ConvBN(1392, 384, padding=0),
+                        ConvBN(1392, 384),
                     ),
                 ),
                 MBConv(
@@ -440,7 +440,7 @@ class EfficientNetB3(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
             ),

@@ -134,9 +134,9 @@ class ConvBN(nn.Sequential):
 
     fusible = (("0", "1"),)
 
-    def __init__(self, in_channels: int, out_channels: int, padding: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size=1, padding=padding, bias=False),
+            nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False),
             nn.BatchNorm2d(out_channels),
         )
 
@@ -179,7 +179,7 @@ class EfficientNetB4(nn.Module):
                     block=nn.Sequential(
                         ConvBNSiLU(48, 48, padding=1, groups=48),
                         SqueezeExcitationSiLU(48, 12),
-                        ConvBN(48, 24, padding=0),
+                        ConvBN(48, 24),
                     ),
                 ),
                 MBConvDW(
@@ -188,7 +188,7 @@ class EfficientNetB4(nn.Module):
                     block=nn.Sequential(
                         ConvBNSiLU(24, 24, padding=1, groups=24),
                         SqueezeExcitationSiLU(24, 6),
-                        ConvBN(24, 24, padding=0),
+                        ConvBN(24, 24),
                     ),
                 ),
             ),
@@ -200,7 +200,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(24, 144, padding=0, kernel_size=1),
                         ConvBNSiLU(144, 144, padding=1, stride=2, groups=144),
                         SqueezeExcitationSiLU(144, 6),
-                        ConvBN(144, 32, padding=0),
+                        ConvBN(144, 32),
                     ),
                 ),
                 MBConv(
@@ -210,7 +210,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(32, 192, padding=0, kernel_size=1),
                         ConvBNSiLU(192, 192, padding=1, groups=192),
                         SqueezeExcitationSiLU(192, 8),
-                        ConvBN(192, 32, padding=0),
+                        ConvBN(192, 32),
                     ),
                 ),
                 MBConv(
@@ -220,7 +220,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(32, 192, padding=0, kernel_size=1),
                         ConvBNSiLU(192, 192, padding=1, groups=192),
                         SqueezeExcitationSiLU(192, 8),
-                        ConvBN(192, 32, padding=0),
+                        ConvBN(192, 32),
                     ),
                 ),
                 MBConv(
@@ -230,7 +230,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(32, 192, padding=0, kernel_size=1),
                         ConvBNSiLU(192, 192, padding=1, groups=192),
                         SqueezeExcitationSiLU(192, 8),
-                        ConvBN(192, 32, padding=0),
+                        ConvBN(192, 32),
                     ),
                 ),
             ),
@@ -242,7 +242,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(32, 192, padding=0, kernel_size=1),
                         ConvBNSiLU(192, 192, padding=2, stride=2, kernel_size=5, groups=192),
                         SqueezeExcitationSiLU(192, 8),
-                        ConvBN(192, 56, padding=0),
+                        ConvBN(192, 56),
                     ),
                 ),
                 MBConv(
@@ -252,7 +252,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(56, 336, padding=0, kernel_size=1),
                         ConvBNSiLU(336, 336, padding=2, kernel_size=5, groups=336),
                         SqueezeExcitationSiLU(336, 14),
-                        ConvBN(336, 56, padding=0),
+                        ConvBN(336, 56),
                     ),
                 ),
                 MBConv(
@@ -262,7 +262,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(56, 336, padding=0, kernel_size=1),
                         ConvBNSiLU(336, 336, padding=2, kernel_size=5, groups=336),
                         SqueezeExcitationSiLU(336, 14),
-                        ConvBN(336, 56, padding=0),
+                        ConvBN(336, 56),
                     ),
                 ),
                 MBConv(
@@ -272,7 +272,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(56, 336, padding=0, kernel_size=1),
                         ConvBNSiLU(336, 336, padding=2, kernel_size=5, groups=336),
                         SqueezeExcitationSiLU(336, 14),
-                        ConvBN(336, 56, padding=0),
+                        ConvBN(336, 56),
                     ),
                 ),
             ),
@@ -284,7 +284,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(56, 336, padding=0, kernel_size=1),
                         ConvBNSiLU(336, 336, padding=1, stride=2, groups=336),
                         SqueezeExcitationSiLU(336, 14),
-                        ConvBN(336, 112, padding=0),
+                        ConvBN(336, 112),
                     ),
                 ),
                 MBConv(
@@ -294,7 +294,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=1, groups=672),
                         SqueezeExcitationSiLU(672, 28),
-                        ConvBN(672, 112, padding=0),
+                        ConvBN(672, 112),
                     ),
                 ),
                 MBConv(
@@ -304,7 +304,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=1, groups=672),
                         SqueezeExcitationSiLU(672, 28),
-                        ConvBN(672, 112, padding=0),
+                        ConvBN(672, 112),
                     ),
                 ),
                 MBConv(
@@ -314,7 +314,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=1, groups=672),
                         SqueezeExcitationSiLU(672, 28),
-                        ConvBN(672, 112, padding=0),
+                        ConvBN(672, 112),
                     ),
                 ),
                 MBConv(
@@ -324,7 +324,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=1, groups=672),
                         SqueezeExcitationSiLU(672, 28),
-                        ConvBN(672, 112, padding=0),
+                        ConvBN(672, 112),
                     ),
                 ),
                 MBConv(
@@ -334,7 +334,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=1, groups=672),
                         SqueezeExcitationSiLU(672, 28),
-                        ConvBN(672, 112, padding=0),
+                        ConvBN(672, 112),
                     ),
                 ),
             ),
@@ -346,7 +346,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(112, 672, padding=0, kernel_size=1),
                         ConvBNSiLU(672, 672, padding=2, kernel_size=5, groups=672),
                         SqueezeExcitationSiLU(672, 28),
-                        ConvBN(672, 160, padding=0),
+                        ConvBN(672, 160),
                     ),
                 ),
                 MBConv(
@@ -356,7 +356,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=2, kernel_size=5, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 160, padding=0),
+                        ConvBN(960, 160),
                     ),
                 ),
                 MBConv(
@@ -366,7 +366,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=2, kernel_size=5, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 160, padding=0),
+                        ConvBN(960, 160),
                     ),
                 ),
                 MBConv(
@@ -376,7 +376,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=2, kernel_size=5, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 160, padding=0),
+                        ConvBN(960, 160),
                     ),
                 ),
                 MBConv(
@@ -386,7 +386,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=2, kernel_size=5, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 160, padding=0),
+                        ConvBN(960, 160),
                     ),
                 ),
                 MBConv(
@@ -396,7 +396,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=2, kernel_size=5, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 160, padding=0),
+                        ConvBN(960, 160),
                     ),
                 ),
             ),
@@ -408,7 +408,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=2, stride=2, kernel_size=5, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 272, padding=0),
+                        ConvBN(960, 272),
                     ),
                 ),
                 MBConv(
@@ -418,7 +418,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(272, 1632, padding=0, kernel_size=1),
                         ConvBNSiLU(1632, 1632, padding=2, kernel_size=5, groups=1632),
                         SqueezeExcitationSiLU(1632, 68),
-                        ConvBN(1632, 272, padding=0),
+                        ConvBN(1632, 272),
                     ),
                 ),
                 MBConv(
@@ -428,7 +428,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(272, 1632, padding=0, kernel_size=1),
                         ConvBNSiLU(1632, 1632, padding=2, kernel_size=5, groups=1632),
                         SqueezeExcitationSiLU(1632, 68),
-                        ConvBN(1632, 272, padding=0),
+                        ConvBN(1632, 272),
                     ),
                 ),
                 MBConv(
@@ -438,7 +438,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(272, 1632, padding=0, kernel_size=1),
                         ConvBNSiLU(1632, 1632, padding=2, kernel_size=5, groups=1632),
                         SqueezeExcitationSiLU(1632, 68),
-                        ConvBN(1632, 272, padding=0),
+                        ConvBN(1632, 272),
                     ),
                 ),
                 MBConv(
@@ -448,7 +448,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(272, 1632, padding=0, kernel_size=1),
                         ConvBNSiLU(1632, 1632, padding=2, kernel_size=5, groups=1632),
                         SqueezeExcitationSiLU(1632, 68),
-                        ConvBN(1632, 272, padding=0),
+                        ConvBN(1632, 272),
                     ),
                 ),
                 MBConv(
@@ -458,7 +458,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(272, 1632, padding=0, kernel_size=1),
                         ConvBNSiLU(1632, 1632, padding=2, kernel_size=5, groups=1632),
                         SqueezeExcitationSiLU(1632, 68),
-                        ConvBN(1632, 272, padding=0),
+                        ConvBN(1632, 272),
                     ),
                 ),
                 MBConv(
@@ -468,7 +468,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(272, 1632, padding=0, kernel_size=1),
                         ConvBNSiLU(1632, 1632, padding=2, kernel_size=5, groups=1632),
                         SqueezeExcitationSiLU(1632, 68),
-                        ConvBN(1632, 272, padding=0),
+                        ConvBN(1632, 272),
                     ),
                 ),
                 MBConv(
@@ -478,7 +478,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(272, 1632, padding=0, kernel_size=1),
                         ConvBNSiLU(1632, 1632, padding=2, kernel_size=5, groups=1632),
                         SqueezeExcitationSiLU(1632, 68),
-                        ConvBN(1632, 272, padding=0),
+                        ConvBN(1632, 272),
                     ),
                 ),
             ),
@@ -490,7 +490,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(272, 1632, padding=0, kernel_size=1),
                         ConvBNSiLU(1632, 1632, padding=1, groups=1632),
                         SqueezeExcitationSiLU(1632, 68),
-                        ConvBN(1632, 448, padding=0),
+                        ConvBN(1632, 448),
                     ),
                 ),
                 MBConv(
@@ -500,7 +500,7 @@ class EfficientNetB4(nn.Module):
                         ConvBNSiLU(448, 2688, padding=0, kernel_size=1),
                         ConvBNSiLU(2688, 2688, padding=1, groups=2688),
                         SqueezeExcitationSiLU(2688, 112),
-                        ConvBN(2688, 448, padding=0),
+                        ConvBN(2688, 448),
                     ),
                 ),
             ),

@@ -134,9 +134,9 @@ class ConvBN(nn.Sequential):
 
     fusible = (("0", "1"),)
 
-    def __init__(self, in_channels: int, out_channels: int, padding: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size=1, padding=padding, bias=False),
+            nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False),
             nn.BatchNorm2d(out_channels, eps=0.001, momentum=0.01),
         )
 
@@ -179,7 +179,7 @@ class EfficientNetB5(nn.Module):
                     block=nn.Sequential(
                         ConvBNSiLU(48, 48, padding=1, groups=48),
                         SqueezeExcitationSiLU(48, 12),
-                        ConvBN(48, 24, padding=0),
+                        ConvBN(48, 24),
                     ),
                 ),
                 MBConvDW(
@@ -188,7 +188,7 @@ class EfficientNetB5(nn.Module):
                     block=nn.Sequential(
                         ConvBNSiLU(24, 24, padding=1, groups=24),
                         SqueezeExcitationSiLU(24, 6),
-                        ConvBN(24, 24, padding=0),
+                        ConvBN(24, 24),
                     ),
                 ),
                 MBConvDW(
@@ -197,7 +197,7 @@ class EfficientNetB5(nn.Module):
                     block=nn.Sequential(
                         ConvBNSiLU(24, 24, padding=1, groups=24),
                         SqueezeExcitationSiLU(24, 6),
-                        ConvBN(24, 24, padding=0),
+                        ConvBN(24, 24),
                     ),
                 ),
             ),
@@ -209,7 +209,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(24, 144, padding=0, kernel_size=1),
                         ConvBNSiLU(144, 144, padding=1, stride=2, groups=144),
                         SqueezeExcitationSiLU(144, 6),
-                        ConvBN(144, 40, padding=0),
+                        ConvBN(144, 40),
                     ),
                 ),
                 MBConv(
@@ -219,7 +219,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=1, groups=240),
                         SqueezeExcitationSiLU(240, 10),
-                        ConvBN(240, 40, padding=0),
+                        ConvBN(240, 40),
                     ),
                 ),
                 MBConv(
@@ -229,7 +229,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=1, groups=240),
                         SqueezeExcitationSiLU(240, 10),
-                        ConvBN(240, 40, padding=0),
+                        ConvBN(240, 40),
                     ),
                 ),
                 MBConv(
@@ -239,7 +239,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=1, groups=240),
                         SqueezeExcitationSiLU(240, 10),
-                        ConvBN(240, 40, padding=0),
+                        ConvBN(240, 40),
                     ),
                 ),
                 MBConv(
@@ -249,7 +249,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=1, groups=240),
                         SqueezeExcitationSiLU(240, 10),
-                        ConvBN(240, 40, padding=0),
+                        ConvBN(240, 40),
                     ),
                 ),
             ),
@@ -261,7 +261,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=2, stride=2, kernel_size=5, groups=240),
                         SqueezeExcitationSiLU(240, 10),
-                        ConvBN(240, 64, padding=0),
+                        ConvBN(240, 64),
                     ),
                 ),
                 MBConv(
@@ -271,7 +271,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(64, 384, padding=0, kernel_size=1),
                         ConvBNSiLU(384, 384, padding=2, kernel_size=5, groups=384),
                         SqueezeExcitationSiLU(384, 16),
-                        ConvBN(384, 64, padding=0),
+                        ConvBN(384, 64),
                     ),
                 ),
                 MBConv(
@@ -281,7 +281,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(64, 384, padding=0, kernel_size=1),
                         ConvBNSiLU(384, 384, padding=2, kernel_size=5, groups=384),
                         SqueezeExcitationSiLU(384, 16),
-                        ConvBN(384, 64, padding=0),
+                        ConvBN(384, 64),
                     ),
                 ),
                 MBConv(
@@ -291,7 +291,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(64, 384, padding=0, kernel_size=1),
                         ConvBNSiLU(384, 384, padding=2, kernel_size=5, groups=384),
                         SqueezeExcitationSiLU(384, 16),
-                        ConvBN(384, 64, padding=0),
+                        ConvBN(384, 64),
                     ),
                 ),
                 MBConv(
@@ -301,7 +301,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(64, 384, padding=0, kernel_size=1),
                         ConvBNSiLU(384, 384, padding=2, kernel_size=5, groups=384),
                         SqueezeExcitationSiLU(384, 16),
-                        ConvBN(384, 64, padding=0),
+                        ConvBN(384, 64),
                     ),
                 ),
             ),
@@ -313,7 +313,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(64, 384, padding=0, kernel_size=1),
                         ConvBNSiLU(384, 384, padding=1, stride=2, groups=384),
                         SqueezeExcitationSiLU(384, 16),
-                        ConvBN(384, 128, padding=0),
+                        ConvBN(384, 128),
                     ),
                 ),
                 MBConv(
@@ -323,7 +323,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(128, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=1, groups=768),
                         SqueezeExcitationSiLU(768, 32),
-                        ConvBN(768, 128, padding=0),
+                        ConvBN(768, 128),
                     ),
                 ),
                 MBConv(
@@ -333,7 +333,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(128, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=1, groups=768),
                         SqueezeExcitationSiLU(768, 32),
-                        ConvBN(768, 128, padding=0),
+                        ConvBN(768, 128),
                     ),
                 ),
                 MBConv(
@@ -343,7 +343,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(128, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=1, groups=768),
                         SqueezeExcitationSiLU(768, 32),
-                        ConvBN(768, 128, padding=0),
+                        ConvBN(768, 128),
                     ),
                 ),
                 MBConv(
@@ -353,7 +353,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(128, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=1, groups=768),
                         SqueezeExcitationSiLU(768, 32),
-                        ConvBN(768, 128, padding=0),
+                        ConvBN(768, 128),
                     ),
                 ),
                 MBConv(
@@ -363,7 +363,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(128, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=1, groups=768),
                         SqueezeExcitationSiLU(768, 32),
-                        ConvBN(768, 128, padding=0),
+                        ConvBN(768, 128),
                     ),
                 ),
                 MBConv(
@@ -373,7 +373,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(128, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=1, groups=768),
                         SqueezeExcitationSiLU(768, 32),
-                        ConvBN(768, 128, padding=0),
+                        ConvBN(768, 128),
                     ),
                 ),
             ),
@@ -385,7 +385,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(128, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=2, kernel_size=5, groups=768),
                         SqueezeExcitationSiLU(768, 32),
-                        ConvBN(768, 176, padding=0),
+                        ConvBN(768, 176),
                     ),
                 ),
                 MBConv(
@@ -395,7 +395,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=2, kernel_size=5, groups=1056),
                         SqueezeExcitationSiLU(1056, 44),
-                        ConvBN(1056, 176, padding=0),
+                        ConvBN(1056, 176),
                     ),
                 ),
                 MBConv(
@@ -405,7 +405,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=2, kernel_size=5, groups=1056),
                         SqueezeExcitationSiLU(1056, 44),
-                        ConvBN(1056, 176, padding=0),
+                        ConvBN(1056, 176),
                     ),
                 ),
                 MBConv(
@@ -415,7 +415,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=2, kernel_size=5, groups=1056),
                         SqueezeExcitationSiLU(1056, 44),
-                        ConvBN(1056, 176, padding=0),
+                        ConvBN(1056, 176),
                     ),
                 ),
                 MBConv(
@@ -425,7 +425,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=2, kernel_size=5, groups=1056),
                         SqueezeExcitationSiLU(1056, 44),
-                        ConvBN(1056, 176, padding=0),
+                        ConvBN(1056, 176),
                     ),
                 ),
                 MBConv(
@@ -435,7 +435,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=2, kernel_size=5, groups=1056),
                         SqueezeExcitationSiLU(1056, 44),
-                        ConvBN(1056, 176, padding=0),
+                        ConvBN(1056, 176),
                     ),
                 ),
                 MBConv(
@@ -445,7 +445,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=2, kernel_size=5, groups=1056),
                         SqueezeExcitationSiLU(1056, 44),
-                        ConvBN(1056, 176, padding=0),
+                        ConvBN(1056, 176),
                     ),
                 ),
             ),
@@ -457,7 +457,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=2, stride=2, kernel_size=5, groups=1056),
                         SqueezeExcitationSiLU(1056, 44),
-                        ConvBN(1056, 304, padding=0),
+                        ConvBN(1056, 304),
                     ),
                 ),
                 MBConv(
@@ -467,7 +467,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=2, kernel_size=5, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
                 MBConv(
@@ -477,7 +477,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=2, kernel_size=5, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
                 MBConv(
@@ -487,7 +487,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=2, kernel_size=5, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
                 MBConv(
@@ -497,7 +497,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=2, kernel_size=5, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
                 MBConv(
@@ -507,7 +507,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=2, kernel_size=5, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
                 MBConv(
@@ -517,7 +517,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=2, kernel_size=5, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
                 MBConv(
@@ -527,7 +527,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=2, kernel_size=5, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
                 MBConv(
@@ -537,7 +537,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=2, kernel_size=5, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
             ),
@@ -549,7 +549,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=1, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 512, padding=0),
+                        ConvBN(1824, 512),
                     ),
                 ),
                 MBConv(
@@ -559,7 +559,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(512, 3072, padding=0, kernel_size=1),
                         ConvBNSiLU(3072, 3072, padding=1, groups=3072),
                         SqueezeExcitationSiLU(3072, 128),
-                        ConvBN(3072, 512, padding=0),
+                        ConvBN(3072, 512),
                     ),
                 ),
                 MBConv(
@@ -569,7 +569,7 @@ class EfficientNetB5(nn.Module):
                         ConvBNSiLU(512, 3072, padding=0, kernel_size=1),
                         ConvBNSiLU(3072, 3072, padding=1, groups=3072),
                         SqueezeExcitationSiLU(3072, 128),
-                        ConvBN(3072, 512, padding=0),
+                        ConvBN(3072, 512),
                     ),
                 ),
             ),

@@ -134,9 +134,9 @@ class ConvBN(nn.Sequential):
 
     fusible = (("0", "1"),)
 
-    def __init__(self, in_channels: int, out_channels: int, padding: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size=1, padding=padding, bias=False),
+            nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False),
             nn.BatchNorm2d(out_channels, eps=0.001, momentum=0.01),
         )
 
@@ -179,7 +179,7 @@ class EfficientNetB6(nn.Module):
                     block=nn.Sequential(
                         ConvBNSiLU(56, 56, padding=1, groups=56),
                         SqueezeExcitationSiLU(56, 14),
-                        ConvBN(56, 32, padding=0),
+                        ConvBN(56, 32),
                     ),
                 ),
                 MBConvDW(
@@ -188,7 +188,7 @@ class EfficientNetB6(nn.Module):
                     block=nn.Sequential(
                         ConvBNSiLU(32, 32, padding=1, groups=32),
                         SqueezeExcitationSiLU(32, 8),
-                        ConvBN(32, 32, padding=0),
+                        ConvBN(32, 32),
                     ),
                 ),
                 MBConvDW(
@@ -197,7 +197,7 @@ class EfficientNetB6(nn.Module):
                     block=nn.Sequential(
                         ConvBNSiLU(32, 32, padding=1, groups=32),
                         SqueezeExcitationSiLU(32, 8),
-                        ConvBN(32, 32, padding=0),
+                        ConvBN(32, 32),
                     ),
                 ),
             ),
@@ -209,7 +209,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(32, 192, padding=0, kernel_size=1),
                         ConvBNSiLU(192, 192, padding=1, stride=2, groups=192),
                         SqueezeExcitationSiLU(192, 8),
-                        ConvBN(192, 40, padding=0),
+                        ConvBN(192, 40),
                     ),
                 ),
                 MBConv(
@@ -219,7 +219,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=1, groups=240),
                         SqueezeExcitationSiLU(240, 10),
-                        ConvBN(240, 40, padding=0),
+                        ConvBN(240, 40),
                     ),
                 ),
                 MBConv(
@@ -229,7 +229,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=1, groups=240),
                         SqueezeExcitationSiLU(240, 10),
-                        ConvBN(240, 40, padding=0),
+                        ConvBN(240, 40),
                     ),
                 ),
                 MBConv(
@@ -239,7 +239,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=1, groups=240),
                         SqueezeExcitationSiLU(240, 10),
-                        ConvBN(240, 40, padding=0),
+                        ConvBN(240, 40),
                     ),
                 ),
                 MBConv(
@@ -249,7 +249,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=1, groups=240),
                         SqueezeExcitationSiLU(240, 10),
-                        ConvBN(240, 40, padding=0),
+                        ConvBN(240, 40),
                     ),
                 ),
                 MBConv(
@@ -259,7 +259,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=1, groups=240),
                         SqueezeExcitationSiLU(240, 10),
-                        ConvBN(240, 40, padding=0),
+                        ConvBN(240, 40),
                     ),
                 ),
             ),
@@ -271,7 +271,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(40, 240, padding=0, kernel_size=1),
                         ConvBNSiLU(240, 240, padding=2, stride=2, kernel_size=5, groups=240),
                         SqueezeExcitationSiLU(240, 10),
-                        ConvBN(240, 72, padding=0),
+                        ConvBN(240, 72),
                     ),
                 ),
                 MBConv(
@@ -281,7 +281,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(72, 432, padding=0, kernel_size=1),
                         ConvBNSiLU(432, 432, padding=2, kernel_size=5, groups=432),
                         SqueezeExcitationSiLU(432, 18),
-                        ConvBN(432, 72, padding=0),
+                        ConvBN(432, 72),
                     ),
                 ),
                 MBConv(
@@ -291,7 +291,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(72, 432, padding=0, kernel_size=1),
                         ConvBNSiLU(432, 432, padding=2, kernel_size=5, groups=432),
                         SqueezeExcitationSiLU(432, 18),
-                        ConvBN(432, 72, padding=0),
+                        ConvBN(432, 72),
                     ),
                 ),
                 MBConv(
@@ -301,7 +301,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(72, 432, padding=0, kernel_size=1),
                         ConvBNSiLU(432, 432, padding=2, kernel_size=5, groups=432),
                         SqueezeExcitationSiLU(432, 18),
-                        ConvBN(432, 72, padding=0),
+                        ConvBN(432, 72),
                     ),
                 ),
                 MBConv(
@@ -311,7 +311,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(72, 432, padding=0, kernel_size=1),
                         ConvBNSiLU(432, 432, padding=2, kernel_size=5, groups=432),
                         SqueezeExcitationSiLU(432, 18),
-                        ConvBN(432, 72, padding=0),
+                        ConvBN(432, 72),
                     ),
                 ),
                 MBConv(
@@ -321,7 +321,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(72, 432, padding=0, kernel_size=1),
                         ConvBNSiLU(432, 432, padding=2, kernel_size=5, groups=432),
                         SqueezeExcitationSiLU(432, 18),
-                        ConvBN(432, 72, padding=0),
+                        ConvBN(432, 72),
                     ),
                 ),
             ),
@@ -333,7 +333,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(72, 432, padding=0, kernel_size=1),
                         ConvBNSiLU(432, 432, padding=1, stride=2, groups=432),
                         SqueezeExcitationSiLU(432, 18),
-                        ConvBN(432, 144, padding=0),
+                        ConvBN(432, 144),
                     ),
                 ),
                 MBConv(
@@ -343,7 +343,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(144, 864, padding=0, kernel_size=1),
                         ConvBNSiLU(864, 864, padding=1, groups=864),
                         SqueezeExcitationSiLU(864, 36),
-                        ConvBN(864, 144, padding=0),
+                        ConvBN(864, 144),
                     ),
                 ),
                 MBConv(
@@ -353,7 +353,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(144, 864, padding=0, kernel_size=1),
                         ConvBNSiLU(864, 864, padding=1, groups=864),
                         SqueezeExcitationSiLU(864, 36),
-                        ConvBN(864, 144, padding=0),
+                        ConvBN(864, 144),
                     ),
                 ),
                 MBConv(
@@ -363,7 +363,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(144, 864, padding=0, kernel_size=1),
                         ConvBNSiLU(864, 864, padding=1, groups=864),
                         SqueezeExcitationSiLU(864, 36),
-                        ConvBN(864, 144, padding=0),
+                        ConvBN(864, 144),
                     ),
                 ),
                 MBConv(
@@ -373,7 +373,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(144, 864, padding=0, kernel_size=1),
                         ConvBNSiLU(864, 864, padding=1, groups=864),
                         SqueezeExcitationSiLU(864, 36),
-                        ConvBN(864, 144, padding=0),
+                        ConvBN(864, 144),
                     ),
                 ),
                 MBConv(
@@ -383,7 +383,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(144, 864, padding=0, kernel_size=1),
                         ConvBNSiLU(864, 864, padding=1, groups=864),
                         SqueezeExcitationSiLU(864, 36),
-                        ConvBN(864, 144, padding=0),
+                        ConvBN(864, 144),
                     ),
                 ),
                 MBConv(
@@ -393,7 +393,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(144, 864, padding=0, kernel_size=1),
                         ConvBNSiLU(864, 864, padding=1, groups=864),
                         SqueezeExcitationSiLU(864, 36),
-                        ConvBN(864, 144, padding=0),
+                        ConvBN(864, 144),
                     ),
                 ),
                 MBConv(
@@ -403,7 +403,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(144, 864, padding=0, kernel_size=1),
                         ConvBNSiLU(864, 864, padding=1, groups=864),
                         SqueezeExcitationSiLU(864, 36),
-                        ConvBN(864, 144, padding=0),
+                        ConvBN(864, 144),
                     ),
                 ),
             ),
@@ -415,7 +415,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(144, 864, padding=0, kernel_size=1),
                         ConvBNSiLU(864, 864, padding=2, kernel_size=5, groups=864),
                         SqueezeExcitationSiLU(864, 36),
-                        ConvBN(864, 200, padding=0),
+                        ConvBN(864, 200),
                     ),
                 ),
                 MBConv(
@@ -425,7 +425,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(200, 1200, padding=0, kernel_size=1),
                         ConvBNSiLU(1200, 1200, padding=2, kernel_size=5, groups=1200),
                         SqueezeExcitationSiLU(1200, 50),
-                        ConvBN(1200, 200, padding=0),
+                        ConvBN(1200, 200),
                     ),
                 ),
                 MBConv(
@@ -435,7 +435,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(200, 1200, padding=0, kernel_size=1),
                         ConvBNSiLU(1200, 1200, padding=2, kernel_size=5, groups=1200),
                         SqueezeExcitationSiLU(1200, 50),
-                        ConvBN(1200, 200, padding=0),
+                        ConvBN(1200, 200),
                     ),
                 ),
                 MBConv(
@@ -445,7 +445,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(200, 1200, padding=0, kernel_size=1),
                         ConvBNSiLU(1200, 1200, padding=2, kernel_size=5, groups=1200),
                         SqueezeExcitationSiLU(1200, 50),
-                        ConvBN(1200, 200, padding=0),
+                        ConvBN(1200, 200),
                     ),
                 ),
                 MBConv(
@@ -455,7 +455,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(200, 1200, padding=0, kernel_size=1),
                         ConvBNSiLU(1200, 1200, padding=2, kernel_size=5, groups=1200),
                         SqueezeExcitationSiLU(1200, 50),
-                        ConvBN(1200, 200, padding=0),
+                        ConvBN(1200, 200),
                     ),
                 ),
                 MBConv(
@@ -465,7 +465,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(200, 1200, padding=0, kernel_size=1),
                         ConvBNSiLU(1200, 1200, padding=2, kernel_size=5, groups=1200),
                         SqueezeExcitationSiLU(1200, 50),
-                        ConvBN(1200, 200, padding=0),
+                        ConvBN(1200, 200),
                     ),
                 ),
                 MBConv(
@@ -475,7 +475,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(200, 1200, padding=0, kernel_size=1),
                         ConvBNSiLU(1200, 1200, padding=2, kernel_size=5, groups=1200),
                         SqueezeExcitationSiLU(1200, 50),
-                        ConvBN(1200, 200, padding=0),
+                        ConvBN(1200, 200),
                     ),
                 ),
                 MBConv(
@@ -485,7 +485,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(200, 1200, padding=0, kernel_size=1),
                         ConvBNSiLU(1200, 1200, padding=2, kernel_size=5, groups=1200),
                         SqueezeExcitationSiLU(1200, 50),
-                        ConvBN(1200, 200, padding=0),
+                        ConvBN(1200, 200),
                     ),
                 ),
             ),
@@ -497,7 +497,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(200, 1200, padding=0, kernel_size=1),
                         ConvBNSiLU(1200, 1200, padding=2, stride=2, kernel_size=5, groups=1200),
                         SqueezeExcitationSiLU(1200, 50),
-                        ConvBN(1200, 344, padding=0),
+                        ConvBN(1200, 344),
                     ),
                 ),
                 MBConv(
@@ -507,7 +507,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(344, 2064, padding=0, kernel_size=1),
                         ConvBNSiLU(2064, 2064, padding=2, kernel_size=5, groups=2064),
                         SqueezeExcitationSiLU(2064, 86),
-                        ConvBN(2064, 344, padding=0),
+                        ConvBN(2064, 344),
                     ),
                 ),
                 MBConv(
@@ -517,7 +517,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(344, 2064, padding=0, kernel_size=1),
                         ConvBNSiLU(2064, 2064, padding=2, kernel_size=5, groups=2064),
                         SqueezeExcitationSiLU(2064, 86),
-                        ConvBN(2064, 344, padding=0),
+                        ConvBN(2064, 344),
                     ),
                 ),
                 MBConv(
@@ -527,7 +527,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(344, 2064, padding=0, kernel_size=1),
                         ConvBNSiLU(2064, 2064, padding=2, kernel_size=5, groups=2064),
                         SqueezeExcitationSiLU(2064, 86),
-                        ConvBN(2064, 344, padding=0),
+                        ConvBN(2064, 344),
                     ),
                 ),
                 MBConv(
@@ -537,7 +537,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(344, 2064, padding=0, kernel_size=1),
                         ConvBNSiLU(2064, 2064, padding=2, kernel_size=5, groups=2064),
                         SqueezeExcitationSiLU(2064, 86),
-                        ConvBN(2064, 344, padding=0),
+                        ConvBN(2064, 344),
                     ),
                 ),
                 MBConv(
@@ -547,7 +547,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(344, 2064, padding=0, kernel_size=1),
                         ConvBNSiLU(2064, 2064, padding=2, kernel_size=5, groups=2064),
                         SqueezeExcitationSiLU(2064, 86),
-                        ConvBN(2064, 344, padding=0),
+                        ConvBN(2064, 344),
                     ),
                 ),
                 MBConv(
@@ -557,7 +557,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(344, 2064, padding=0, kernel_size=1),
                         ConvBNSiLU(2064, 2064, padding=2, kernel_size=5, groups=2064),
                         SqueezeExcitationSiLU(2064, 86),
-                        ConvBN(2064, 344, padding=0),
+                        ConvBN(2064, 344),
                     ),
                 ),
                 MBConv(
@@ -567,7 +567,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(344, 2064, padding=0, kernel_size=1),
                         ConvBNSiLU(2064, 2064, padding=2, kernel_size=5, groups=2064),
                         SqueezeExcitationSiLU(2064, 86),
-                        ConvBN(2064, 344, padding=0),
+                        ConvBN(2064, 344),
                     ),
                 ),
                 MBConv(
@@ -577,7 +577,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(344, 2064, padding=0, kernel_size=1),
                         ConvBNSiLU(2064, 2064, padding=2, kernel_size=5, groups=2064),
                         SqueezeExcitationSiLU(2064, 86),
-                        ConvBN(2064, 344, padding=0),
+                        ConvBN(2064, 344),
                     ),
                 ),
                 MBConv(
@@ -587,7 +587,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(344, 2064, padding=0, kernel_size=1),
                         ConvBNSiLU(2064, 2064, padding=2, kernel_size=5, groups=2064),
                         SqueezeExcitationSiLU(2064, 86),
-                        ConvBN(2064, 344, padding=0),
+                        ConvBN(2064, 344),
                     ),
                 ),
                 MBConv(
@@ -597,7 +597,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(344, 2064, padding=0, kernel_size=1),
                         ConvBNSiLU(2064, 2064, padding=2, kernel_size=5, groups=2064),
                         SqueezeExcitationSiLU(2064, 86),
-                        ConvBN(2064, 344, padding=0),
+                        ConvBN(2064, 344),
                     ),
                 ),
             ),
@@ -609,7 +609,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(344, 2064, padding=0, kernel_size=1),
                         ConvBNSiLU(2064, 2064, padding=1, groups=2064),
                         SqueezeExcitationSiLU(2064, 86),
-                        ConvBN(2064, 576, padding=0),
+                        ConvBN(2064, 576),
                     ),
                 ),
                 MBConv(
@@ -619,7 +619,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(576, 3456, padding=0, kernel_size=1),
                         ConvBNSiLU(3456, 3456, padding=1, groups=3456),
                         SqueezeExcitationSiLU(3456, 144),
-                        ConvBN(3456, 576, padding=0),
+                        ConvBN(3456, 576),
                     ),
                 ),
                 MBConv(
@@ -629,7 +629,7 @@ class EfficientNetB6(nn.Module):
                         ConvBNSiLU(576, 3456, padding=0, kernel_size=1),
                         ConvBNSiLU(3456, 3456, padding=1, groups=3456),
                         SqueezeExcitationSiLU(3456, 144),
-                        ConvBN(3456, 576, padding=0),
+                        ConvBN(3456, 576),
                     ),
                 ),
             ),

@@ -134,9 +134,9 @@ class ConvBN(nn.Sequential):
 
     fusible = (("0", "1"),)
 
-    def __init__(self, in_channels: int, out_channels: int, padding: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size=1, padding=padding, bias=False),
+            nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False),
             nn.BatchNorm2d(out_channels, eps=0.001, momentum=0.01),
         )
 
@@ -179,7 +179,7 @@ class EfficientNetB7(nn.Module):
                     block=nn.Sequential(
                         ConvBNSiLU(64, 64, padding=1, groups=64),
                         SqueezeExcitationSiLU(64, 16),
-                        ConvBN(64, 32, padding=0),
+                        ConvBN(64, 32),
                     ),
                 ),
                 MBConvDW(
@@ -188,7 +188,7 @@ class EfficientNetB7(nn.Module):
                     block=nn.Sequential(
                         ConvBNSiLU(32, 32, padding=1, groups=32),
                         SqueezeExcitationSiLU(32, 8),
-                        ConvBN(32, 32, padding=0),
+                        ConvBN(32, 32),
                     ),
                 ),
                 MBConvDW(
@@ -197,7 +197,7 @@ class EfficientNetB7(nn.Module):
                     block=nn.Sequential(
                         ConvBNSiLU(32, 32, padding=1, groups=32),
                         SqueezeExcitationSiLU(32, 8),
-                        ConvBN(32, 32, padding=0),
+                        ConvBN(32, 32),
                     ),
                 ),
                 MBConvDW(
@@ -206,7 +206,7 @@ class EfficientNetB7(nn.Module):
                     block=nn.Sequential(
                         ConvBNSiLU(32, 32, padding=1, groups=32),
                         SqueezeExcitationSiLU(32, 8),
-                        ConvBN(32, 32, padding=0),
+                        ConvBN(32, 32),
                     ),
                 ),
             ),
@@ -218,7 +218,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(32, 192, padding=0, kernel_size=1),
                         ConvBNSiLU(192, 192, padding=1, stride=2, groups=192),
                         SqueezeExcitationSiLU(192, 8),
-                        ConvBN(192, 48, padding=0),
+                        ConvBN(192, 48),
                     ),
                 ),
                 MBConv(
@@ -228,7 +228,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(48, 288, padding=0, kernel_size=1),
                         ConvBNSiLU(288, 288, padding=1, groups=288),
                         SqueezeExcitationSiLU(288, 12),
-                        ConvBN(288, 48, padding=0),
+                        ConvBN(288, 48),
                     ),
                 ),
                 MBConv(
@@ -238,7 +238,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(48, 288, padding=0, kernel_size=1),
                         ConvBNSiLU(288, 288, padding=1, groups=288),
                         SqueezeExcitationSiLU(288, 12),
-                        ConvBN(288, 48, padding=0),
+                        ConvBN(288, 48),
                     ),
                 ),
                 MBConv(
@@ -248,7 +248,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(48, 288, padding=0, kernel_size=1),
                         ConvBNSiLU(288, 288, padding=1, groups=288),
                         SqueezeExcitationSiLU(288, 12),
-                        ConvBN(288, 48, padding=0),
+                        ConvBN(288, 48),
                     ),
                 ),
                 MBConv(
@@ -258,7 +258,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(48, 288, padding=0, kernel_size=1),
                         ConvBNSiLU(288, 288, padding=1, groups=288),
                         SqueezeExcitationSiLU(288, 12),
-                        ConvBN(288, 48, padding=0),
+                        ConvBN(288, 48),
                     ),
                 ),
                 MBConv(
@@ -268,7 +268,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(48, 288, padding=0, kernel_size=1),
                         ConvBNSiLU(288, 288, padding=1, groups=288),
                         SqueezeExcitationSiLU(288, 12),
-                        ConvBN(288, 48, padding=0),
+                        ConvBN(288, 48),
                     ),
                 ),
                 MBConv(
@@ -278,7 +278,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(48, 288, padding=0, kernel_size=1),
                         ConvBNSiLU(288, 288, padding=1, groups=288),
                         SqueezeExcitationSiLU(288, 12),
-                        ConvBN(288, 48, padding=0),
+                        ConvBN(288, 48),
                     ),
                 ),
             ),
@@ -290,7 +290,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(48, 288, padding=0, kernel_size=1),
                         ConvBNSiLU(288, 288, padding=2, stride=2, kernel_size=5, groups=288),
                         SqueezeExcitationSiLU(288, 12),
-                        ConvBN(288, 80, padding=0),
+                        ConvBN(288, 80),
                     ),
                 ),
                 MBConv(
@@ -300,7 +300,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=2, kernel_size=5, groups=480),
                         SqueezeExcitationSiLU(480, 20),
-                        ConvBN(480, 80, padding=0),
+                        ConvBN(480, 80),
                     ),
                 ),
                 MBConv(
@@ -310,7 +310,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=2, kernel_size=5, groups=480),
                         SqueezeExcitationSiLU(480, 20),
-                        ConvBN(480, 80, padding=0),
+                        ConvBN(480, 80),
                     ),
                 ),
                 MBConv(
@@ -320,7 +320,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=2, kernel_size=5, groups=480),
                         SqueezeExcitationSiLU(480, 20),
-                        ConvBN(480, 80, padding=0),
+                        ConvBN(480, 80),
                     ),
                 ),
                 MBConv(
@@ -330,7 +330,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=2, kernel_size=5, groups=480),
                         SqueezeExcitationSiLU(480, 20),
-                        ConvBN(480, 80, padding=0),
+                        ConvBN(480, 80),
                     ),
                 ),
                 MBConv(
@@ -340,7 +340,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=2, kernel_size=5, groups=480),
                         SqueezeExcitationSiLU(480, 20),
-                        ConvBN(480, 80, padding=0),
+                        ConvBN(480, 80),
                     ),
                 ),
                 MBConv(
@@ -350,7 +350,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=2, kernel_size=5, groups=480),
                         SqueezeExcitationSiLU(480, 20),
-                        ConvBN(480, 80, padding=0),
+                        ConvBN(480, 80),
                     ),
                 ),
             ),
@@ -362,7 +362,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(80, 480, padding=0, kernel_size=1),
                         ConvBNSiLU(480, 480, padding=1, stride=2, groups=480),
                         SqueezeExcitationSiLU(480, 20),
-                        ConvBN(480, 160, padding=0),
+                        ConvBN(480, 160),
                     ),
                 ),
                 MBConv(
@@ -372,7 +372,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 160, padding=0),
+                        ConvBN(960, 160),
                     ),
                 ),
                 MBConv(
@@ -382,7 +382,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 160, padding=0),
+                        ConvBN(960, 160),
                     ),
                 ),
                 MBConv(
@@ -392,7 +392,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 160, padding=0),
+                        ConvBN(960, 160),
                     ),
                 ),
                 MBConv(
@@ -402,7 +402,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 160, padding=0),
+                        ConvBN(960, 160),
                     ),
                 ),
                 MBConv(
@@ -412,7 +412,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 160, padding=0),
+                        ConvBN(960, 160),
                     ),
                 ),
                 MBConv(
@@ -422,7 +422,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 160, padding=0),
+                        ConvBN(960, 160),
                     ),
                 ),
                 MBConv(
@@ -432,7 +432,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 160, padding=0),
+                        ConvBN(960, 160),
                     ),
                 ),
                 MBConv(
@@ -442,7 +442,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 160, padding=0),
+                        ConvBN(960, 160),
                     ),
                 ),
                 MBConv(
@@ -452,7 +452,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 160, padding=0),
+                        ConvBN(960, 160),
                     ),
                 ),
             ),
@@ -464,7 +464,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=2, kernel_size=5, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 224, padding=0),
+                        ConvBN(960, 224),
                     ),
                 ),
                 MBConv(
@@ -474,7 +474,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=2, kernel_size=5, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -484,7 +484,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=2, kernel_size=5, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -494,7 +494,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=2, kernel_size=5, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -504,7 +504,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=2, kernel_size=5, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -514,7 +514,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=2, kernel_size=5, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -524,7 +524,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=2, kernel_size=5, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -534,7 +534,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=2, kernel_size=5, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -544,7 +544,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=2, kernel_size=5, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -554,7 +554,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=2, kernel_size=5, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
             ),
@@ -566,7 +566,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=2, stride=2, kernel_size=5, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 384, padding=0),
+                        ConvBN(1344, 384),
                     ),
                 ),
                 MBConv(
@@ -576,7 +576,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -586,7 +586,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -596,7 +596,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -606,7 +606,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -616,7 +616,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -626,7 +626,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -636,7 +636,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -646,7 +646,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -656,7 +656,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -666,7 +666,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -676,7 +676,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -686,7 +686,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=2, kernel_size=5, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
             ),
@@ -698,7 +698,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 640, padding=0),
+                        ConvBN(2304, 640),
                     ),
                 ),
                 MBConv(
@@ -708,7 +708,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(640, 3840, padding=0, kernel_size=1),
                         ConvBNSiLU(3840, 3840, padding=1, groups=3840),
                         SqueezeExcitationSiLU(3840, 160),
-                        ConvBN(3840, 640, padding=0),
+                        ConvBN(3840, 640),
                     ),
                 ),
                 MBConv(
@@ -718,7 +718,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(640, 3840, padding=0, kernel_size=1),
                         ConvBNSiLU(3840, 3840, padding=1, groups=3840),
                         SqueezeExcitationSiLU(3840, 160),
-                        ConvBN(3840, 640, padding=0),
+                        ConvBN(3840, 640),
                     ),
                 ),
                 MBConv(
@@ -728,7 +728,7 @@ class EfficientNetB7(nn.Module):
                         ConvBNSiLU(640, 3840, padding=0, kernel_size=1),
                         ConvBNSiLU(3840, 3840, padding=1, groups=3840),
                         SqueezeExcitationSiLU(3840, 160),
-                        ConvBN(3840, 640, padding=0),
+                        ConvBN(3840, 640),
                     ),
                 ),
             ),

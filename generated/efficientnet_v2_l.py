@@ -114,9 +114,9 @@ class ConvBN(nn.Sequential):
 
     fusible = (("0", "1"),)
 
-    def __init__(self, in_channels: int, out_channels: int, padding: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size=1, padding=padding, bias=False),
+            nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False),
             nn.BatchNorm2d(out_channels, eps=0.001),
         )
 
@@ -198,80 +198,74 @@ class EfficientNetV2L(nn.Module):
                 FusedMBConv(
                     use_res_connect=False,
                     drop_prob=0.010126582278481013,
-                    block=nn.Sequential(
-                        ConvBNSiLU(32, 128, padding=1, stride=2),
-                        ConvBN(128, 64, padding=0),
-                    ),
+                    block=nn.Sequential(ConvBNSiLU(32, 128, padding=1, stride=2), ConvBN(128, 64)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.012658227848101266,
-                    block=nn.Sequential(ConvBNSiLU(64, 256, padding=1), ConvBN(256, 64, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(64, 256, padding=1), ConvBN(256, 64)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.015189873417721522,
-                    block=nn.Sequential(ConvBNSiLU(64, 256, padding=1), ConvBN(256, 64, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(64, 256, padding=1), ConvBN(256, 64)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.017721518987341773,
-                    block=nn.Sequential(ConvBNSiLU(64, 256, padding=1), ConvBN(256, 64, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(64, 256, padding=1), ConvBN(256, 64)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.020253164556962026,
-                    block=nn.Sequential(ConvBNSiLU(64, 256, padding=1), ConvBN(256, 64, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(64, 256, padding=1), ConvBN(256, 64)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.02278481012658228,
-                    block=nn.Sequential(ConvBNSiLU(64, 256, padding=1), ConvBN(256, 64, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(64, 256, padding=1), ConvBN(256, 64)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.02531645569620253,
-                    block=nn.Sequential(ConvBNSiLU(64, 256, padding=1), ConvBN(256, 64, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(64, 256, padding=1), ConvBN(256, 64)),
                 ),
             ),
             nn.Sequential(
                 FusedMBConv(
                     use_res_connect=False,
                     drop_prob=0.027848101265822787,
-                    block=nn.Sequential(
-                        ConvBNSiLU(64, 256, padding=1, stride=2),
-                        ConvBN(256, 96, padding=0),
-                    ),
+                    block=nn.Sequential(ConvBNSiLU(64, 256, padding=1, stride=2), ConvBN(256, 96)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.030379746835443044,
-                    block=nn.Sequential(ConvBNSiLU(96, 384, padding=1), ConvBN(384, 96, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(96, 384, padding=1), ConvBN(384, 96)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.03291139240506329,
-                    block=nn.Sequential(ConvBNSiLU(96, 384, padding=1), ConvBN(384, 96, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(96, 384, padding=1), ConvBN(384, 96)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.035443037974683546,
-                    block=nn.Sequential(ConvBNSiLU(96, 384, padding=1), ConvBN(384, 96, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(96, 384, padding=1), ConvBN(384, 96)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.0379746835443038,
-                    block=nn.Sequential(ConvBNSiLU(96, 384, padding=1), ConvBN(384, 96, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(96, 384, padding=1), ConvBN(384, 96)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.04050632911392405,
-                    block=nn.Sequential(ConvBNSiLU(96, 384, padding=1), ConvBN(384, 96, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(96, 384, padding=1), ConvBN(384, 96)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.04303797468354431,
-                    block=nn.Sequential(ConvBNSiLU(96, 384, padding=1), ConvBN(384, 96, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(96, 384, padding=1), ConvBN(384, 96)),
                 ),
             ),
             nn.Sequential(
@@ -282,7 +276,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(96, 384, padding=0, kernel_size=1),
                         ConvBNSiLU(384, 384, padding=1, stride=2, groups=384),
                         SqueezeExcitationSiLU(384, 24),
-                        ConvBN(384, 192, padding=0),
+                        ConvBN(384, 192),
                     ),
                 ),
                 MBConv(
@@ -292,7 +286,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(192, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=1, groups=768),
                         SqueezeExcitationSiLU(768, 48),
-                        ConvBN(768, 192, padding=0),
+                        ConvBN(768, 192),
                     ),
                 ),
                 MBConv(
@@ -302,7 +296,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(192, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=1, groups=768),
                         SqueezeExcitationSiLU(768, 48),
-                        ConvBN(768, 192, padding=0),
+                        ConvBN(768, 192),
                     ),
                 ),
                 MBConv(
@@ -312,7 +306,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(192, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=1, groups=768),
                         SqueezeExcitationSiLU(768, 48),
-                        ConvBN(768, 192, padding=0),
+                        ConvBN(768, 192),
                     ),
                 ),
                 MBConv(
@@ -322,7 +316,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(192, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=1, groups=768),
                         SqueezeExcitationSiLU(768, 48),
-                        ConvBN(768, 192, padding=0),
+                        ConvBN(768, 192),
                     ),
                 ),
                 MBConv(
@@ -332,7 +326,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(192, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=1, groups=768),
                         SqueezeExcitationSiLU(768, 48),
-                        ConvBN(768, 192, padding=0),
+                        ConvBN(768, 192),
                     ),
                 ),
                 MBConv(
@@ -342,7 +336,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(192, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=1, groups=768),
                         SqueezeExcitationSiLU(768, 48),
-                        ConvBN(768, 192, padding=0),
+                        ConvBN(768, 192),
                     ),
                 ),
                 MBConv(
@@ -352,7 +346,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(192, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=1, groups=768),
                         SqueezeExcitationSiLU(768, 48),
-                        ConvBN(768, 192, padding=0),
+                        ConvBN(768, 192),
                     ),
                 ),
                 MBConv(
@@ -362,7 +356,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(192, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=1, groups=768),
                         SqueezeExcitationSiLU(768, 48),
-                        ConvBN(768, 192, padding=0),
+                        ConvBN(768, 192),
                     ),
                 ),
                 MBConv(
@@ -372,7 +366,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(192, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=1, groups=768),
                         SqueezeExcitationSiLU(768, 48),
-                        ConvBN(768, 192, padding=0),
+                        ConvBN(768, 192),
                     ),
                 ),
             ),
@@ -384,7 +378,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(192, 1152, padding=0, kernel_size=1),
                         ConvBNSiLU(1152, 1152, padding=1, groups=1152),
                         SqueezeExcitationSiLU(1152, 48),
-                        ConvBN(1152, 224, padding=0),
+                        ConvBN(1152, 224),
                     ),
                 ),
                 MBConv(
@@ -394,7 +388,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=1, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -404,7 +398,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=1, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -414,7 +408,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=1, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -424,7 +418,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=1, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -434,7 +428,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=1, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -444,7 +438,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=1, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -454,7 +448,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=1, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -464,7 +458,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=1, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -474,7 +468,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=1, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -484,7 +478,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=1, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -494,7 +488,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=1, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -504,7 +498,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=1, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -514,7 +508,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=1, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -524,7 +518,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=1, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -534,7 +528,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=1, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -544,7 +538,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=1, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -554,7 +548,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=1, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
                 MBConv(
@@ -564,7 +558,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=1, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 224, padding=0),
+                        ConvBN(1344, 224),
                     ),
                 ),
             ),
@@ -576,7 +570,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(224, 1344, padding=0, kernel_size=1),
                         ConvBNSiLU(1344, 1344, padding=1, stride=2, groups=1344),
                         SqueezeExcitationSiLU(1344, 56),
-                        ConvBN(1344, 384, padding=0),
+                        ConvBN(1344, 384),
                     ),
                 ),
                 MBConv(
@@ -586,7 +580,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -596,7 +590,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -606,7 +600,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -616,7 +610,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -626,7 +620,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -636,7 +630,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -646,7 +640,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -656,7 +650,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -666,7 +660,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -676,7 +670,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -686,7 +680,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -696,7 +690,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -706,7 +700,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -716,7 +710,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -726,7 +720,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -736,7 +730,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -746,7 +740,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -756,7 +750,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -766,7 +760,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -776,7 +770,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -786,7 +780,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -796,7 +790,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -806,7 +800,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
                 MBConv(
@@ -816,7 +810,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 384, padding=0),
+                        ConvBN(2304, 384),
                     ),
                 ),
             ),
@@ -828,7 +822,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(384, 2304, padding=0, kernel_size=1),
                         ConvBNSiLU(2304, 2304, padding=1, groups=2304),
                         SqueezeExcitationSiLU(2304, 96),
-                        ConvBN(2304, 640, padding=0),
+                        ConvBN(2304, 640),
                     ),
                 ),
                 MBConv(
@@ -838,7 +832,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(640, 3840, padding=0, kernel_size=1),
                         ConvBNSiLU(3840, 3840, padding=1, groups=3840),
                         SqueezeExcitationSiLU(3840, 160),
-                        ConvBN(3840, 640, padding=0),
+                        ConvBN(3840, 640),
                     ),
                 ),
                 MBConv(
@@ -848,7 +842,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(640, 3840, padding=0, kernel_size=1),
                         ConvBNSiLU(3840, 3840, padding=1, groups=3840),
                         SqueezeExcitationSiLU(3840, 160),
-                        ConvBN(3840, 640, padding=0),
+                        ConvBN(3840, 640),
                     ),
                 ),
                 MBConv(
@@ -858,7 +852,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(640, 3840, padding=0, kernel_size=1),
                         ConvBNSiLU(3840, 3840, padding=1, groups=3840),
                         SqueezeExcitationSiLU(3840, 160),
-                        ConvBN(3840, 640, padding=0),
+                        ConvBN(3840, 640),
                     ),
                 ),
                 MBConv(
@@ -868,7 +862,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(640, 3840, padding=0, kernel_size=1),
                         ConvBNSiLU(3840, 3840, padding=1, groups=3840),
                         SqueezeExcitationSiLU(3840, 160),
-                        ConvBN(3840, 640, padding=0),
+                        ConvBN(3840, 640),
                     ),
                 ),
                 MBConv(
@@ -878,7 +872,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(640, 3840, padding=0, kernel_size=1),
                         ConvBNSiLU(3840, 3840, padding=1, groups=3840),
                         SqueezeExcitationSiLU(3840, 160),
-                        ConvBN(3840, 640, padding=0),
+                        ConvBN(3840, 640),
                     ),
                 ),
                 MBConv(
@@ -888,7 +882,7 @@ class EfficientNetV2L(nn.Module):
                         ConvBNSiLU(640, 3840, padding=0, kernel_size=1),
                         ConvBNSiLU(3840, 3840, padding=1, groups=3840),
                         SqueezeExcitationSiLU(3840, 160),
-                        ConvBN(3840, 640, padding=0),
+                        ConvBN(3840, 640),
                     ),
                 ),
             ),

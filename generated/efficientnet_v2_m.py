@@ -114,9 +114,9 @@ class ConvBN(nn.Sequential):
 
     fusible = (("0", "1"),)
 
-    def __init__(self, in_channels: int, out_channels: int, padding: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size=1, padding=padding, bias=False),
+            nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False),
             nn.BatchNorm2d(out_channels, eps=0.001),
         )
 
@@ -193,60 +193,54 @@ class EfficientNetV2M(nn.Module):
                 FusedMBConv(
                     use_res_connect=False,
                     drop_prob=0.010526315789473686,
-                    block=nn.Sequential(
-                        ConvBNSiLU(24, 96, padding=1, stride=2),
-                        ConvBN(96, 48, padding=0),
-                    ),
+                    block=nn.Sequential(ConvBNSiLU(24, 96, padding=1, stride=2), ConvBN(96, 48)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.014035087719298246,
-                    block=nn.Sequential(ConvBNSiLU(48, 192, padding=1), ConvBN(192, 48, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(48, 192, padding=1), ConvBN(192, 48)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.017543859649122806,
-                    block=nn.Sequential(ConvBNSiLU(48, 192, padding=1), ConvBN(192, 48, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(48, 192, padding=1), ConvBN(192, 48)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.02105263157894737,
-                    block=nn.Sequential(ConvBNSiLU(48, 192, padding=1), ConvBN(192, 48, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(48, 192, padding=1), ConvBN(192, 48)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.024561403508771933,
-                    block=nn.Sequential(ConvBNSiLU(48, 192, padding=1), ConvBN(192, 48, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(48, 192, padding=1), ConvBN(192, 48)),
                 ),
             ),
             nn.Sequential(
                 FusedMBConv(
                     use_res_connect=False,
                     drop_prob=0.028070175438596492,
-                    block=nn.Sequential(
-                        ConvBNSiLU(48, 192, padding=1, stride=2),
-                        ConvBN(192, 80, padding=0),
-                    ),
+                    block=nn.Sequential(ConvBNSiLU(48, 192, padding=1, stride=2), ConvBN(192, 80)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.031578947368421054,
-                    block=nn.Sequential(ConvBNSiLU(80, 320, padding=1), ConvBN(320, 80, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(80, 320, padding=1), ConvBN(320, 80)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.03508771929824561,
-                    block=nn.Sequential(ConvBNSiLU(80, 320, padding=1), ConvBN(320, 80, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(80, 320, padding=1), ConvBN(320, 80)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.03859649122807018,
-                    block=nn.Sequential(ConvBNSiLU(80, 320, padding=1), ConvBN(320, 80, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(80, 320, padding=1), ConvBN(320, 80)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.04210526315789474,
-                    block=nn.Sequential(ConvBNSiLU(80, 320, padding=1), ConvBN(320, 80, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(80, 320, padding=1), ConvBN(320, 80)),
                 ),
             ),
             nn.Sequential(
@@ -257,7 +251,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(80, 320, padding=0, kernel_size=1),
                         ConvBNSiLU(320, 320, padding=1, stride=2, groups=320),
                         SqueezeExcitationSiLU(320, 20),
-                        ConvBN(320, 160, padding=0),
+                        ConvBN(320, 160),
                     ),
                 ),
                 MBConv(
@@ -267,7 +261,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(160, 640, padding=0, kernel_size=1),
                         ConvBNSiLU(640, 640, padding=1, groups=640),
                         SqueezeExcitationSiLU(640, 40),
-                        ConvBN(640, 160, padding=0),
+                        ConvBN(640, 160),
                     ),
                 ),
                 MBConv(
@@ -277,7 +271,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(160, 640, padding=0, kernel_size=1),
                         ConvBNSiLU(640, 640, padding=1, groups=640),
                         SqueezeExcitationSiLU(640, 40),
-                        ConvBN(640, 160, padding=0),
+                        ConvBN(640, 160),
                     ),
                 ),
                 MBConv(
@@ -287,7 +281,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(160, 640, padding=0, kernel_size=1),
                         ConvBNSiLU(640, 640, padding=1, groups=640),
                         SqueezeExcitationSiLU(640, 40),
-                        ConvBN(640, 160, padding=0),
+                        ConvBN(640, 160),
                     ),
                 ),
                 MBConv(
@@ -297,7 +291,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(160, 640, padding=0, kernel_size=1),
                         ConvBNSiLU(640, 640, padding=1, groups=640),
                         SqueezeExcitationSiLU(640, 40),
-                        ConvBN(640, 160, padding=0),
+                        ConvBN(640, 160),
                     ),
                 ),
                 MBConv(
@@ -307,7 +301,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(160, 640, padding=0, kernel_size=1),
                         ConvBNSiLU(640, 640, padding=1, groups=640),
                         SqueezeExcitationSiLU(640, 40),
-                        ConvBN(640, 160, padding=0),
+                        ConvBN(640, 160),
                     ),
                 ),
                 MBConv(
@@ -317,7 +311,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(160, 640, padding=0, kernel_size=1),
                         ConvBNSiLU(640, 640, padding=1, groups=640),
                         SqueezeExcitationSiLU(640, 40),
-                        ConvBN(640, 160, padding=0),
+                        ConvBN(640, 160),
                     ),
                 ),
             ),
@@ -329,7 +323,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 176, padding=0),
+                        ConvBN(960, 176),
                     ),
                 ),
                 MBConv(
@@ -339,7 +333,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=1, groups=1056),
                         SqueezeExcitationSiLU(1056, 44),
-                        ConvBN(1056, 176, padding=0),
+                        ConvBN(1056, 176),
                     ),
                 ),
                 MBConv(
@@ -349,7 +343,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=1, groups=1056),
                         SqueezeExcitationSiLU(1056, 44),
-                        ConvBN(1056, 176, padding=0),
+                        ConvBN(1056, 176),
                     ),
                 ),
                 MBConv(
@@ -359,7 +353,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=1, groups=1056),
                         SqueezeExcitationSiLU(1056, 44),
-                        ConvBN(1056, 176, padding=0),
+                        ConvBN(1056, 176),
                     ),
                 ),
                 MBConv(
@@ -369,7 +363,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=1, groups=1056),
                         SqueezeExcitationSiLU(1056, 44),
-                        ConvBN(1056, 176, padding=0),
+                        ConvBN(1056, 176),
                     ),
                 ),
                 MBConv(
@@ -379,7 +373,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=1, groups=1056),
                         SqueezeExcitationSiLU(1056, 44),
-                        ConvBN(1056, 176, padding=0),
+                        ConvBN(1056, 176),
                     ),
                 ),
                 MBConv(
@@ -389,7 +383,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=1, groups=1056),
                         SqueezeExcitationSiLU(1056, 44),
-                        ConvBN(1056, 176, padding=0),
+                        ConvBN(1056, 176),
                     ),
                 ),
                 MBConv(
@@ -399,7 +393,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=1, groups=1056),
                         SqueezeExcitationSiLU(1056, 44),
-                        ConvBN(1056, 176, padding=0),
+                        ConvBN(1056, 176),
                     ),
                 ),
                 MBConv(
@@ -409,7 +403,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=1, groups=1056),
                         SqueezeExcitationSiLU(1056, 44),
-                        ConvBN(1056, 176, padding=0),
+                        ConvBN(1056, 176),
                     ),
                 ),
                 MBConv(
@@ -419,7 +413,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=1, groups=1056),
                         SqueezeExcitationSiLU(1056, 44),
-                        ConvBN(1056, 176, padding=0),
+                        ConvBN(1056, 176),
                     ),
                 ),
                 MBConv(
@@ -429,7 +423,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=1, groups=1056),
                         SqueezeExcitationSiLU(1056, 44),
-                        ConvBN(1056, 176, padding=0),
+                        ConvBN(1056, 176),
                     ),
                 ),
                 MBConv(
@@ -439,7 +433,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=1, groups=1056),
                         SqueezeExcitationSiLU(1056, 44),
-                        ConvBN(1056, 176, padding=0),
+                        ConvBN(1056, 176),
                     ),
                 ),
                 MBConv(
@@ -449,7 +443,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=1, groups=1056),
                         SqueezeExcitationSiLU(1056, 44),
-                        ConvBN(1056, 176, padding=0),
+                        ConvBN(1056, 176),
                     ),
                 ),
                 MBConv(
@@ -459,7 +453,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=1, groups=1056),
                         SqueezeExcitationSiLU(1056, 44),
-                        ConvBN(1056, 176, padding=0),
+                        ConvBN(1056, 176),
                     ),
                 ),
             ),
@@ -471,7 +465,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(176, 1056, padding=0, kernel_size=1),
                         ConvBNSiLU(1056, 1056, padding=1, stride=2, groups=1056),
                         SqueezeExcitationSiLU(1056, 44),
-                        ConvBN(1056, 304, padding=0),
+                        ConvBN(1056, 304),
                     ),
                 ),
                 MBConv(
@@ -481,7 +475,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=1, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
                 MBConv(
@@ -491,7 +485,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=1, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
                 MBConv(
@@ -501,7 +495,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=1, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
                 MBConv(
@@ -511,7 +505,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=1, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
                 MBConv(
@@ -521,7 +515,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=1, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
                 MBConv(
@@ -531,7 +525,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=1, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
                 MBConv(
@@ -541,7 +535,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=1, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
                 MBConv(
@@ -551,7 +545,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=1, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
                 MBConv(
@@ -561,7 +555,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=1, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
                 MBConv(
@@ -571,7 +565,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=1, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
                 MBConv(
@@ -581,7 +575,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=1, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
                 MBConv(
@@ -591,7 +585,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=1, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
                 MBConv(
@@ -601,7 +595,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=1, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
                 MBConv(
@@ -611,7 +605,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=1, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
                 MBConv(
@@ -621,7 +615,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=1, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
                 MBConv(
@@ -631,7 +625,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=1, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
                 MBConv(
@@ -641,7 +635,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=1, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 304, padding=0),
+                        ConvBN(1824, 304),
                     ),
                 ),
             ),
@@ -653,7 +647,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(304, 1824, padding=0, kernel_size=1),
                         ConvBNSiLU(1824, 1824, padding=1, groups=1824),
                         SqueezeExcitationSiLU(1824, 76),
-                        ConvBN(1824, 512, padding=0),
+                        ConvBN(1824, 512),
                     ),
                 ),
                 MBConv(
@@ -663,7 +657,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(512, 3072, padding=0, kernel_size=1),
                         ConvBNSiLU(3072, 3072, padding=1, groups=3072),
                         SqueezeExcitationSiLU(3072, 128),
-                        ConvBN(3072, 512, padding=0),
+                        ConvBN(3072, 512),
                     ),
                 ),
                 MBConv(
@@ -673,7 +667,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(512, 3072, padding=0, kernel_size=1),
                         ConvBNSiLU(3072, 3072, padding=1, groups=3072),
                         SqueezeExcitationSiLU(3072, 128),
-                        ConvBN(3072, 512, padding=0),
+                        ConvBN(3072, 512),
                     ),
                 ),
                 MBConv(
@@ -683,7 +677,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(512, 3072, padding=0, kernel_size=1),
                         ConvBNSiLU(3072, 3072, padding=1, groups=3072),
                         SqueezeExcitationSiLU(3072, 128),
-                        ConvBN(3072, 512, padding=0),
+                        ConvBN(3072, 512),
                     ),
                 ),
                 MBConv(
@@ -693,7 +687,7 @@ class EfficientNetV2M(nn.Module):
                         ConvBNSiLU(512, 3072, padding=0, kernel_size=1),
                         ConvBNSiLU(3072, 3072, padding=1, groups=3072),
                         SqueezeExcitationSiLU(3072, 128),
-                        ConvBN(3072, 512, padding=0),
+                        ConvBN(3072, 512),
                     ),
                 ),
             ),

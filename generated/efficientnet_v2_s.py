@@ -114,9 +114,9 @@ class ConvBN(nn.Sequential):
 
     fusible = (("0", "1"),)
 
-    def __init__(self, in_channels: int, out_channels: int, padding: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size=1, padding=padding, bias=False),
+            nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False),
             nn.BatchNorm2d(out_channels, eps=0.001),
         )
 
@@ -188,50 +188,44 @@ class EfficientNetV2S(nn.Module):
                 FusedMBConv(
                     use_res_connect=False,
                     drop_prob=0.01,
-                    block=nn.Sequential(
-                        ConvBNSiLU(24, 96, padding=1, stride=2),
-                        ConvBN(96, 48, padding=0),
-                    ),
+                    block=nn.Sequential(ConvBNSiLU(24, 96, padding=1, stride=2), ConvBN(96, 48)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.015000000000000003,
-                    block=nn.Sequential(ConvBNSiLU(48, 192, padding=1), ConvBN(192, 48, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(48, 192, padding=1), ConvBN(192, 48)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.02,
-                    block=nn.Sequential(ConvBNSiLU(48, 192, padding=1), ConvBN(192, 48, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(48, 192, padding=1), ConvBN(192, 48)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.025,
-                    block=nn.Sequential(ConvBNSiLU(48, 192, padding=1), ConvBN(192, 48, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(48, 192, padding=1), ConvBN(192, 48)),
                 ),
             ),
             nn.Sequential(
                 FusedMBConv(
                     use_res_connect=False,
                     drop_prob=0.030000000000000006,
-                    block=nn.Sequential(
-                        ConvBNSiLU(48, 192, padding=1, stride=2),
-                        ConvBN(192, 64, padding=0),
-                    ),
+                    block=nn.Sequential(ConvBNSiLU(48, 192, padding=1, stride=2), ConvBN(192, 64)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.035,
-                    block=nn.Sequential(ConvBNSiLU(64, 256, padding=1), ConvBN(256, 64, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(64, 256, padding=1), ConvBN(256, 64)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.04,
-                    block=nn.Sequential(ConvBNSiLU(64, 256, padding=1), ConvBN(256, 64, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(64, 256, padding=1), ConvBN(256, 64)),
                 ),
                 FusedMBConv(
                     use_res_connect=True,
                     drop_prob=0.045,
-                    block=nn.Sequential(ConvBNSiLU(64, 256, padding=1), ConvBN(256, 64, padding=0)),
+                    block=nn.Sequential(ConvBNSiLU(64, 256, padding=1), ConvBN(256, 64)),
                 ),
             ),
             nn.Sequential(
@@ -242,7 +236,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(64, 256, padding=0, kernel_size=1),
                         ConvBNSiLU(256, 256, padding=1, stride=2, groups=256),
                         SqueezeExcitationSiLU(256, 16),
-                        ConvBN(256, 128, padding=0),
+                        ConvBN(256, 128),
                     ),
                 ),
                 MBConv(
@@ -252,7 +246,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(128, 512, padding=0, kernel_size=1),
                         ConvBNSiLU(512, 512, padding=1, groups=512),
                         SqueezeExcitationSiLU(512, 32),
-                        ConvBN(512, 128, padding=0),
+                        ConvBN(512, 128),
                     ),
                 ),
                 MBConv(
@@ -262,7 +256,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(128, 512, padding=0, kernel_size=1),
                         ConvBNSiLU(512, 512, padding=1, groups=512),
                         SqueezeExcitationSiLU(512, 32),
-                        ConvBN(512, 128, padding=0),
+                        ConvBN(512, 128),
                     ),
                 ),
                 MBConv(
@@ -272,7 +266,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(128, 512, padding=0, kernel_size=1),
                         ConvBNSiLU(512, 512, padding=1, groups=512),
                         SqueezeExcitationSiLU(512, 32),
-                        ConvBN(512, 128, padding=0),
+                        ConvBN(512, 128),
                     ),
                 ),
                 MBConv(
@@ -282,7 +276,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(128, 512, padding=0, kernel_size=1),
                         ConvBNSiLU(512, 512, padding=1, groups=512),
                         SqueezeExcitationSiLU(512, 32),
-                        ConvBN(512, 128, padding=0),
+                        ConvBN(512, 128),
                     ),
                 ),
                 MBConv(
@@ -292,7 +286,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(128, 512, padding=0, kernel_size=1),
                         ConvBNSiLU(512, 512, padding=1, groups=512),
                         SqueezeExcitationSiLU(512, 32),
-                        ConvBN(512, 128, padding=0),
+                        ConvBN(512, 128),
                     ),
                 ),
             ),
@@ -304,7 +298,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(128, 768, padding=0, kernel_size=1),
                         ConvBNSiLU(768, 768, padding=1, groups=768),
                         SqueezeExcitationSiLU(768, 32),
-                        ConvBN(768, 160, padding=0),
+                        ConvBN(768, 160),
                     ),
                 ),
                 MBConv(
@@ -314,7 +308,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 160, padding=0),
+                        ConvBN(960, 160),
                     ),
                 ),
                 MBConv(
@@ -324,7 +318,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 160, padding=0),
+                        ConvBN(960, 160),
                     ),
                 ),
                 MBConv(
@@ -334,7 +328,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 160, padding=0),
+                        ConvBN(960, 160),
                     ),
                 ),
                 MBConv(
@@ -344,7 +338,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 160, padding=0),
+                        ConvBN(960, 160),
                     ),
                 ),
                 MBConv(
@@ -354,7 +348,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 160, padding=0),
+                        ConvBN(960, 160),
                     ),
                 ),
                 MBConv(
@@ -364,7 +358,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 160, padding=0),
+                        ConvBN(960, 160),
                     ),
                 ),
                 MBConv(
@@ -374,7 +368,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 160, padding=0),
+                        ConvBN(960, 160),
                     ),
                 ),
                 MBConv(
@@ -384,7 +378,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 160, padding=0),
+                        ConvBN(960, 160),
                     ),
                 ),
             ),
@@ -396,7 +390,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(160, 960, padding=0, kernel_size=1),
                         ConvBNSiLU(960, 960, padding=1, stride=2, groups=960),
                         SqueezeExcitationSiLU(960, 40),
-                        ConvBN(960, 256, padding=0),
+                        ConvBN(960, 256),
                     ),
                 ),
                 MBConv(
@@ -406,7 +400,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(256, 1536, padding=0, kernel_size=1),
                         ConvBNSiLU(1536, 1536, padding=1, groups=1536),
                         SqueezeExcitationSiLU(1536, 64),
-                        ConvBN(1536, 256, padding=0),
+                        ConvBN(1536, 256),
                     ),
                 ),
                 MBConv(
@@ -416,7 +410,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(256, 1536, padding=0, kernel_size=1),
                         ConvBNSiLU(1536, 1536, padding=1, groups=1536),
                         SqueezeExcitationSiLU(1536, 64),
-                        ConvBN(1536, 256, padding=0),
+                        ConvBN(1536, 256),
                     ),
                 ),
                 MBConv(
@@ -426,7 +420,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(256, 1536, padding=0, kernel_size=1),
                         ConvBNSiLU(1536, 1536, padding=1, groups=1536),
                         SqueezeExcitationSiLU(1536, 64),
-                        ConvBN(1536, 256, padding=0),
+                        ConvBN(1536, 256),
                     ),
                 ),
                 MBConv(
@@ -436,7 +430,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(256, 1536, padding=0, kernel_size=1),
                         ConvBNSiLU(1536, 1536, padding=1, groups=1536),
                         SqueezeExcitationSiLU(1536, 64),
-                        ConvBN(1536, 256, padding=0),
+                        ConvBN(1536, 256),
                     ),
                 ),
                 MBConv(
@@ -446,7 +440,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(256, 1536, padding=0, kernel_size=1),
                         ConvBNSiLU(1536, 1536, padding=1, groups=1536),
                         SqueezeExcitationSiLU(1536, 64),
-                        ConvBN(1536, 256, padding=0),
+                        ConvBN(1536, 256),
                     ),
                 ),
                 MBConv(
@@ -456,7 +450,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(256, 1536, padding=0, kernel_size=1),
                         ConvBNSiLU(1536, 1536, padding=1, groups=1536),
                         SqueezeExcitationSiLU(1536, 64),
-                        ConvBN(1536, 256, padding=0),
+                        ConvBN(1536, 256),
                     ),
                 ),
                 MBConv(
@@ -466,7 +460,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(256, 1536, padding=0, kernel_size=1),
                         ConvBNSiLU(1536, 1536, padding=1, groups=1536),
                         SqueezeExcitationSiLU(1536, 64),
-                        ConvBN(1536, 256, padding=0),
+                        ConvBN(1536, 256),
                     ),
                 ),
                 MBConv(
@@ -476,7 +470,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(256, 1536, padding=0, kernel_size=1),
                         ConvBNSiLU(1536, 1536, padding=1, groups=1536),
                         SqueezeExcitationSiLU(1536, 64),
-                        ConvBN(1536, 256, padding=0),
+                        ConvBN(1536, 256),
                     ),
                 ),
                 MBConv(
@@ -486,7 +480,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(256, 1536, padding=0, kernel_size=1),
                         ConvBNSiLU(1536, 1536, padding=1, groups=1536),
                         SqueezeExcitationSiLU(1536, 64),
-                        ConvBN(1536, 256, padding=0),
+                        ConvBN(1536, 256),
                     ),
                 ),
                 MBConv(
@@ -496,7 +490,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(256, 1536, padding=0, kernel_size=1),
                         ConvBNSiLU(1536, 1536, padding=1, groups=1536),
                         SqueezeExcitationSiLU(1536, 64),
-                        ConvBN(1536, 256, padding=0),
+                        ConvBN(1536, 256),
                     ),
                 ),
                 MBConv(
@@ -506,7 +500,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(256, 1536, padding=0, kernel_size=1),
                         ConvBNSiLU(1536, 1536, padding=1, groups=1536),
                         SqueezeExcitationSiLU(1536, 64),
-                        ConvBN(1536, 256, padding=0),
+                        ConvBN(1536, 256),
                     ),
                 ),
                 MBConv(
@@ -516,7 +510,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(256, 1536, padding=0, kernel_size=1),
                         ConvBNSiLU(1536, 1536, padding=1, groups=1536),
                         SqueezeExcitationSiLU(1536, 64),
-                        ConvBN(1536, 256, padding=0),
+                        ConvBN(1536, 256),
                     ),
                 ),
                 MBConv(
@@ -526,7 +520,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(256, 1536, padding=0, kernel_size=1),
                         ConvBNSiLU(1536, 1536, padding=1, groups=1536),
                         SqueezeExcitationSiLU(1536, 64),
-                        ConvBN(1536, 256, padding=0),
+                        ConvBN(1536, 256),
                     ),
                 ),
                 MBConv(
@@ -536,7 +530,7 @@ class EfficientNetV2S(nn.Module):
                         ConvBNSiLU(256, 1536, padding=0, kernel_size=1),
                         ConvBNSiLU(1536, 1536, padding=1, groups=1536),
                         SqueezeExcitationSiLU(1536, 64),
-                        ConvBN(1536, 256, padding=0),
+                        ConvBN(1536, 256),
                     ),
                 ),
             ),

@@ -71,15 +71,12 @@ class ConvBNReLU6(nn.Sequential):
 class DepthwiseSeparable(nn.Module):
     """3x3 depthwise, 1x1 linear projection; residual where shapes match."""
 
-    def __init__(self, use_res_connect: bool, conv: nn.Module) -> None:
+    def __init__(self, conv: nn.Module) -> None:
         super().__init__()
-        self.use_res_connect = use_res_connect
         self.conv = conv
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.conv(x)
-        if self.use_res_connect:
-            out += x
         return out
 
 
@@ -133,7 +130,6 @@ class MobileNetV2(nn.Module):
         self.features = nn.Sequential(
             ConvBNReLU6(3, 32, padding=1, stride=2),
             DepthwiseSeparable(
-                use_res_connect=False,
                 conv=nn.Sequential(
                     ConvBNReLU6(32, 32, padding=1, groups=32),
                     nn.Conv2d(32, 16, kernel_size=1, bias=False),

@@ -45,9 +45,8 @@ class DepthwiseSeparableConvReLU6(nn.Module):
 
     fusible = (("conv_dw", "bn1"), ("conv_pw", "bn2"))
 
-    def __init__(self, in_channels: int, out_channels: int, has_skip: bool) -> None:
+    def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
-        self.has_skip = has_skip
         self.conv_dw = nn.Conv2d(
             in_channels,
             in_channels,
@@ -67,8 +66,6 @@ class DepthwiseSeparableConvReLU6(nn.Module):
         y = self.act1(y)
         y = self.conv_pw(y)
         y = self.bn2(y)
-        if self.has_skip:
-            y += x
         return y
 
 
@@ -129,7 +126,7 @@ class MobileNetV2Timm(nn.Module):
         self.bn1 = nn.BatchNorm2d(32)
         self.act1 = nn.ReLU6(inplace=True)
         self.blocks = nn.Sequential(
-            nn.Sequential(DepthwiseSeparableConvReLU6(32, 16, has_skip=False)),
+            nn.Sequential(DepthwiseSeparableConvReLU6(32, 16)),
             nn.Sequential(
                 InvertedResidualReLU6(16, 24, hidden=96, has_skip=False, stride=2),
                 InvertedResidualReLU6(24, 24, hidden=144, has_skip=True),

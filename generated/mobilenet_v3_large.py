@@ -117,9 +117,9 @@ class ConvBN(nn.Sequential):
 
     fusible = (("0", "1"),)
 
-    def __init__(self, in_channels: int, out_channels: int, padding: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size=1, padding=padding, bias=False),
+            nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False),
             nn.BatchNorm2d(out_channels, eps=0.001, momentum=0.01),
         )
 
@@ -165,17 +165,14 @@ class MobileNetV3Large(nn.Module):
             ConvBNHardswish(3, 16, padding=1, stride=2),
             InvertedResidualV3(
                 use_res_connect=True,
-                block=nn.Sequential(
-                    ConvBNReLU(16, 16, padding=1, groups=16),
-                    ConvBN(16, 16, padding=0),
-                ),
+                block=nn.Sequential(ConvBNReLU(16, 16, padding=1, groups=16), ConvBN(16, 16)),
             ),
             InvertedResidualV3(
                 use_res_connect=False,
                 block=nn.Sequential(
                     ConvBNReLU(16, 64, padding=0, kernel_size=1),
                     ConvBNReLU(64, 64, padding=1, stride=2, groups=64),
-                    ConvBN(64, 24, padding=0),
+                    ConvBN(64, 24),
                 ),
             ),
             InvertedResidualV3(
@@ -183,7 +180,7 @@ class MobileNetV3Large(nn.Module):
                 block=nn.Sequential(
                     ConvBNReLU(24, 72, padding=0, kernel_size=1),
                     ConvBNReLU(72, 72, padding=1, groups=72),
-                    ConvBN(72, 24, padding=0),
+                    ConvBN(72, 24),
                 ),
             ),
             InvertedResidualV3(
@@ -192,7 +189,7 @@ class MobileNetV3Large(nn.Module):
                     ConvBNReLU(24, 72, padding=0, kernel_size=1),
                     ConvBNReLU(72, 72, padding=2, stride=2, kernel_size=5, groups=72),
                     SqueezeExcitationHard(72, 24),
-                    ConvBN(72, 40, padding=0),
+                    ConvBN(72, 40),
                 ),
             ),
             *[
@@ -202,7 +199,7 @@ class MobileNetV3Large(nn.Module):
                         ConvBNReLU(40, 120, padding=0, kernel_size=1),
                         ConvBNReLU(120, 120, padding=2, kernel_size=5, groups=120),
                         SqueezeExcitationHard(120, 32),
-                        ConvBN(120, 40, padding=0),
+                        ConvBN(120, 40),
                     ),
                 )
                 for _ in range(2)
@@ -212,7 +209,7 @@ class MobileNetV3Large(nn.Module):
                 block=nn.Sequential(
                     ConvBNHardswish(40, 240, padding=0, kernel_size=1),
                     ConvBNHardswish(240, 240, padding=1, stride=2, groups=240),
-                    ConvBN(240, 80, padding=0),
+                    ConvBN(240, 80),
                 ),
             ),
             InvertedResidualV3(
@@ -220,7 +217,7 @@ class MobileNetV3Large(nn.Module):
                 block=nn.Sequential(
                     ConvBNHardswish(80, 200, padding=0, kernel_size=1),
                     ConvBNHardswish(200, 200, padding=1, groups=200),
-                    ConvBN(200, 80, padding=0),
+                    ConvBN(200, 80),
                 ),
             ),
             *[
@@ -229,7 +226,7 @@ class MobileNetV3Large(nn.Module):
                     block=nn.Sequential(
                         ConvBNHardswish(80, 184, padding=0, kernel_size=1),
                         ConvBNHardswish(184, 184, padding=1, groups=184),
-                        ConvBN(184, 80, padding=0),
+                        ConvBN(184, 80),
                     ),
                 )
                 for _ in range(2)
@@ -240,7 +237,7 @@ class MobileNetV3Large(nn.Module):
                     ConvBNHardswish(80, 480, padding=0, kernel_size=1),
                     ConvBNHardswish(480, 480, padding=1, groups=480),
                     SqueezeExcitationHard(480, 120),
-                    ConvBN(480, 112, padding=0),
+                    ConvBN(480, 112),
                 ),
             ),
             InvertedResidualV3(
@@ -249,7 +246,7 @@ class MobileNetV3Large(nn.Module):
                     ConvBNHardswish(112, 672, padding=0, kernel_size=1),
                     ConvBNHardswish(672, 672, padding=1, groups=672),
                     SqueezeExcitationHard(672, 168),
-                    ConvBN(672, 112, padding=0),
+                    ConvBN(672, 112),
                 ),
             ),
             InvertedResidualV3(
@@ -258,7 +255,7 @@ class MobileNetV3Large(nn.Module):
                     ConvBNHardswish(112, 672, padding=0, kernel_size=1),
                     ConvBNHardswish(672, 672, padding=2, stride=2, kernel_size=5, groups=672),
                     SqueezeExcitationHard(672, 168),
-                    ConvBN(672, 160, padding=0),
+                    ConvBN(672, 160),
                 ),
             ),
             *[
@@ -268,7 +265,7 @@ class MobileNetV3Large(nn.Module):
                         ConvBNHardswish(160, 960, padding=0, kernel_size=1),
                         ConvBNHardswish(960, 960, padding=2, kernel_size=5, groups=960),
                         SqueezeExcitationHard(960, 240),
-                        ConvBN(960, 160, padding=0),
+                        ConvBN(960, 160),
                     ),
                 )
                 for _ in range(2)

@@ -137,9 +137,9 @@ class ConvBN(nn.Sequential):
 
     fusible = (("0", "1"),)
 
-    def __init__(self, in_channels: int, out_channels: int, padding: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size=1, padding=padding, bias=False),
+            nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False),
             nn.BatchNorm2d(out_channels, eps=0.001, momentum=0.01),
         )
 
@@ -168,7 +168,7 @@ class MobileNetV3Small(nn.Module):
                 block=nn.Sequential(
                     ConvBNReLU(16, 16, padding=1, stride=2, groups=16),
                     SqueezeExcitationHard(16, 8),
-                    ConvBN(16, 16, padding=0),
+                    ConvBN(16, 16),
                 ),
             ),
             InvertedResidualV3(
@@ -176,7 +176,7 @@ class MobileNetV3Small(nn.Module):
                 block=nn.Sequential(
                     ConvBNReLU(16, 72, padding=0, kernel_size=1),
                     ConvBNReLU(72, 72, padding=1, stride=2, groups=72),
-                    ConvBN(72, 24, padding=0),
+                    ConvBN(72, 24),
                 ),
             ),
             InvertedResidualV3(
@@ -184,7 +184,7 @@ class MobileNetV3Small(nn.Module):
                 block=nn.Sequential(
                     ConvBNReLU(24, 88, padding=0, kernel_size=1),
                     ConvBNReLU(88, 88, padding=1, groups=88),
-                    ConvBN(88, 24, padding=0),
+                    ConvBN(88, 24),
                 ),
             ),
             InvertedResidualV3(
@@ -193,7 +193,7 @@ class MobileNetV3Small(nn.Module):
                     ConvBNHardswish(24, 96, padding=0, kernel_size=1),
                     ConvBNHardswish(96, 96, padding=2, stride=2, kernel_size=5, groups=96),
                     SqueezeExcitationHard(96, 24),
-                    ConvBN(96, 40, padding=0),
+                    ConvBN(96, 40),
                 ),
             ),
             *[
@@ -203,7 +203,7 @@ class MobileNetV3Small(nn.Module):
                         ConvBNHardswish(40, 240, padding=0, kernel_size=1),
                         ConvBNHardswish(240, 240, padding=2, kernel_size=5, groups=240),
                         SqueezeExcitationHard(240, 64),
-                        ConvBN(240, 40, padding=0),
+                        ConvBN(240, 40),
                     ),
                 )
                 for _ in range(2)
@@ -214,7 +214,7 @@ class MobileNetV3Small(nn.Module):
                     ConvBNHardswish(40, 120, padding=0, kernel_size=1),
                     ConvBNHardswish(120, 120, padding=2, kernel_size=5, groups=120),
                     SqueezeExcitationHard(120, 32),
-                    ConvBN(120, 48, padding=0),
+                    ConvBN(120, 48),
                 ),
             ),
             InvertedResidualV3(
@@ -223,7 +223,7 @@ class MobileNetV3Small(nn.Module):
                     ConvBNHardswish(48, 144, padding=0, kernel_size=1),
                     ConvBNHardswish(144, 144, padding=2, kernel_size=5, groups=144),
                     SqueezeExcitationHard(144, 40),
-                    ConvBN(144, 48, padding=0),
+                    ConvBN(144, 48),
                 ),
             ),
             InvertedResidualV3(
@@ -232,7 +232,7 @@ class MobileNetV3Small(nn.Module):
                     ConvBNHardswish(48, 288, padding=0, kernel_size=1),
                     ConvBNHardswish(288, 288, padding=2, stride=2, kernel_size=5, groups=288),
                     SqueezeExcitationHard(288, 72),
-                    ConvBN(288, 96, padding=0),
+                    ConvBN(288, 96),
                 ),
             ),
             *[
@@ -242,7 +242,7 @@ class MobileNetV3Small(nn.Module):
                         ConvBNHardswish(96, 576, padding=0, kernel_size=1),
                         ConvBNHardswish(576, 576, padding=2, kernel_size=5, groups=576),
                         SqueezeExcitationHard(576, 144),
-                        ConvBN(576, 96, padding=0),
+                        ConvBN(576, 96),
                     ),
                 )
                 for _ in range(2)

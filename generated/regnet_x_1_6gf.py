@@ -99,16 +99,9 @@ class ConvBN(nn.Sequential):
 
     fusible = (("0", "1"),)
 
-    def __init__(self, in_channels: int, out_channels: int, padding: int, stride: int = 1) -> None:
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
         super().__init__(
-            nn.Conv2d(
-                in_channels,
-                out_channels,
-                kernel_size=1,
-                stride=stride,
-                padding=padding,
-                bias=False,
-            ),
+            nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
             nn.BatchNorm2d(out_channels),
         )
 
@@ -141,11 +134,11 @@ class RegNetX1_6GF(nn.Module):
                     (
                         "block1-0",
                         ResBottleneckBlock(
-                            proj=ConvBN(32, 72, padding=0, stride=2),
+                            proj=ConvBN(32, 72, stride=2),
                             f=BottleneckTransform(
                                 a=ConvBNReLU(32, 72, padding=0, kernel_size=1),
                                 b=ConvBNReLU(72, 72, padding=1, stride=2, groups=3),
-                                c=ConvBN(72, 72, padding=0),
+                                c=ConvBN(72, 72),
                             ),
                         ),
                     ),
@@ -155,7 +148,7 @@ class RegNetX1_6GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(72, 72, padding=0, kernel_size=1),
                                 b=ConvBNReLU(72, 72, padding=1, groups=3),
-                                c=ConvBN(72, 72, padding=0),
+                                c=ConvBN(72, 72),
                             ),
                         ),
                     ),
@@ -167,11 +160,11 @@ class RegNetX1_6GF(nn.Module):
                     (
                         "block2-0",
                         ResBottleneckBlock(
-                            proj=ConvBN(72, 168, padding=0, stride=2),
+                            proj=ConvBN(72, 168, stride=2),
                             f=BottleneckTransform(
                                 a=ConvBNReLU(72, 168, padding=0, kernel_size=1),
                                 b=ConvBNReLU(168, 168, padding=1, stride=2, groups=7),
-                                c=ConvBN(168, 168, padding=0),
+                                c=ConvBN(168, 168),
                             ),
                         ),
                     ),
@@ -181,7 +174,7 @@ class RegNetX1_6GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(168, 168, padding=0, kernel_size=1),
                                 b=ConvBNReLU(168, 168, padding=1, groups=7),
-                                c=ConvBN(168, 168, padding=0),
+                                c=ConvBN(168, 168),
                             ),
                         ),
                     ),
@@ -191,7 +184,7 @@ class RegNetX1_6GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(168, 168, padding=0, kernel_size=1),
                                 b=ConvBNReLU(168, 168, padding=1, groups=7),
-                                c=ConvBN(168, 168, padding=0),
+                                c=ConvBN(168, 168),
                             ),
                         ),
                     ),
@@ -201,7 +194,7 @@ class RegNetX1_6GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(168, 168, padding=0, kernel_size=1),
                                 b=ConvBNReLU(168, 168, padding=1, groups=7),
-                                c=ConvBN(168, 168, padding=0),
+                                c=ConvBN(168, 168),
                             ),
                         ),
                     ),
@@ -213,11 +206,11 @@ class RegNetX1_6GF(nn.Module):
                     (
                         "block3-0",
                         ResBottleneckBlock(
-                            proj=ConvBN(168, 408, padding=0, stride=2),
+                            proj=ConvBN(168, 408, stride=2),
                             f=BottleneckTransform(
                                 a=ConvBNReLU(168, 408, padding=0, kernel_size=1),
                                 b=ConvBNReLU(408, 408, padding=1, stride=2, groups=17),
-                                c=ConvBN(408, 408, padding=0),
+                                c=ConvBN(408, 408),
                             ),
                         ),
                     ),
@@ -227,7 +220,7 @@ class RegNetX1_6GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(408, 408, padding=0, kernel_size=1),
                                 b=ConvBNReLU(408, 408, padding=1, groups=17),
-                                c=ConvBN(408, 408, padding=0),
+                                c=ConvBN(408, 408),
                             ),
                         ),
                     ),
@@ -237,7 +230,7 @@ class RegNetX1_6GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(408, 408, padding=0, kernel_size=1),
                                 b=ConvBNReLU(408, 408, padding=1, groups=17),
-                                c=ConvBN(408, 408, padding=0),
+                                c=ConvBN(408, 408),
                             ),
                         ),
                     ),
@@ -247,7 +240,7 @@ class RegNetX1_6GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(408, 408, padding=0, kernel_size=1),
                                 b=ConvBNReLU(408, 408, padding=1, groups=17),
-                                c=ConvBN(408, 408, padding=0),
+                                c=ConvBN(408, 408),
                             ),
                         ),
                     ),
@@ -257,7 +250,7 @@ class RegNetX1_6GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(408, 408, padding=0, kernel_size=1),
                                 b=ConvBNReLU(408, 408, padding=1, groups=17),
-                                c=ConvBN(408, 408, padding=0),
+                                c=ConvBN(408, 408),
                             ),
                         ),
                     ),
@@ -267,7 +260,7 @@ class RegNetX1_6GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(408, 408, padding=0, kernel_size=1),
                                 b=ConvBNReLU(408, 408, padding=1, groups=17),
-                                c=ConvBN(408, 408, padding=0),
+                                c=ConvBN(408, 408),
                             ),
                         ),
                     ),
@@ -277,7 +270,7 @@ class RegNetX1_6GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(408, 408, padding=0, kernel_size=1),
                                 b=ConvBNReLU(408, 408, padding=1, groups=17),
-                                c=ConvBN(408, 408, padding=0),
+                                c=ConvBN(408, 408),
                             ),
                         ),
                     ),
@@ -287,7 +280,7 @@ class RegNetX1_6GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(408, 408, padding=0, kernel_size=1),
                                 b=ConvBNReLU(408, 408, padding=1, groups=17),
-                                c=ConvBN(408, 408, padding=0),
+                                c=ConvBN(408, 408),
                             ),
                         ),
                     ),
@@ -297,7 +290,7 @@ class RegNetX1_6GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(408, 408, padding=0, kernel_size=1),
                                 b=ConvBNReLU(408, 408, padding=1, groups=17),
-                                c=ConvBN(408, 408, padding=0),
+                                c=ConvBN(408, 408),
                             ),
                         ),
                     ),
@@ -307,7 +300,7 @@ class RegNetX1_6GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(408, 408, padding=0, kernel_size=1),
                                 b=ConvBNReLU(408, 408, padding=1, groups=17),
-                                c=ConvBN(408, 408, padding=0),
+                                c=ConvBN(408, 408),
                             ),
                         ),
                     ),
@@ -319,11 +312,11 @@ class RegNetX1_6GF(nn.Module):
                     (
                         "block4-0",
                         ResBottleneckBlock(
-                            proj=ConvBN(408, 912, padding=0, stride=2),
+                            proj=ConvBN(408, 912, stride=2),
                             f=BottleneckTransform(
                                 a=ConvBNReLU(408, 912, padding=0, kernel_size=1),
                                 b=ConvBNReLU(912, 912, padding=1, stride=2, groups=38),
-                                c=ConvBN(912, 912, padding=0),
+                                c=ConvBN(912, 912),
                             ),
                         ),
                     ),
@@ -333,7 +326,7 @@ class RegNetX1_6GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(912, 912, padding=0, kernel_size=1),
                                 b=ConvBNReLU(912, 912, padding=1, groups=38),
-                                c=ConvBN(912, 912, padding=0),
+                                c=ConvBN(912, 912),
                             ),
                         ),
                     ),

@@ -99,16 +99,9 @@ class ConvBN(nn.Sequential):
 
     fusible = (("0", "1"),)
 
-    def __init__(self, in_channels: int, out_channels: int, padding: int, stride: int = 1) -> None:
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
         super().__init__(
-            nn.Conv2d(
-                in_channels,
-                out_channels,
-                kernel_size=1,
-                stride=stride,
-                padding=padding,
-                bias=False,
-            ),
+            nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
             nn.BatchNorm2d(out_channels),
         )
 
@@ -141,11 +134,11 @@ class RegNetX400MF(nn.Module):
                     (
                         "block1-0",
                         ResBottleneckBlock(
-                            proj=ConvBN(32, 32, padding=0, stride=2),
+                            proj=ConvBN(32, 32, stride=2),
                             f=BottleneckTransform(
                                 a=ConvBNReLU(32, 32, padding=0, kernel_size=1),
                                 b=ConvBNReLU(32, 32, padding=1, stride=2, groups=2),
-                                c=ConvBN(32, 32, padding=0),
+                                c=ConvBN(32, 32),
                             ),
                         ),
                     ),
@@ -157,11 +150,11 @@ class RegNetX400MF(nn.Module):
                     (
                         "block2-0",
                         ResBottleneckBlock(
-                            proj=ConvBN(32, 64, padding=0, stride=2),
+                            proj=ConvBN(32, 64, stride=2),
                             f=BottleneckTransform(
                                 a=ConvBNReLU(32, 64, padding=0, kernel_size=1),
                                 b=ConvBNReLU(64, 64, padding=1, stride=2, groups=4),
-                                c=ConvBN(64, 64, padding=0),
+                                c=ConvBN(64, 64),
                             ),
                         ),
                     ),
@@ -171,7 +164,7 @@ class RegNetX400MF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(64, 64, padding=0, kernel_size=1),
                                 b=ConvBNReLU(64, 64, padding=1, groups=4),
-                                c=ConvBN(64, 64, padding=0),
+                                c=ConvBN(64, 64),
                             ),
                         ),
                     ),
@@ -183,11 +176,11 @@ class RegNetX400MF(nn.Module):
                     (
                         "block3-0",
                         ResBottleneckBlock(
-                            proj=ConvBN(64, 160, padding=0, stride=2),
+                            proj=ConvBN(64, 160, stride=2),
                             f=BottleneckTransform(
                                 a=ConvBNReLU(64, 160, padding=0, kernel_size=1),
                                 b=ConvBNReLU(160, 160, padding=1, stride=2, groups=10),
-                                c=ConvBN(160, 160, padding=0),
+                                c=ConvBN(160, 160),
                             ),
                         ),
                     ),
@@ -197,7 +190,7 @@ class RegNetX400MF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(160, 160, padding=0, kernel_size=1),
                                 b=ConvBNReLU(160, 160, padding=1, groups=10),
-                                c=ConvBN(160, 160, padding=0),
+                                c=ConvBN(160, 160),
                             ),
                         ),
                     ),
@@ -207,7 +200,7 @@ class RegNetX400MF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(160, 160, padding=0, kernel_size=1),
                                 b=ConvBNReLU(160, 160, padding=1, groups=10),
-                                c=ConvBN(160, 160, padding=0),
+                                c=ConvBN(160, 160),
                             ),
                         ),
                     ),
@@ -217,7 +210,7 @@ class RegNetX400MF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(160, 160, padding=0, kernel_size=1),
                                 b=ConvBNReLU(160, 160, padding=1, groups=10),
-                                c=ConvBN(160, 160, padding=0),
+                                c=ConvBN(160, 160),
                             ),
                         ),
                     ),
@@ -227,7 +220,7 @@ class RegNetX400MF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(160, 160, padding=0, kernel_size=1),
                                 b=ConvBNReLU(160, 160, padding=1, groups=10),
-                                c=ConvBN(160, 160, padding=0),
+                                c=ConvBN(160, 160),
                             ),
                         ),
                     ),
@@ -237,7 +230,7 @@ class RegNetX400MF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(160, 160, padding=0, kernel_size=1),
                                 b=ConvBNReLU(160, 160, padding=1, groups=10),
-                                c=ConvBN(160, 160, padding=0),
+                                c=ConvBN(160, 160),
                             ),
                         ),
                     ),
@@ -247,7 +240,7 @@ class RegNetX400MF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(160, 160, padding=0, kernel_size=1),
                                 b=ConvBNReLU(160, 160, padding=1, groups=10),
-                                c=ConvBN(160, 160, padding=0),
+                                c=ConvBN(160, 160),
                             ),
                         ),
                     ),
@@ -259,11 +252,11 @@ class RegNetX400MF(nn.Module):
                     (
                         "block4-0",
                         ResBottleneckBlock(
-                            proj=ConvBN(160, 400, padding=0, stride=2),
+                            proj=ConvBN(160, 400, stride=2),
                             f=BottleneckTransform(
                                 a=ConvBNReLU(160, 400, padding=0, kernel_size=1),
                                 b=ConvBNReLU(400, 400, padding=1, stride=2, groups=25),
-                                c=ConvBN(400, 400, padding=0),
+                                c=ConvBN(400, 400),
                             ),
                         ),
                     ),
@@ -273,7 +266,7 @@ class RegNetX400MF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(400, 400, padding=0, kernel_size=1),
                                 b=ConvBNReLU(400, 400, padding=1, groups=25),
-                                c=ConvBN(400, 400, padding=0),
+                                c=ConvBN(400, 400),
                             ),
                         ),
                     ),
@@ -283,7 +276,7 @@ class RegNetX400MF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(400, 400, padding=0, kernel_size=1),
                                 b=ConvBNReLU(400, 400, padding=1, groups=25),
-                                c=ConvBN(400, 400, padding=0),
+                                c=ConvBN(400, 400),
                             ),
                         ),
                     ),
@@ -293,7 +286,7 @@ class RegNetX400MF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(400, 400, padding=0, kernel_size=1),
                                 b=ConvBNReLU(400, 400, padding=1, groups=25),
-                                c=ConvBN(400, 400, padding=0),
+                                c=ConvBN(400, 400),
                             ),
                         ),
                     ),
@@ -303,7 +296,7 @@ class RegNetX400MF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(400, 400, padding=0, kernel_size=1),
                                 b=ConvBNReLU(400, 400, padding=1, groups=25),
-                                c=ConvBN(400, 400, padding=0),
+                                c=ConvBN(400, 400),
                             ),
                         ),
                     ),
@@ -313,7 +306,7 @@ class RegNetX400MF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(400, 400, padding=0, kernel_size=1),
                                 b=ConvBNReLU(400, 400, padding=1, groups=25),
-                                c=ConvBN(400, 400, padding=0),
+                                c=ConvBN(400, 400),
                             ),
                         ),
                     ),
@@ -323,7 +316,7 @@ class RegNetX400MF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(400, 400, padding=0, kernel_size=1),
                                 b=ConvBNReLU(400, 400, padding=1, groups=25),
-                                c=ConvBN(400, 400, padding=0),
+                                c=ConvBN(400, 400),
                             ),
                         ),
                     ),
@@ -333,7 +326,7 @@ class RegNetX400MF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(400, 400, padding=0, kernel_size=1),
                                 b=ConvBNReLU(400, 400, padding=1, groups=25),
-                                c=ConvBN(400, 400, padding=0),
+                                c=ConvBN(400, 400),
                             ),
                         ),
                     ),
@@ -343,7 +336,7 @@ class RegNetX400MF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(400, 400, padding=0, kernel_size=1),
                                 b=ConvBNReLU(400, 400, padding=1, groups=25),
-                                c=ConvBN(400, 400, padding=0),
+                                c=ConvBN(400, 400),
                             ),
                         ),
                     ),
@@ -353,7 +346,7 @@ class RegNetX400MF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(400, 400, padding=0, kernel_size=1),
                                 b=ConvBNReLU(400, 400, padding=1, groups=25),
-                                c=ConvBN(400, 400, padding=0),
+                                c=ConvBN(400, 400),
                             ),
                         ),
                     ),
@@ -363,7 +356,7 @@ class RegNetX400MF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(400, 400, padding=0, kernel_size=1),
                                 b=ConvBNReLU(400, 400, padding=1, groups=25),
-                                c=ConvBN(400, 400, padding=0),
+                                c=ConvBN(400, 400),
                             ),
                         ),
                     ),
@@ -373,7 +366,7 @@ class RegNetX400MF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(400, 400, padding=0, kernel_size=1),
                                 b=ConvBNReLU(400, 400, padding=1, groups=25),
-                                c=ConvBN(400, 400, padding=0),
+                                c=ConvBN(400, 400),
                             ),
                         ),
                     ),

@@ -99,16 +99,9 @@ class ConvBN(nn.Sequential):
 
     fusible = (("0", "1"),)
 
-    def __init__(self, in_channels: int, out_channels: int, padding: int, stride: int = 1) -> None:
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
         super().__init__(
-            nn.Conv2d(
-                in_channels,
-                out_channels,
-                kernel_size=1,
-                stride=stride,
-                padding=padding,
-                bias=False,
-            ),
+            nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
             nn.BatchNorm2d(out_channels),
         )
 
@@ -141,11 +134,11 @@ class RegNetX8GF(nn.Module):
                     (
                         "block1-0",
                         ResBottleneckBlock(
-                            proj=ConvBN(32, 80, padding=0, stride=2),
+                            proj=ConvBN(32, 80, stride=2),
                             f=BottleneckTransform(
                                 a=ConvBNReLU(32, 80, padding=0, kernel_size=1),
                                 b=ConvBNReLU(80, 80, padding=1, stride=2),
-                                c=ConvBN(80, 80, padding=0),
+                                c=ConvBN(80, 80),
                             ),
                         ),
                     ),
@@ -155,7 +148,7 @@ class RegNetX8GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(80, 80, padding=0, kernel_size=1),
                                 b=ConvBNReLU(80, 80, padding=1),
-                                c=ConvBN(80, 80, padding=0),
+                                c=ConvBN(80, 80),
                             ),
                         ),
                     ),
@@ -167,11 +160,11 @@ class RegNetX8GF(nn.Module):
                     (
                         "block2-0",
                         ResBottleneckBlock(
-                            proj=ConvBN(80, 240, padding=0, stride=2),
+                            proj=ConvBN(80, 240, stride=2),
                             f=BottleneckTransform(
                                 a=ConvBNReLU(80, 240, padding=0, kernel_size=1),
                                 b=ConvBNReLU(240, 240, padding=1, stride=2, groups=2),
-                                c=ConvBN(240, 240, padding=0),
+                                c=ConvBN(240, 240),
                             ),
                         ),
                     ),
@@ -181,7 +174,7 @@ class RegNetX8GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(240, 240, padding=0, kernel_size=1),
                                 b=ConvBNReLU(240, 240, padding=1, groups=2),
-                                c=ConvBN(240, 240, padding=0),
+                                c=ConvBN(240, 240),
                             ),
                         ),
                     ),
@@ -191,7 +184,7 @@ class RegNetX8GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(240, 240, padding=0, kernel_size=1),
                                 b=ConvBNReLU(240, 240, padding=1, groups=2),
-                                c=ConvBN(240, 240, padding=0),
+                                c=ConvBN(240, 240),
                             ),
                         ),
                     ),
@@ -201,7 +194,7 @@ class RegNetX8GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(240, 240, padding=0, kernel_size=1),
                                 b=ConvBNReLU(240, 240, padding=1, groups=2),
-                                c=ConvBN(240, 240, padding=0),
+                                c=ConvBN(240, 240),
                             ),
                         ),
                     ),
@@ -211,7 +204,7 @@ class RegNetX8GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(240, 240, padding=0, kernel_size=1),
                                 b=ConvBNReLU(240, 240, padding=1, groups=2),
-                                c=ConvBN(240, 240, padding=0),
+                                c=ConvBN(240, 240),
                             ),
                         ),
                     ),
@@ -223,11 +216,11 @@ class RegNetX8GF(nn.Module):
                     (
                         "block3-0",
                         ResBottleneckBlock(
-                            proj=ConvBN(240, 720, padding=0, stride=2),
+                            proj=ConvBN(240, 720, stride=2),
                             f=BottleneckTransform(
                                 a=ConvBNReLU(240, 720, padding=0, kernel_size=1),
                                 b=ConvBNReLU(720, 720, padding=1, stride=2, groups=6),
-                                c=ConvBN(720, 720, padding=0),
+                                c=ConvBN(720, 720),
                             ),
                         ),
                     ),
@@ -237,7 +230,7 @@ class RegNetX8GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(720, 720, padding=0, kernel_size=1),
                                 b=ConvBNReLU(720, 720, padding=1, groups=6),
-                                c=ConvBN(720, 720, padding=0),
+                                c=ConvBN(720, 720),
                             ),
                         ),
                     ),
@@ -247,7 +240,7 @@ class RegNetX8GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(720, 720, padding=0, kernel_size=1),
                                 b=ConvBNReLU(720, 720, padding=1, groups=6),
-                                c=ConvBN(720, 720, padding=0),
+                                c=ConvBN(720, 720),
                             ),
                         ),
                     ),
@@ -257,7 +250,7 @@ class RegNetX8GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(720, 720, padding=0, kernel_size=1),
                                 b=ConvBNReLU(720, 720, padding=1, groups=6),
-                                c=ConvBN(720, 720, padding=0),
+                                c=ConvBN(720, 720),
                             ),
                         ),
                     ),
@@ -267,7 +260,7 @@ class RegNetX8GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(720, 720, padding=0, kernel_size=1),
                                 b=ConvBNReLU(720, 720, padding=1, groups=6),
-                                c=ConvBN(720, 720, padding=0),
+                                c=ConvBN(720, 720),
                             ),
                         ),
                     ),
@@ -277,7 +270,7 @@ class RegNetX8GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(720, 720, padding=0, kernel_size=1),
                                 b=ConvBNReLU(720, 720, padding=1, groups=6),
-                                c=ConvBN(720, 720, padding=0),
+                                c=ConvBN(720, 720),
                             ),
                         ),
                     ),
@@ -287,7 +280,7 @@ class RegNetX8GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(720, 720, padding=0, kernel_size=1),
                                 b=ConvBNReLU(720, 720, padding=1, groups=6),
-                                c=ConvBN(720, 720, padding=0),
+                                c=ConvBN(720, 720),
                             ),
                         ),
                     ),
@@ -297,7 +290,7 @@ class RegNetX8GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(720, 720, padding=0, kernel_size=1),
                                 b=ConvBNReLU(720, 720, padding=1, groups=6),
-                                c=ConvBN(720, 720, padding=0),
+                                c=ConvBN(720, 720),
                             ),
                         ),
                     ),
@@ -307,7 +300,7 @@ class RegNetX8GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(720, 720, padding=0, kernel_size=1),
                                 b=ConvBNReLU(720, 720, padding=1, groups=6),
-                                c=ConvBN(720, 720, padding=0),
+                                c=ConvBN(720, 720),
                             ),
                         ),
                     ),
@@ -317,7 +310,7 @@ class RegNetX8GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(720, 720, padding=0, kernel_size=1),
                                 b=ConvBNReLU(720, 720, padding=1, groups=6),
-                                c=ConvBN(720, 720, padding=0),
+                                c=ConvBN(720, 720),
                             ),
                         ),
                     ),
@@ -327,7 +320,7 @@ class RegNetX8GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(720, 720, padding=0, kernel_size=1),
                                 b=ConvBNReLU(720, 720, padding=1, groups=6),
-                                c=ConvBN(720, 720, padding=0),
+                                c=ConvBN(720, 720),
                             ),
                         ),
                     ),
@@ -337,7 +330,7 @@ class RegNetX8GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(720, 720, padding=0, kernel_size=1),
                                 b=ConvBNReLU(720, 720, padding=1, groups=6),
-                                c=ConvBN(720, 720, padding=0),
+                                c=ConvBN(720, 720),
                             ),
                         ),
                     ),
@@ -347,7 +340,7 @@ class RegNetX8GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(720, 720, padding=0, kernel_size=1),
                                 b=ConvBNReLU(720, 720, padding=1, groups=6),
-                                c=ConvBN(720, 720, padding=0),
+                                c=ConvBN(720, 720),
                             ),
                         ),
                     ),
@@ -357,7 +350,7 @@ class RegNetX8GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(720, 720, padding=0, kernel_size=1),
                                 b=ConvBNReLU(720, 720, padding=1, groups=6),
-                                c=ConvBN(720, 720, padding=0),
+                                c=ConvBN(720, 720),
                             ),
                         ),
                     ),
@@ -367,7 +360,7 @@ class RegNetX8GF(nn.Module):
                             f=BottleneckTransform(
                                 a=ConvBNReLU(720, 720, padding=0, kernel_size=1),
                                 b=ConvBNReLU(720, 720, padding=1, groups=6),
-                                c=ConvBN(720, 720, padding=0),
+                                c=ConvBN(720, 720),
                             ),
                         ),
                     ),
@@ -379,11 +372,11 @@ class RegNetX8GF(nn.Module):
                     (
                         "block4-0",
                         ResBottleneckBlock(
-                            proj=ConvBN(720, 1920, padding=0, stride=2),
+                            proj=ConvBN(720, 1920, stride=2),
                             f=BottleneckTransform(
                                 a=ConvBNReLU(720, 1920, padding=0, kernel_size=1),
                                 b=ConvBNReLU(1920, 1920, padding=1, stride=2, groups=16),
-                                c=ConvBN(1920, 1920, padding=0),
+                                c=ConvBN(1920, 1920),
                             ),
                         ),
                     ),

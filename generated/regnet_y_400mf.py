@@ -99,16 +99,9 @@ class ConvBN(nn.Sequential):
 
     fusible = (("0", "1"),)
 
-    def __init__(self, in_channels: int, out_channels: int, padding: int, stride: int = 1) -> None:
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
         super().__init__(
-            nn.Conv2d(
-                in_channels,
-                out_channels,
-                kernel_size=1,
-                stride=stride,
-                padding=padding,
-                bias=False,
-            ),
+            nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
             nn.BatchNorm2d(out_channels),
         )
 
@@ -170,12 +163,12 @@ class RegNetY400MF(nn.Module):
                     (
                         "block1-0",
                         ResBottleneckBlock(
-                            proj=ConvBN(32, 48, padding=0, stride=2),
+                            proj=ConvBN(32, 48, stride=2),
                             f=BottleneckTransform(
                                 a=ConvBNReLU(32, 48, padding=0, kernel_size=1),
                                 b=ConvBNReLU(48, 48, padding=1, stride=2, groups=6),
                                 se=SqueezeExcitation(48, 8),
-                                c=ConvBN(48, 48, padding=0),
+                                c=ConvBN(48, 48),
                             ),
                         ),
                     ),
@@ -187,12 +180,12 @@ class RegNetY400MF(nn.Module):
                     (
                         "block2-0",
                         ResBottleneckBlock(
-                            proj=ConvBN(48, 104, padding=0, stride=2),
+                            proj=ConvBN(48, 104, stride=2),
                             f=BottleneckTransform(
                                 a=ConvBNReLU(48, 104, padding=0, kernel_size=1),
                                 b=ConvBNReLU(104, 104, padding=1, stride=2, groups=13),
                                 se=SqueezeExcitation(104, 12),
-                                c=ConvBN(104, 104, padding=0),
+                                c=ConvBN(104, 104),
                             ),
                         ),
                     ),
@@ -203,7 +196,7 @@ class RegNetY400MF(nn.Module):
                                 a=ConvBNReLU(104, 104, padding=0, kernel_size=1),
                                 b=ConvBNReLU(104, 104, padding=1, groups=13),
                                 se=SqueezeExcitation(104, 26),
-                                c=ConvBN(104, 104, padding=0),
+                                c=ConvBN(104, 104),
                             ),
                         ),
                     ),
@@ -214,7 +207,7 @@ class RegNetY400MF(nn.Module):
                                 a=ConvBNReLU(104, 104, padding=0, kernel_size=1),
                                 b=ConvBNReLU(104, 104, padding=1, groups=13),
                                 se=SqueezeExcitation(104, 26),
-                                c=ConvBN(104, 104, padding=0),
+                                c=ConvBN(104, 104),
                             ),
                         ),
                     ),
@@ -226,12 +219,12 @@ class RegNetY400MF(nn.Module):
                     (
                         "block3-0",
                         ResBottleneckBlock(
-                            proj=ConvBN(104, 208, padding=0, stride=2),
+                            proj=ConvBN(104, 208, stride=2),
                             f=BottleneckTransform(
                                 a=ConvBNReLU(104, 208, padding=0, kernel_size=1),
                                 b=ConvBNReLU(208, 208, padding=1, stride=2, groups=26),
                                 se=SqueezeExcitation(208, 26),
-                                c=ConvBN(208, 208, padding=0),
+                                c=ConvBN(208, 208),
                             ),
                         ),
                     ),
@@ -242,7 +235,7 @@ class RegNetY400MF(nn.Module):
                                 a=ConvBNReLU(208, 208, padding=0, kernel_size=1),
                                 b=ConvBNReLU(208, 208, padding=1, groups=26),
                                 se=SqueezeExcitation(208, 52),
-                                c=ConvBN(208, 208, padding=0),
+                                c=ConvBN(208, 208),
                             ),
                         ),
                     ),
@@ -253,7 +246,7 @@ class RegNetY400MF(nn.Module):
                                 a=ConvBNReLU(208, 208, padding=0, kernel_size=1),
                                 b=ConvBNReLU(208, 208, padding=1, groups=26),
                                 se=SqueezeExcitation(208, 52),
-                                c=ConvBN(208, 208, padding=0),
+                                c=ConvBN(208, 208),
                             ),
                         ),
                     ),
@@ -264,7 +257,7 @@ class RegNetY400MF(nn.Module):
                                 a=ConvBNReLU(208, 208, padding=0, kernel_size=1),
                                 b=ConvBNReLU(208, 208, padding=1, groups=26),
                                 se=SqueezeExcitation(208, 52),
-                                c=ConvBN(208, 208, padding=0),
+                                c=ConvBN(208, 208),
                             ),
                         ),
                     ),
@@ -275,7 +268,7 @@ class RegNetY400MF(nn.Module):
                                 a=ConvBNReLU(208, 208, padding=0, kernel_size=1),
                                 b=ConvBNReLU(208, 208, padding=1, groups=26),
                                 se=SqueezeExcitation(208, 52),
-                                c=ConvBN(208, 208, padding=0),
+                                c=ConvBN(208, 208),
                             ),
                         ),
                     ),
@@ -286,7 +279,7 @@ class RegNetY400MF(nn.Module):
                                 a=ConvBNReLU(208, 208, padding=0, kernel_size=1),
                                 b=ConvBNReLU(208, 208, padding=1, groups=26),
                                 se=SqueezeExcitation(208, 52),
-                                c=ConvBN(208, 208, padding=0),
+                                c=ConvBN(208, 208),
                             ),
                         ),
                     ),
@@ -298,12 +291,12 @@ class RegNetY400MF(nn.Module):
                     (
                         "block4-0",
                         ResBottleneckBlock(
-                            proj=ConvBN(208, 440, padding=0, stride=2),
+                            proj=ConvBN(208, 440, stride=2),
                             f=BottleneckTransform(
                                 a=ConvBNReLU(208, 440, padding=0, kernel_size=1),
                                 b=ConvBNReLU(440, 440, padding=1, stride=2, groups=55),
                                 se=SqueezeExcitation(440, 52),
-                                c=ConvBN(440, 440, padding=0),
+                                c=ConvBN(440, 440),
                             ),
                         ),
                     ),
@@ -314,7 +307,7 @@ class RegNetY400MF(nn.Module):
                                 a=ConvBNReLU(440, 440, padding=0, kernel_size=1),
                                 b=ConvBNReLU(440, 440, padding=1, groups=55),
                                 se=SqueezeExcitation(440, 110),
-                                c=ConvBN(440, 440, padding=0),
+                                c=ConvBN(440, 440),
                             ),
                         ),
                     ),
@@ -325,7 +318,7 @@ class RegNetY400MF(nn.Module):
                                 a=ConvBNReLU(440, 440, padding=0, kernel_size=1),
                                 b=ConvBNReLU(440, 440, padding=1, groups=55),
                                 se=SqueezeExcitation(440, 110),
-                                c=ConvBN(440, 440, padding=0),
+                                c=ConvBN(440, 440),
                             ),
                         ),
                     ),
@@ -336,7 +329,7 @@ class RegNetY400MF(nn.Module):
                                 a=ConvBNReLU(440, 440, padding=0, kernel_size=1),
                                 b=ConvBNReLU(440, 440, padding=1, groups=55),
                                 se=SqueezeExcitation(440, 110),
-                                c=ConvBN(440, 440, padding=0),
+                                c=ConvBN(440, 440),
                             ),
                         ),
                     ),
@@ -347,7 +340,7 @@ class RegNetY400MF(nn.Module):
                                 a=ConvBNReLU(440, 440, padding=0, kernel_size=1),
                                 b=ConvBNReLU(440, 440, padding=1, groups=55),
                                 se=SqueezeExcitation(440, 110),
-                                c=ConvBN(440, 440, padding=0),
+                                c=ConvBN(440, 440),
                             ),
                         ),
                     ),
@@ -358,7 +351,7 @@ class RegNetY400MF(nn.Module):
                                 a=ConvBNReLU(440, 440, padding=0, kernel_size=1),
                                 b=ConvBNReLU(440, 440, padding=1, groups=55),
                                 se=SqueezeExcitation(440, 110),
-                                c=ConvBN(440, 440, padding=0),
+                                c=ConvBN(440, 440),
                             ),
                         ),
                     ),

@@ -99,16 +99,9 @@ class ConvBN(nn.Sequential):
 
     fusible = (("0", "1"),)
 
-    def __init__(self, in_channels: int, out_channels: int, padding: int, stride: int = 1) -> None:
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
         super().__init__(
-            nn.Conv2d(
-                in_channels,
-                out_channels,
-                kernel_size=1,
-                stride=stride,
-                padding=padding,
-                bias=False,
-            ),
+            nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
             nn.BatchNorm2d(out_channels),
         )
 
@@ -170,12 +163,12 @@ class RegNetY800MF(nn.Module):
                     (
                         "block1-0",
                         ResBottleneckBlock(
-                            proj=ConvBN(32, 64, padding=0, stride=2),
+                            proj=ConvBN(32, 64, stride=2),
                             f=BottleneckTransform(
                                 a=ConvBNReLU(32, 64, padding=0, kernel_size=1),
                                 b=ConvBNReLU(64, 64, padding=1, stride=2, groups=4),
                                 se=SqueezeExcitation(64, 8),
-                                c=ConvBN(64, 64, padding=0),
+                                c=ConvBN(64, 64),
                             ),
                         ),
                     ),
@@ -187,12 +180,12 @@ class RegNetY800MF(nn.Module):
                     (
                         "block2-0",
                         ResBottleneckBlock(
-                            proj=ConvBN(64, 144, padding=0, stride=2),
+                            proj=ConvBN(64, 144, stride=2),
                             f=BottleneckTransform(
                                 a=ConvBNReLU(64, 144, padding=0, kernel_size=1),
                                 b=ConvBNReLU(144, 144, padding=1, stride=2, groups=9),
                                 se=SqueezeExcitation(144, 16),
-                                c=ConvBN(144, 144, padding=0),
+                                c=ConvBN(144, 144),
                             ),
                         ),
                     ),
@@ -203,7 +196,7 @@ class RegNetY800MF(nn.Module):
                                 a=ConvBNReLU(144, 144, padding=0, kernel_size=1),
                                 b=ConvBNReLU(144, 144, padding=1, groups=9),
                                 se=SqueezeExcitation(144, 36),
-                                c=ConvBN(144, 144, padding=0),
+                                c=ConvBN(144, 144),
                             ),
                         ),
                     ),
@@ -214,7 +207,7 @@ class RegNetY800MF(nn.Module):
                                 a=ConvBNReLU(144, 144, padding=0, kernel_size=1),
                                 b=ConvBNReLU(144, 144, padding=1, groups=9),
                                 se=SqueezeExcitation(144, 36),
-                                c=ConvBN(144, 144, padding=0),
+                                c=ConvBN(144, 144),
                             ),
                         ),
                     ),
@@ -226,12 +219,12 @@ class RegNetY800MF(nn.Module):
                     (
                         "block3-0",
                         ResBottleneckBlock(
-                            proj=ConvBN(144, 320, padding=0, stride=2),
+                            proj=ConvBN(144, 320, stride=2),
                             f=BottleneckTransform(
                                 a=ConvBNReLU(144, 320, padding=0, kernel_size=1),
                                 b=ConvBNReLU(320, 320, padding=1, stride=2, groups=20),
                                 se=SqueezeExcitation(320, 36),
-                                c=ConvBN(320, 320, padding=0),
+                                c=ConvBN(320, 320),
                             ),
                         ),
                     ),
@@ -242,7 +235,7 @@ class RegNetY800MF(nn.Module):
                                 a=ConvBNReLU(320, 320, padding=0, kernel_size=1),
                                 b=ConvBNReLU(320, 320, padding=1, groups=20),
                                 se=SqueezeExcitation(320, 80),
-                                c=ConvBN(320, 320, padding=0),
+                                c=ConvBN(320, 320),
                             ),
                         ),
                     ),
@@ -253,7 +246,7 @@ class RegNetY800MF(nn.Module):
                                 a=ConvBNReLU(320, 320, padding=0, kernel_size=1),
                                 b=ConvBNReLU(320, 320, padding=1, groups=20),
                                 se=SqueezeExcitation(320, 80),
-                                c=ConvBN(320, 320, padding=0),
+                                c=ConvBN(320, 320),
                             ),
                         ),
                     ),
@@ -264,7 +257,7 @@ class RegNetY800MF(nn.Module):
                                 a=ConvBNReLU(320, 320, padding=0, kernel_size=1),
                                 b=ConvBNReLU(320, 320, padding=1, groups=20),
                                 se=SqueezeExcitation(320, 80),
-                                c=ConvBN(320, 320, padding=0),
+                                c=ConvBN(320, 320),
                             ),
                         ),
                     ),
@@ -275,7 +268,7 @@ class RegNetY800MF(nn.Module):
                                 a=ConvBNReLU(320, 320, padding=0, kernel_size=1),
                                 b=ConvBNReLU(320, 320, padding=1, groups=20),
                                 se=SqueezeExcitation(320, 80),
-                                c=ConvBN(320, 320, padding=0),
+                                c=ConvBN(320, 320),
                             ),
                         ),
                     ),
@@ -286,7 +279,7 @@ class RegNetY800MF(nn.Module):
                                 a=ConvBNReLU(320, 320, padding=0, kernel_size=1),
                                 b=ConvBNReLU(320, 320, padding=1, groups=20),
                                 se=SqueezeExcitation(320, 80),
-                                c=ConvBN(320, 320, padding=0),
+                                c=ConvBN(320, 320),
                             ),
                         ),
                     ),
@@ -297,7 +290,7 @@ class RegNetY800MF(nn.Module):
                                 a=ConvBNReLU(320, 320, padding=0, kernel_size=1),
                                 b=ConvBNReLU(320, 320, padding=1, groups=20),
                                 se=SqueezeExcitation(320, 80),
-                                c=ConvBN(320, 320, padding=0),
+                                c=ConvBN(320, 320),
                             ),
                         ),
                     ),
@@ -308,7 +301,7 @@ class RegNetY800MF(nn.Module):
                                 a=ConvBNReLU(320, 320, padding=0, kernel_size=1),
                                 b=ConvBNReLU(320, 320, padding=1, groups=20),
                                 se=SqueezeExcitation(320, 80),
-                                c=ConvBN(320, 320, padding=0),
+                                c=ConvBN(320, 320),
                             ),
                         ),
                     ),
@@ -320,12 +313,12 @@ class RegNetY800MF(nn.Module):
                     (
                         "block4-0",
                         ResBottleneckBlock(
-                            proj=ConvBN(320, 784, padding=0, stride=2),
+                            proj=ConvBN(320, 784, stride=2),
                             f=BottleneckTransform(
                                 a=ConvBNReLU(320, 784, padding=0, kernel_size=1),
                                 b=ConvBNReLU(784, 784, padding=1, stride=2, groups=49),
                                 se=SqueezeExcitation(784, 80),
-                                c=ConvBN(784, 784, padding=0),
+                                c=ConvBN(784, 784),
                             ),
                         ),
                     ),
@@ -336,7 +329,7 @@ class RegNetY800MF(nn.Module):
                                 a=ConvBNReLU(784, 784, padding=0, kernel_size=1),
                                 b=ConvBNReLU(784, 784, padding=1, groups=49),
                                 se=SqueezeExcitation(784, 196),
-                                c=ConvBN(784, 784, padding=0),
+                                c=ConvBN(784, 784),
                             ),
                         ),
                     ),

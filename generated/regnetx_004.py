@@ -113,16 +113,9 @@ class ConvNorm(nn.Module):
 
     fusible = (("conv", "bn"),)
 
-    def __init__(self, in_channels: int, out_channels: int, padding: int, stride: int = 1) -> None:
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(
-            in_channels,
-            out_channels,
-            kernel_size=1,
-            stride=stride,
-            padding=padding,
-            bias=False,
-        )
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False)
         self.bn = nn.BatchNorm2d(out_channels)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -142,8 +135,8 @@ class RegNetX004(nn.Module):
                 Bottleneck(
                     conv1=ConvNormAct(32, 32, padding=0, kernel_size=1),
                     conv2=ConvNormAct(32, 32, padding=1, stride=2, groups=2),
-                    conv3=ConvNorm(32, 32, padding=0),
-                    downsample=ConvNorm(32, 32, padding=0, stride=2),
+                    conv3=ConvNorm(32, 32),
+                    downsample=ConvNorm(32, 32, stride=2),
                 ),
             ),
         )
@@ -153,8 +146,8 @@ class RegNetX004(nn.Module):
                 Bottleneck(
                     conv1=ConvNormAct(32, 64, padding=0, kernel_size=1),
                     conv2=ConvNormAct(64, 64, padding=1, stride=2, groups=4),
-                    conv3=ConvNorm(64, 64, padding=0),
-                    downsample=ConvNorm(32, 64, padding=0, stride=2),
+                    conv3=ConvNorm(64, 64),
+                    downsample=ConvNorm(32, 64, stride=2),
                 ),
             ),
             (
@@ -162,7 +155,7 @@ class RegNetX004(nn.Module):
                 Bottleneck(
                     conv1=ConvNormAct(64, 64, padding=0, kernel_size=1),
                     conv2=ConvNormAct(64, 64, padding=1, groups=4),
-                    conv3=ConvNorm(64, 64, padding=0),
+                    conv3=ConvNorm(64, 64),
                 ),
             ),
         )
@@ -172,8 +165,8 @@ class RegNetX004(nn.Module):
                 Bottleneck(
                     conv1=ConvNormAct(64, 160, padding=0, kernel_size=1),
                     conv2=ConvNormAct(160, 160, padding=1, stride=2, groups=10),
-                    conv3=ConvNorm(160, 160, padding=0),
-                    downsample=ConvNorm(64, 160, padding=0, stride=2),
+                    conv3=ConvNorm(160, 160),
+                    downsample=ConvNorm(64, 160, stride=2),
                 ),
             ),
             (
@@ -181,7 +174,7 @@ class RegNetX004(nn.Module):
                 Bottleneck(
                     conv1=ConvNormAct(160, 160, padding=0, kernel_size=1),
                     conv2=ConvNormAct(160, 160, padding=1, groups=10),
-                    conv3=ConvNorm(160, 160, padding=0),
+                    conv3=ConvNorm(160, 160),
                 ),
             ),
             (
@@ -189,7 +182,7 @@ class RegNetX004(nn.Module):
                 Bottleneck(
                     conv1=ConvNormAct(160, 160, padding=0, kernel_size=1),
                     conv2=ConvNormAct(160, 160, padding=1, groups=10),
-                    conv3=ConvNorm(160, 160, padding=0),
+                    conv3=ConvNorm(160, 160),
                 ),
             ),
             (
@@ -197,7 +190,7 @@ class RegNetX004(nn.Module):
                 Bottleneck(
                     conv1=ConvNormAct(160, 160, padding=0, kernel_size=1),
                     conv2=ConvNormAct(160, 160, padding=1, groups=10),
-                    conv3=ConvNorm(160, 160, padding=0),
+                    conv3=ConvNorm(160, 160),
                 ),
             ),
             (
@@ -205,7 +198,7 @@ class RegNetX004(nn.Module):
                 Bottleneck(
                     conv1=ConvNormAct(160, 160, padding=0, kernel_size=1),
                     conv2=ConvNormAct(160, 160, padding=1, groups=10),
-                    conv3=ConvNorm(160, 160, padding=0),
+                    conv3=ConvNorm(160, 160),
                 ),
             ),
             (
@@ -213,7 +206,7 @@ class RegNetX004(nn.Module):
                 Bottleneck(
                     conv1=ConvNormAct(160, 160, padding=0, kernel_size=1),
                     conv2=ConvNormAct(160, 160, padding=1, groups=10),
-                    conv3=ConvNorm(160, 160, padding=0),
+                    conv3=ConvNorm(160, 160),
                 ),
             ),
             (
@@ -221,7 +214,7 @@ class RegNetX004(nn.Module):
                 Bottleneck(
                     conv1=ConvNormAct(160, 160, padding=0, kernel_size=1),
                     conv2=ConvNormAct(160, 160, padding=1, groups=10),
-                    conv3=ConvNorm(160, 160, padding=0),
+                    conv3=ConvNorm(160, 160),
                 ),
             ),
         )
@@ -231,8 +224,8 @@ class RegNetX004(nn.Module):
                 Bottleneck(
                     conv1=ConvNormAct(160, 384, padding=0, kernel_size=1),
                     conv2=ConvNormAct(384, 384, padding=1, stride=2, groups=24),
-                    conv3=ConvNorm(384, 384, padding=0),
-                    downsample=ConvNorm(160, 384, padding=0, stride=2),
+                    conv3=ConvNorm(384, 384),
+                    downsample=ConvNorm(160, 384, stride=2),
                 ),
             ),
             (
@@ -240,7 +233,7 @@ class RegNetX004(nn.Module):
                 Bottleneck(
                     conv1=ConvNormAct(384, 384, padding=0, kernel_size=1),
                     conv2=ConvNormAct(384, 384, padding=1, groups=24),
-                    conv3=ConvNorm(384, 384, padding=0),
+                    conv3=ConvNorm(384, 384),
                 ),
             ),
             (
@@ -248,7 +241,7 @@ class RegNetX004(nn.Module):
                 Bottleneck(
                     conv1=ConvNormAct(384, 384, padding=0, kernel_size=1),
                     conv2=ConvNormAct(384, 384, padding=1, groups=24),
-                    conv3=ConvNorm(384, 384, padding=0),
+                    conv3=ConvNorm(384, 384),
                 ),
             ),
             (
@@ -256,7 +249,7 @@ class RegNetX004(nn.Module):
                 Bottleneck(
                     conv1=ConvNormAct(384, 384, padding=0, kernel_size=1),
                     conv2=ConvNormAct(384, 384, padding=1, groups=24),
-                    conv3=ConvNorm(384, 384, padding=0),
+                    conv3=ConvNorm(384, 384),
                 ),
             ),
             (
@@ -264,7 +257,7 @@ class RegNetX004(nn.Module):
                 Bottleneck(
                     conv1=ConvNormAct(384, 384, padding=0, kernel_size=1),
                     conv2=ConvNormAct(384, 384, padding=1, groups=24),
-                    conv3=ConvNorm(384, 384, padding=0),
+                    conv3=ConvNorm(384, 384),
                 ),
             ),
             (
@@ -272,7 +265,7 @@ class RegNetX004(nn.Module):
                 Bottleneck(
                     conv1=ConvNormAct(384, 384, padding=0, kernel_size=1),
                     conv2=ConvNormAct(384, 384, padding=1, groups=24),
-                    conv3=ConvNorm(384, 384, padding=0),
+                    conv3=ConvNorm(384, 384),
                 ),
             ),
             (
@@ -280,7 +273,7 @@ class RegNetX004(nn.Module):
                 Bottleneck(
                     conv1=ConvNormAct(384, 384, padding=0, kernel_size=1),
                     conv2=ConvNormAct(384, 384, padding=1, groups=24),
-                    conv3=ConvNorm(384, 384, padding=0),
+                    conv3=ConvNorm(384, 384),
                 ),
             ),
             (
@@ -288,7 +281,7 @@ class RegNetX004(nn.Module):
                 Bottleneck(
                     conv1=ConvNormAct(384, 384, padding=0, kernel_size=1),
                     conv2=ConvNormAct(384, 384, padding=1, groups=24),
-                    conv3=ConvNorm(384, 384, padding=0),
+                    conv3=ConvNorm(384, 384),
                 ),
             ),
             (
@@ -296,7 +289,7 @@ class RegNetX004(nn.Module):
                 Bottleneck(
                     conv1=ConvNormAct(384, 384, padding=0, kernel_size=1),
                     conv2=ConvNormAct(384, 384, padding=1, groups=24),
-                    conv3=ConvNorm(384, 384, padding=0),
+                    conv3=ConvNorm(384, 384),
                 ),
             ),
             (
@@ -304,7 +297,7 @@ class RegNetX004(nn.Module):
                 Bottleneck(
                     conv1=ConvNormAct(384, 384, padding=0, kernel_size=1),
                     conv2=ConvNormAct(384, 384, padding=1, groups=24),
-                    conv3=ConvNorm(384, 384, padding=0),
+                    conv3=ConvNorm(384, 384),
                 ),
             ),
             (
@@ -312,7 +305,7 @@ class RegNetX004(nn.Module):
                 Bottleneck(
                     conv1=ConvNormAct(384, 384, padding=0, kernel_size=1),
                     conv2=ConvNormAct(384, 384, padding=1, groups=24),
-                    conv3=ConvNorm(384, 384, padding=0),
+                    conv3=ConvNorm(384, 384),
                 ),
             ),
             (
@@ -320,7 +313,7 @@ class RegNetX004(nn.Module):
                 Bottleneck(
                     conv1=ConvNormAct(384, 384, padding=0, kernel_size=1),
                     conv2=ConvNormAct(384, 384, padding=1, groups=24),
-                    conv3=ConvNorm(384, 384, padding=0),
+                    conv3=ConvNorm(384, 384),
                 ),
             ),
         )

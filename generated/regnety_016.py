@@ -135,16 +135,9 @@ class ConvNorm(nn.Module):
 
     fusible = (("conv", "bn"),)
 
-    def __init__(self, in_channels: int, out_channels: int, padding: int, stride: int = 1) -> None:
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(
-            in_channels,
-            out_channels,
-            kernel_size=1,
-            stride=stride,
-            padding=padding,
-            bias=False,
-        )
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False)
         self.bn = nn.BatchNorm2d(out_channels)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -165,8 +158,8 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(32, 48, padding=0, kernel_size=1),
                     conv2=ConvNormAct(48, 48, padding=1, stride=2, groups=2),
                     se=SEModule(48, 8),
-                    conv3=ConvNorm(48, 48, padding=0),
-                    downsample=ConvNorm(32, 48, padding=0, stride=2),
+                    conv3=ConvNorm(48, 48),
+                    downsample=ConvNorm(32, 48, stride=2),
                 ),
             ),
             (
@@ -175,7 +168,7 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(48, 48, padding=0, kernel_size=1),
                     conv2=ConvNormAct(48, 48, padding=1, groups=2),
                     se=SEModule(48, 12),
-                    conv3=ConvNorm(48, 48, padding=0),
+                    conv3=ConvNorm(48, 48),
                 ),
             ),
         )
@@ -186,8 +179,8 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(48, 120, padding=0, kernel_size=1),
                     conv2=ConvNormAct(120, 120, padding=1, stride=2, groups=5),
                     se=SEModule(120, 12),
-                    conv3=ConvNorm(120, 120, padding=0),
-                    downsample=ConvNorm(48, 120, padding=0, stride=2),
+                    conv3=ConvNorm(120, 120),
+                    downsample=ConvNorm(48, 120, stride=2),
                 ),
             ),
             (
@@ -196,7 +189,7 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(120, 120, padding=0, kernel_size=1),
                     conv2=ConvNormAct(120, 120, padding=1, groups=5),
                     se=SEModule(120, 30),
-                    conv3=ConvNorm(120, 120, padding=0),
+                    conv3=ConvNorm(120, 120),
                 ),
             ),
             (
@@ -205,7 +198,7 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(120, 120, padding=0, kernel_size=1),
                     conv2=ConvNormAct(120, 120, padding=1, groups=5),
                     se=SEModule(120, 30),
-                    conv3=ConvNorm(120, 120, padding=0),
+                    conv3=ConvNorm(120, 120),
                 ),
             ),
             (
@@ -214,7 +207,7 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(120, 120, padding=0, kernel_size=1),
                     conv2=ConvNormAct(120, 120, padding=1, groups=5),
                     se=SEModule(120, 30),
-                    conv3=ConvNorm(120, 120, padding=0),
+                    conv3=ConvNorm(120, 120),
                 ),
             ),
             (
@@ -223,7 +216,7 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(120, 120, padding=0, kernel_size=1),
                     conv2=ConvNormAct(120, 120, padding=1, groups=5),
                     se=SEModule(120, 30),
-                    conv3=ConvNorm(120, 120, padding=0),
+                    conv3=ConvNorm(120, 120),
                 ),
             ),
             (
@@ -232,7 +225,7 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(120, 120, padding=0, kernel_size=1),
                     conv2=ConvNormAct(120, 120, padding=1, groups=5),
                     se=SEModule(120, 30),
-                    conv3=ConvNorm(120, 120, padding=0),
+                    conv3=ConvNorm(120, 120),
                 ),
             ),
         )
@@ -243,8 +236,8 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(120, 336, padding=0, kernel_size=1),
                     conv2=ConvNormAct(336, 336, padding=1, stride=2, groups=14),
                     se=SEModule(336, 30),
-                    conv3=ConvNorm(336, 336, padding=0),
-                    downsample=ConvNorm(120, 336, padding=0, stride=2),
+                    conv3=ConvNorm(336, 336),
+                    downsample=ConvNorm(120, 336, stride=2),
                 ),
             ),
             (
@@ -253,7 +246,7 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(336, 336, padding=0, kernel_size=1),
                     conv2=ConvNormAct(336, 336, padding=1, groups=14),
                     se=SEModule(336, 84),
-                    conv3=ConvNorm(336, 336, padding=0),
+                    conv3=ConvNorm(336, 336),
                 ),
             ),
             (
@@ -262,7 +255,7 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(336, 336, padding=0, kernel_size=1),
                     conv2=ConvNormAct(336, 336, padding=1, groups=14),
                     se=SEModule(336, 84),
-                    conv3=ConvNorm(336, 336, padding=0),
+                    conv3=ConvNorm(336, 336),
                 ),
             ),
             (
@@ -271,7 +264,7 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(336, 336, padding=0, kernel_size=1),
                     conv2=ConvNormAct(336, 336, padding=1, groups=14),
                     se=SEModule(336, 84),
-                    conv3=ConvNorm(336, 336, padding=0),
+                    conv3=ConvNorm(336, 336),
                 ),
             ),
             (
@@ -280,7 +273,7 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(336, 336, padding=0, kernel_size=1),
                     conv2=ConvNormAct(336, 336, padding=1, groups=14),
                     se=SEModule(336, 84),
-                    conv3=ConvNorm(336, 336, padding=0),
+                    conv3=ConvNorm(336, 336),
                 ),
             ),
             (
@@ -289,7 +282,7 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(336, 336, padding=0, kernel_size=1),
                     conv2=ConvNormAct(336, 336, padding=1, groups=14),
                     se=SEModule(336, 84),
-                    conv3=ConvNorm(336, 336, padding=0),
+                    conv3=ConvNorm(336, 336),
                 ),
             ),
             (
@@ -298,7 +291,7 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(336, 336, padding=0, kernel_size=1),
                     conv2=ConvNormAct(336, 336, padding=1, groups=14),
                     se=SEModule(336, 84),
-                    conv3=ConvNorm(336, 336, padding=0),
+                    conv3=ConvNorm(336, 336),
                 ),
             ),
             (
@@ -307,7 +300,7 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(336, 336, padding=0, kernel_size=1),
                     conv2=ConvNormAct(336, 336, padding=1, groups=14),
                     se=SEModule(336, 84),
-                    conv3=ConvNorm(336, 336, padding=0),
+                    conv3=ConvNorm(336, 336),
                 ),
             ),
             (
@@ -316,7 +309,7 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(336, 336, padding=0, kernel_size=1),
                     conv2=ConvNormAct(336, 336, padding=1, groups=14),
                     se=SEModule(336, 84),
-                    conv3=ConvNorm(336, 336, padding=0),
+                    conv3=ConvNorm(336, 336),
                 ),
             ),
             (
@@ -325,7 +318,7 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(336, 336, padding=0, kernel_size=1),
                     conv2=ConvNormAct(336, 336, padding=1, groups=14),
                     se=SEModule(336, 84),
-                    conv3=ConvNorm(336, 336, padding=0),
+                    conv3=ConvNorm(336, 336),
                 ),
             ),
             (
@@ -334,7 +327,7 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(336, 336, padding=0, kernel_size=1),
                     conv2=ConvNormAct(336, 336, padding=1, groups=14),
                     se=SEModule(336, 84),
-                    conv3=ConvNorm(336, 336, padding=0),
+                    conv3=ConvNorm(336, 336),
                 ),
             ),
             (
@@ -343,7 +336,7 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(336, 336, padding=0, kernel_size=1),
                     conv2=ConvNormAct(336, 336, padding=1, groups=14),
                     se=SEModule(336, 84),
-                    conv3=ConvNorm(336, 336, padding=0),
+                    conv3=ConvNorm(336, 336),
                 ),
             ),
             (
@@ -352,7 +345,7 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(336, 336, padding=0, kernel_size=1),
                     conv2=ConvNormAct(336, 336, padding=1, groups=14),
                     se=SEModule(336, 84),
-                    conv3=ConvNorm(336, 336, padding=0),
+                    conv3=ConvNorm(336, 336),
                 ),
             ),
             (
@@ -361,7 +354,7 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(336, 336, padding=0, kernel_size=1),
                     conv2=ConvNormAct(336, 336, padding=1, groups=14),
                     se=SEModule(336, 84),
-                    conv3=ConvNorm(336, 336, padding=0),
+                    conv3=ConvNorm(336, 336),
                 ),
             ),
             (
@@ -370,7 +363,7 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(336, 336, padding=0, kernel_size=1),
                     conv2=ConvNormAct(336, 336, padding=1, groups=14),
                     se=SEModule(336, 84),
-                    conv3=ConvNorm(336, 336, padding=0),
+                    conv3=ConvNorm(336, 336),
                 ),
             ),
             (
@@ -379,7 +372,7 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(336, 336, padding=0, kernel_size=1),
                     conv2=ConvNormAct(336, 336, padding=1, groups=14),
                     se=SEModule(336, 84),
-                    conv3=ConvNorm(336, 336, padding=0),
+                    conv3=ConvNorm(336, 336),
                 ),
             ),
             (
@@ -388,7 +381,7 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(336, 336, padding=0, kernel_size=1),
                     conv2=ConvNormAct(336, 336, padding=1, groups=14),
                     se=SEModule(336, 84),
-                    conv3=ConvNorm(336, 336, padding=0),
+                    conv3=ConvNorm(336, 336),
                 ),
             ),
         )
@@ -399,8 +392,8 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(336, 888, padding=0, kernel_size=1),
                     conv2=ConvNormAct(888, 888, padding=1, stride=2, groups=37),
                     se=SEModule(888, 84),
-                    conv3=ConvNorm(888, 888, padding=0),
-                    downsample=ConvNorm(336, 888, padding=0, stride=2),
+                    conv3=ConvNorm(888, 888),
+                    downsample=ConvNorm(336, 888, stride=2),
                 ),
             ),
             (
@@ -409,7 +402,7 @@ class RegNetY016(nn.Module):
                     conv1=ConvNormAct(888, 888, padding=0, kernel_size=1),
                     conv2=ConvNormAct(888, 888, padding=1, groups=37),
                     se=SEModule(888, 222),
-                    conv3=ConvNorm(888, 888, padding=0),
+                    conv3=ConvNorm(888, 888),
                 ),
             ),
         )

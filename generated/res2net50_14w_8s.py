@@ -49,13 +49,6 @@ class Bottle2neck(nn.Module):
         in_channels: int,
         out_channels: int,
         mid: int,
-        last: int,
-        s3: bool,
-        s4: bool,
-        s5: bool,
-        s6: bool,
-        s7: bool,
-        s8: bool,
         cascade1: bool,
         cascade2: bool,
         cascade3: bool,
@@ -68,19 +61,12 @@ class Bottle2neck(nn.Module):
         downsample: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        self.s3 = s3
         self.cascade1 = cascade1
-        self.s4 = s4
         self.cascade2 = cascade2
-        self.s5 = s5
         self.cascade3 = cascade3
-        self.s6 = s6
         self.cascade4 = cascade4
-        self.s7 = s7
         self.cascade5 = cascade5
-        self.s8 = s8
         self.cascade6 = cascade6
-        self.last = last
         self.conv1 = nn.Conv2d(in_channels, mid, kernel_size=1, bias=False)
         self.bn1 = nn.BatchNorm2d(mid)
         self.convs = convs
@@ -99,55 +85,37 @@ class Bottle2neck(nn.Module):
         part = out.chunk(8, 1)[0]
         sp = self.relu(self.bns[0](self.convs[0](part)))
         y = sp
-        if self.s3:
-            part = out.chunk(8, 1)[1]
+        part = out.chunk(8, 1)[1]
         if self.cascade1:
             part = sp + part
-        if self.s3:
-            sp = self.relu(self.bns[1](self.convs[1](part)))
-        if self.s3:
-            y = torch.cat([y, sp], 1)
-        if self.s4:
-            part = out.chunk(8, 1)[2]
+        sp = self.relu(self.bns[1](self.convs[1](part)))
+        y = torch.cat([y, sp], 1)
+        part = out.chunk(8, 1)[2]
         if self.cascade2:
             part = sp + part
-        if self.s4:
-            sp = self.relu(self.bns[2](self.convs[2](part)))
-        if self.s4:
-            y = torch.cat([y, sp], 1)
-        if self.s5:
-            part = out.chunk(8, 1)[3]
+        sp = self.relu(self.bns[2](self.convs[2](part)))
+        y = torch.cat([y, sp], 1)
+        part = out.chunk(8, 1)[3]
         if self.cascade3:
             part = sp + part
-        if self.s5:
-            sp = self.relu(self.bns[3](self.convs[3](part)))
-        if self.s5:
-            y = torch.cat([y, sp], 1)
-        if self.s6:
-            part = out.chunk(8, 1)[4]
+        sp = self.relu(self.bns[3](self.convs[3](part)))
+        y = torch.cat([y, sp], 1)
+        part = out.chunk(8, 1)[4]
         if self.cascade4:
             part = sp + part
-        if self.s6:
-            sp = self.relu(self.bns[4](self.convs[4](part)))
-        if self.s6:
-            y = torch.cat([y, sp], 1)
-        if self.s7:
-            part = out.chunk(8, 1)[5]
+        sp = self.relu(self.bns[4](self.convs[4](part)))
+        y = torch.cat([y, sp], 1)
+        part = out.chunk(8, 1)[5]
         if self.cascade5:
             part = sp + part
-        if self.s7:
-            sp = self.relu(self.bns[5](self.convs[5](part)))
-        if self.s7:
-            y = torch.cat([y, sp], 1)
-        if self.s8:
-            part = out.chunk(8, 1)[6]
+        sp = self.relu(self.bns[5](self.convs[5](part)))
+        y = torch.cat([y, sp], 1)
+        part = out.chunk(8, 1)[6]
         if self.cascade6:
             part = sp + part
-        if self.s8:
-            sp = self.relu(self.bns[6](self.convs[6](part)))
-        if self.s8:
-            y = torch.cat([y, sp], 1)
-        rest = out.chunk(8, 1)[self.last]
+        sp = self.relu(self.bns[6](self.convs[6](part)))
+        y = torch.cat([y, sp], 1)
+        rest = out.chunk(8, 1)[7]
         if self.pool is not None:
             rest = self.pool(rest)
         out = torch.cat([y, rest], 1)
@@ -293,13 +261,6 @@ class Res2Net50_14w8s(nn.Module):
                 64,
                 256,
                 mid=112,
-                last=7,
-                s3=True,
-                s4=True,
-                s5=True,
-                s6=True,
-                s7=True,
-                s8=True,
                 cascade1=False,
                 cascade2=False,
                 cascade3=False,
@@ -339,13 +300,6 @@ class Res2Net50_14w8s(nn.Module):
                     256,
                     256,
                     mid=112,
-                    last=7,
-                    s3=True,
-                    s4=True,
-                    s5=True,
-                    s6=True,
-                    s7=True,
-                    s8=True,
                     cascade1=True,
                     cascade2=True,
                     cascade3=True,
@@ -383,13 +337,6 @@ class Res2Net50_14w8s(nn.Module):
                 256,
                 512,
                 mid=224,
-                last=7,
-                s3=True,
-                s4=True,
-                s5=True,
-                s6=True,
-                s7=True,
-                s8=True,
                 cascade1=False,
                 cascade2=False,
                 cascade3=False,
@@ -429,13 +376,6 @@ class Res2Net50_14w8s(nn.Module):
                     512,
                     512,
                     mid=224,
-                    last=7,
-                    s3=True,
-                    s4=True,
-                    s5=True,
-                    s6=True,
-                    s7=True,
-                    s8=True,
                     cascade1=True,
                     cascade2=True,
                     cascade3=True,
@@ -473,13 +413,6 @@ class Res2Net50_14w8s(nn.Module):
                 512,
                 1024,
                 mid=448,
-                last=7,
-                s3=True,
-                s4=True,
-                s5=True,
-                s6=True,
-                s7=True,
-                s8=True,
                 cascade1=False,
                 cascade2=False,
                 cascade3=False,
@@ -519,13 +452,6 @@ class Res2Net50_14w8s(nn.Module):
                     1024,
                     1024,
                     mid=448,
-                    last=7,
-                    s3=True,
-                    s4=True,
-                    s5=True,
-                    s6=True,
-                    s7=True,
-                    s8=True,
                     cascade1=True,
                     cascade2=True,
                     cascade3=True,
@@ -563,13 +489,6 @@ class Res2Net50_14w8s(nn.Module):
                 1024,
                 2048,
                 mid=896,
-                last=7,
-                s3=True,
-                s4=True,
-                s5=True,
-                s6=True,
-                s7=True,
-                s8=True,
                 cascade1=False,
                 cascade2=False,
                 cascade3=False,
@@ -609,13 +528,6 @@ class Res2Net50_14w8s(nn.Module):
                     2048,
                     2048,
                     mid=896,
-                    last=7,
-                    s3=True,
-                    s4=True,
-                    s5=True,
-                    s6=True,
-                    s7=True,
-                    s8=True,
                     cascade1=True,
                     cascade2=True,
                     cascade3=True,

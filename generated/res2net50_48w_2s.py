@@ -49,38 +49,12 @@ class Bottle2neck(nn.Module):
         in_channels: int,
         out_channels: int,
         mid: int,
-        last: int,
-        s3: bool,
-        s4: bool,
-        s5: bool,
-        s6: bool,
-        s7: bool,
-        s8: bool,
-        cascade1: bool,
-        cascade2: bool,
-        cascade3: bool,
-        cascade4: bool,
-        cascade5: bool,
-        cascade6: bool,
         convs: nn.Module,
         bns: nn.Module,
         pool: nn.Module | None = None,
         downsample: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        self.s3 = s3
-        self.cascade1 = cascade1
-        self.s4 = s4
-        self.cascade2 = cascade2
-        self.s5 = s5
-        self.cascade3 = cascade3
-        self.s6 = s6
-        self.cascade4 = cascade4
-        self.s7 = s7
-        self.cascade5 = cascade5
-        self.s8 = s8
-        self.cascade6 = cascade6
-        self.last = last
         self.conv1 = nn.Conv2d(in_channels, mid, kernel_size=1, bias=False)
         self.bn1 = nn.BatchNorm2d(mid)
         self.convs = convs
@@ -99,55 +73,7 @@ class Bottle2neck(nn.Module):
         part = out.chunk(2, 1)[0]
         sp = self.relu(self.bns[0](self.convs[0](part)))
         y = sp
-        if self.s3:
-            part = out.chunk(2, 1)[1]
-        if self.cascade1:
-            part = sp + part
-        if self.s3:
-            sp = self.relu(self.bns[1](self.convs[1](part)))
-        if self.s3:
-            y = torch.cat([y, sp], 1)
-        if self.s4:
-            part = out.chunk(2, 1)[2]
-        if self.cascade2:
-            part = sp + part
-        if self.s4:
-            sp = self.relu(self.bns[2](self.convs[2](part)))
-        if self.s4:
-            y = torch.cat([y, sp], 1)
-        if self.s5:
-            part = out.chunk(2, 1)[3]
-        if self.cascade3:
-            part = sp + part
-        if self.s5:
-            sp = self.relu(self.bns[3](self.convs[3](part)))
-        if self.s5:
-            y = torch.cat([y, sp], 1)
-        if self.s6:
-            part = out.chunk(2, 1)[4]
-        if self.cascade4:
-            part = sp + part
-        if self.s6:
-            sp = self.relu(self.bns[4](self.convs[4](part)))
-        if self.s6:
-            y = torch.cat([y, sp], 1)
-        if self.s7:
-            part = out.chunk(2, 1)[5]
-        if self.cascade5:
-            part = sp + part
-        if self.s7:
-            sp = self.relu(self.bns[5](self.convs[5](part)))
-        if self.s7:
-            y = torch.cat([y, sp], 1)
-        if self.s8:
-            part = out.chunk(2, 1)[6]
-        if self.cascade6:
-            part = sp + part
-        if self.s8:
-            sp = self.relu(self.bns[6](self.convs[6](part)))
-        if self.s8:
-            y = torch.cat([y, sp], 1)
-        rest = out.chunk(2, 1)[self.last]
+        rest = out.chunk(2, 1)[1]
         if self.pool is not None:
             rest = self.pool(rest)
         out = torch.cat([y, rest], 1)
@@ -197,19 +123,6 @@ class Res2Net50_48w2s(nn.Module):
                 64,
                 256,
                 mid=96,
-                last=1,
-                s3=False,
-                s4=False,
-                s5=False,
-                s6=False,
-                s7=False,
-                s8=False,
-                cascade1=False,
-                cascade2=False,
-                cascade3=False,
-                cascade4=False,
-                cascade5=False,
-                cascade6=False,
                 convs=nn.ModuleList([nn.Conv2d(48, 48, kernel_size=3, padding=1, bias=False)]),
                 bns=nn.ModuleList([nn.BatchNorm2d(48)]),
                 pool=nn.AvgPool2d(kernel_size=3, stride=1, padding=1),
@@ -223,19 +136,6 @@ class Res2Net50_48w2s(nn.Module):
                     256,
                     256,
                     mid=96,
-                    last=1,
-                    s3=False,
-                    s4=False,
-                    s5=False,
-                    s6=False,
-                    s7=False,
-                    s8=False,
-                    cascade1=False,
-                    cascade2=False,
-                    cascade3=False,
-                    cascade4=False,
-                    cascade5=False,
-                    cascade6=False,
                     convs=nn.ModuleList([nn.Conv2d(48, 48, kernel_size=3, padding=1, bias=False)]),
                     bns=nn.ModuleList([nn.BatchNorm2d(48)]),
                 )
@@ -247,19 +147,6 @@ class Res2Net50_48w2s(nn.Module):
                 256,
                 512,
                 mid=192,
-                last=1,
-                s3=False,
-                s4=False,
-                s5=False,
-                s6=False,
-                s7=False,
-                s8=False,
-                cascade1=False,
-                cascade2=False,
-                cascade3=False,
-                cascade4=False,
-                cascade5=False,
-                cascade6=False,
                 convs=nn.ModuleList(
                     [nn.Conv2d(96, 96, kernel_size=3, stride=2, padding=1, bias=False)],
                 ),
@@ -275,19 +162,6 @@ class Res2Net50_48w2s(nn.Module):
                     512,
                     512,
                     mid=192,
-                    last=1,
-                    s3=False,
-                    s4=False,
-                    s5=False,
-                    s6=False,
-                    s7=False,
-                    s8=False,
-                    cascade1=False,
-                    cascade2=False,
-                    cascade3=False,
-                    cascade4=False,
-                    cascade5=False,
-                    cascade6=False,
                     convs=nn.ModuleList([nn.Conv2d(96, 96, kernel_size=3, padding=1, bias=False)]),
                     bns=nn.ModuleList([nn.BatchNorm2d(96)]),
                 )
@@ -299,19 +173,6 @@ class Res2Net50_48w2s(nn.Module):
                 512,
                 1024,
                 mid=384,
-                last=1,
-                s3=False,
-                s4=False,
-                s5=False,
-                s6=False,
-                s7=False,
-                s8=False,
-                cascade1=False,
-                cascade2=False,
-                cascade3=False,
-                cascade4=False,
-                cascade5=False,
-                cascade6=False,
                 convs=nn.ModuleList(
                     [nn.Conv2d(192, 192, kernel_size=3, stride=2, padding=1, bias=False)],
                 ),
@@ -327,19 +188,6 @@ class Res2Net50_48w2s(nn.Module):
                     1024,
                     1024,
                     mid=384,
-                    last=1,
-                    s3=False,
-                    s4=False,
-                    s5=False,
-                    s6=False,
-                    s7=False,
-                    s8=False,
-                    cascade1=False,
-                    cascade2=False,
-                    cascade3=False,
-                    cascade4=False,
-                    cascade5=False,
-                    cascade6=False,
                     convs=nn.ModuleList(
                         [nn.Conv2d(192, 192, kernel_size=3, padding=1, bias=False)],
                     ),
@@ -353,19 +201,6 @@ class Res2Net50_48w2s(nn.Module):
                 1024,
                 2048,
                 mid=768,
-                last=1,
-                s3=False,
-                s4=False,
-                s5=False,
-                s6=False,
-                s7=False,
-                s8=False,
-                cascade1=False,
-                cascade2=False,
-                cascade3=False,
-                cascade4=False,
-                cascade5=False,
-                cascade6=False,
                 convs=nn.ModuleList(
                     [nn.Conv2d(384, 384, kernel_size=3, stride=2, padding=1, bias=False)],
                 ),
@@ -381,19 +216,6 @@ class Res2Net50_48w2s(nn.Module):
                     2048,
                     2048,
                     mid=768,
-                    last=1,
-                    s3=False,
-                    s4=False,
-                    s5=False,
-                    s6=False,
-                    s7=False,
-                    s8=False,
-                    cascade1=False,
-                    cascade2=False,
-                    cascade3=False,
-                    cascade4=False,
-                    cascade5=False,
-                    cascade6=False,
                     convs=nn.ModuleList(
                         [nn.Conv2d(384, 384, kernel_size=3, padding=1, bias=False)],
                     ),

@@ -49,38 +49,16 @@ class Bottle2neck(nn.Module):
         in_channels: int,
         out_channels: int,
         mid: int,
-        last: int,
-        s3: bool,
-        s4: bool,
-        s5: bool,
-        s6: bool,
-        s7: bool,
-        s8: bool,
         cascade1: bool,
         cascade2: bool,
-        cascade3: bool,
-        cascade4: bool,
-        cascade5: bool,
-        cascade6: bool,
         convs: nn.Module,
         bns: nn.Module,
         pool: nn.Module | None = None,
         downsample: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        self.s3 = s3
         self.cascade1 = cascade1
-        self.s4 = s4
         self.cascade2 = cascade2
-        self.s5 = s5
-        self.cascade3 = cascade3
-        self.s6 = s6
-        self.cascade4 = cascade4
-        self.s7 = s7
-        self.cascade5 = cascade5
-        self.s8 = s8
-        self.cascade6 = cascade6
-        self.last = last
         self.conv1 = nn.Conv2d(in_channels, mid, kernel_size=1, bias=False)
         self.bn1 = nn.BatchNorm2d(mid)
         self.convs = convs
@@ -99,55 +77,17 @@ class Bottle2neck(nn.Module):
         part = out.chunk(4, 1)[0]
         sp = self.relu(self.bns[0](self.convs[0](part)))
         y = sp
-        if self.s3:
-            part = out.chunk(4, 1)[1]
+        part = out.chunk(4, 1)[1]
         if self.cascade1:
             part = sp + part
-        if self.s3:
-            sp = self.relu(self.bns[1](self.convs[1](part)))
-        if self.s3:
-            y = torch.cat([y, sp], 1)
-        if self.s4:
-            part = out.chunk(4, 1)[2]
+        sp = self.relu(self.bns[1](self.convs[1](part)))
+        y = torch.cat([y, sp], 1)
+        part = out.chunk(4, 1)[2]
         if self.cascade2:
             part = sp + part
-        if self.s4:
-            sp = self.relu(self.bns[2](self.convs[2](part)))
-        if self.s4:
-            y = torch.cat([y, sp], 1)
-        if self.s5:
-            part = out.chunk(4, 1)[3]
-        if self.cascade3:
-            part = sp + part
-        if self.s5:
-            sp = self.relu(self.bns[3](self.convs[3](part)))
-        if self.s5:
-            y = torch.cat([y, sp], 1)
-        if self.s6:
-            part = out.chunk(4, 1)[4]
-        if self.cascade4:
-            part = sp + part
-        if self.s6:
-            sp = self.relu(self.bns[4](self.convs[4](part)))
-        if self.s6:
-            y = torch.cat([y, sp], 1)
-        if self.s7:
-            part = out.chunk(4, 1)[5]
-        if self.cascade5:
-            part = sp + part
-        if self.s7:
-            sp = self.relu(self.bns[5](self.convs[5](part)))
-        if self.s7:
-            y = torch.cat([y, sp], 1)
-        if self.s8:
-            part = out.chunk(4, 1)[6]
-        if self.cascade6:
-            part = sp + part
-        if self.s8:
-            sp = self.relu(self.bns[6](self.convs[6](part)))
-        if self.s8:
-            y = torch.cat([y, sp], 1)
-        rest = out.chunk(4, 1)[self.last]
+        sp = self.relu(self.bns[2](self.convs[2](part)))
+        y = torch.cat([y, sp], 1)
+        rest = out.chunk(4, 1)[3]
         if self.pool is not None:
             rest = self.pool(rest)
         out = torch.cat([y, rest], 1)
@@ -229,19 +169,8 @@ class Res2NeXt50(nn.Module):
                 64,
                 256,
                 mid=128,
-                last=3,
-                s3=True,
-                s4=True,
-                s5=False,
-                s6=False,
-                s7=False,
-                s8=False,
                 cascade1=False,
                 cascade2=False,
-                cascade3=False,
-                cascade4=False,
-                cascade5=False,
-                cascade6=False,
                 convs=nn.ModuleList(
                     [
                         nn.Conv2d(32, 32, kernel_size=3, padding=1, groups=8, bias=False),
@@ -261,19 +190,8 @@ class Res2NeXt50(nn.Module):
                     256,
                     256,
                     mid=128,
-                    last=3,
-                    s3=True,
-                    s4=True,
-                    s5=False,
-                    s6=False,
-                    s7=False,
-                    s8=False,
                     cascade1=True,
                     cascade2=True,
-                    cascade3=False,
-                    cascade4=False,
-                    cascade5=False,
-                    cascade6=False,
                     convs=nn.ModuleList(
                         [
                             nn.Conv2d(32, 32, kernel_size=3, padding=1, groups=8, bias=False),
@@ -291,19 +209,8 @@ class Res2NeXt50(nn.Module):
                 256,
                 512,
                 mid=256,
-                last=3,
-                s3=True,
-                s4=True,
-                s5=False,
-                s6=False,
-                s7=False,
-                s8=False,
                 cascade1=False,
                 cascade2=False,
-                cascade3=False,
-                cascade4=False,
-                cascade5=False,
-                cascade6=False,
                 convs=nn.ModuleList(
                     [
                         nn.Conv2d(64, 64, kernel_size=3, stride=2, padding=1, groups=8, bias=False),
@@ -323,19 +230,8 @@ class Res2NeXt50(nn.Module):
                     512,
                     512,
                     mid=256,
-                    last=3,
-                    s3=True,
-                    s4=True,
-                    s5=False,
-                    s6=False,
-                    s7=False,
-                    s8=False,
                     cascade1=True,
                     cascade2=True,
-                    cascade3=False,
-                    cascade4=False,
-                    cascade5=False,
-                    cascade6=False,
                     convs=nn.ModuleList(
                         [
                             nn.Conv2d(64, 64, kernel_size=3, padding=1, groups=8, bias=False),
@@ -353,19 +249,8 @@ class Res2NeXt50(nn.Module):
                 512,
                 1024,
                 mid=512,
-                last=3,
-                s3=True,
-                s4=True,
-                s5=False,
-                s6=False,
-                s7=False,
-                s8=False,
                 cascade1=False,
                 cascade2=False,
-                cascade3=False,
-                cascade4=False,
-                cascade5=False,
-                cascade6=False,
                 convs=nn.ModuleList(
                     [
                         nn.Conv2d(
@@ -409,19 +294,8 @@ class Res2NeXt50(nn.Module):
                     1024,
                     1024,
                     mid=512,
-                    last=3,
-                    s3=True,
-                    s4=True,
-                    s5=False,
-                    s6=False,
-                    s7=False,
-                    s8=False,
                     cascade1=True,
                     cascade2=True,
-                    cascade3=False,
-                    cascade4=False,
-                    cascade5=False,
-                    cascade6=False,
                     convs=nn.ModuleList(
                         [
                             nn.Conv2d(128, 128, kernel_size=3, padding=1, groups=8, bias=False),
@@ -441,19 +315,8 @@ class Res2NeXt50(nn.Module):
                 1024,
                 2048,
                 mid=1024,
-                last=3,
-                s3=True,
-                s4=True,
-                s5=False,
-                s6=False,
-                s7=False,
-                s8=False,
                 cascade1=False,
                 cascade2=False,
-                cascade3=False,
-                cascade4=False,
-                cascade5=False,
-                cascade6=False,
                 convs=nn.ModuleList(
                     [
                         nn.Conv2d(
@@ -497,19 +360,8 @@ class Res2NeXt50(nn.Module):
                     2048,
                     2048,
                     mid=1024,
-                    last=3,
-                    s3=True,
-                    s4=True,
-                    s5=False,
-                    s6=False,
-                    s7=False,
-                    s8=False,
                     cascade1=True,
                     cascade2=True,
-                    cascade3=False,
-                    cascade4=False,
-                    cascade5=False,
-                    cascade6=False,
                     convs=nn.ModuleList(
                         [
                             nn.Conv2d(256, 256, kernel_size=3, padding=1, groups=8, bias=False),

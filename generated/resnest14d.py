@@ -85,26 +85,10 @@ class SplitAttention(nn.Module):
 
     fusible = (("conv", "bn0"), ("fc1", "bn1"))
 
-    def __init__(
-        self,
-        channels: int,
-        radix: int,
-        attn_channels: int,
-        mid: int,
-        conv_groups: int,
-        multi: bool,
-    ) -> None:
+    def __init__(self, channels: int, radix: int, attn_channels: int, mid: int) -> None:
         super().__init__()
         self.radix = radix
-        self.multi = multi
-        self.conv = nn.Conv2d(
-            channels,
-            mid,
-            kernel_size=3,
-            padding=1,
-            groups=conv_groups,
-            bias=False,
-        )
+        self.conv = nn.Conv2d(channels, mid, kernel_size=3, padding=1, groups=2, bias=False)
         self.bn0 = nn.BatchNorm2d(mid)
         self.act0 = nn.ReLU(inplace=True)
         self.fc1 = nn.Conv2d(channels, attn_channels, kernel_size=1)
@@ -122,10 +106,7 @@ class SplitAttention(nn.Module):
         gap = self.bn1(gap)
         gap = self.act1(gap)
         w = self.fc2(gap)
-        if self.multi:
-            w = w.unflatten(1, (1, self.radix, -1)).softmax(2).movedim(2, 1).flatten(1, 3)
-        else:
-            w = w.sigmoid()
+        w = w.unflatten(1, (1, self.radix, -1)).softmax(2).movedim(2, 1).flatten(1, 3)
         return (y * w).unflatten(1, (self.radix, -1)).sum(1)
 
 
@@ -161,7 +142,7 @@ class ResNeSt14D(nn.Module):
                 64,
                 64,
                 256,
-                conv2=SplitAttention(64, 2, 32, mid=128, conv_groups=2, multi=True),
+                conv2=SplitAttention(64, 2, 32, mid=128),
                 downsample=nn.Sequential(
                     nn.Identity(),
                     nn.Conv2d(64, 256, kernel_size=1, bias=False),
@@ -174,7 +155,7 @@ class ResNeSt14D(nn.Module):
                 256,
                 128,
                 512,
-                conv2=SplitAttention(128, 2, 64, mid=256, conv_groups=2, multi=True),
+                conv2=SplitAttention(128, 2, 64, mid=256),
                 avd_last=nn.AvgPool2d(kernel_size=3, stride=2, padding=1),
                 downsample=nn.Sequential(
                     nn.AvgPool2d(kernel_size=2, stride=2, ceil_mode=True, count_include_pad=False),
@@ -188,7 +169,7 @@ class ResNeSt14D(nn.Module):
                 512,
                 256,
                 1024,
-                conv2=SplitAttention(256, 2, 128, mid=512, conv_groups=2, multi=True),
+                conv2=SplitAttention(256, 2, 128, mid=512),
                 avd_last=nn.AvgPool2d(kernel_size=3, stride=2, padding=1),
                 downsample=nn.Sequential(
                     nn.AvgPool2d(kernel_size=2, stride=2, ceil_mode=True, count_include_pad=False),
@@ -202,7 +183,7 @@ class ResNeSt14D(nn.Module):
                 1024,
                 512,
                 2048,
-                conv2=SplitAttention(512, 2, 256, mid=1024, conv_groups=2, multi=True),
+                conv2=SplitAttention(512, 2, 256, mid=1024),
                 avd_last=nn.AvgPool2d(kernel_size=3, stride=2, padding=1),
                 downsample=nn.Sequential(
                     nn.AvgPool2d(kernel_size=2, stride=2, ceil_mode=True, count_include_pad=False),

@@ -73,16 +73,15 @@ class SelectiveKernelBasic(nn.Module):
 class SelectiveKernel(nn.Module):
     """Selective kernel convolution: parallel paths mixed by a softmax attention."""
 
-    def __init__(self, num_paths: int, paths: nn.Module, attn: nn.Module) -> None:
+    def __init__(self, paths: nn.Module, attn: nn.Module) -> None:
         super().__init__()
-        self.num_paths = num_paths
         self.paths = paths
         self.attn = attn
 
     def forward(self, x: Tensor) -> Tensor:
         y = apply_to_chunks(self.paths, x)
         weights = self.attn(y)
-        return (y * weights).unflatten(1, (self.num_paths, -1)).sum(1)
+        return (y * weights).unflatten(1, (2, -1)).sum(1)
 
 
 class ConvNormAct(nn.Module):
@@ -165,7 +164,6 @@ class SKResNet34(nn.Module):
             *[
                 SelectiveKernelBasic(
                     conv1=SelectiveKernel(
-                        num_paths=2,
                         paths=nn.ModuleList(
                             [
                                 ConvNormAct(32, 64, 3, padding=1),
@@ -182,7 +180,6 @@ class SKResNet34(nn.Module):
         self.layer2 = nn.Sequential(
             SelectiveKernelBasic(
                 conv1=SelectiveKernel(
-                    num_paths=2,
                     paths=nn.ModuleList(
                         [
                             ConvNormAct(32, 128, 3, stride=2, padding=1),
@@ -200,7 +197,6 @@ class SKResNet34(nn.Module):
             *[
                 SelectiveKernelBasic(
                     conv1=SelectiveKernel(
-                        num_paths=2,
                         paths=nn.ModuleList(
                             [
                                 ConvNormAct(64, 128, 3, padding=1),
@@ -217,7 +213,6 @@ class SKResNet34(nn.Module):
         self.layer3 = nn.Sequential(
             SelectiveKernelBasic(
                 conv1=SelectiveKernel(
-                    num_paths=2,
                     paths=nn.ModuleList(
                         [
                             ConvNormAct(64, 256, 3, stride=2, padding=1),
@@ -235,7 +230,6 @@ class SKResNet34(nn.Module):
             *[
                 SelectiveKernelBasic(
                     conv1=SelectiveKernel(
-                        num_paths=2,
                         paths=nn.ModuleList(
                             [
                                 ConvNormAct(128, 256, 3, padding=1),
@@ -252,7 +246,6 @@ class SKResNet34(nn.Module):
         self.layer4 = nn.Sequential(
             SelectiveKernelBasic(
                 conv1=SelectiveKernel(
-                    num_paths=2,
                     paths=nn.ModuleList(
                         [
                             ConvNormAct(128, 512, 3, stride=2, padding=1),
@@ -270,7 +263,6 @@ class SKResNet34(nn.Module):
             *[
                 SelectiveKernelBasic(
                     conv1=SelectiveKernel(
-                        num_paths=2,
                         paths=nn.ModuleList(
                             [
                                 ConvNormAct(256, 512, 3, padding=1),

@@ -39,12 +39,6 @@ def replace_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
     setattr(root.get_submodule(parent), name, module)
 
 
-def apply_to_chunks(modules: nn.ModuleList, x: Tensor) -> Tensor:
-    """Module i on the i-th of len(modules) equal channel chunks of x, concatenated."""
-    chunks = x.chunk(len(modules), 1)
-    return torch.cat([module(chunk) for module, chunk in zip(modules, chunks, strict=True)], 1)
-
-
 class SelectiveKernelBottleneck(nn.Module):
     """Bottleneck whose 3x3 is a selective kernel convolution."""
 
@@ -115,16 +109,15 @@ class ConvNormAct(nn.Module):
 class SelectiveKernel(nn.Module):
     """Selective kernel convolution: parallel paths mixed by a softmax attention."""
 
-    def __init__(self, num_paths: int, paths: nn.Module, attn: nn.Module) -> None:
+    def __init__(self, paths: nn.Module, attn: nn.Module) -> None:
         super().__init__()
-        self.num_paths = num_paths
         self.paths = paths
         self.attn = attn
 
     def forward(self, x: Tensor) -> Tensor:
         y = torch.cat([path(x) for path in self.paths], 1)
         weights = self.attn(y)
-        return (y * weights).unflatten(1, (self.num_paths, -1)).sum(1)
+        return (y * weights).unflatten(1, (2, -1)).sum(1)
 
 
 class SelectiveKernelAttn(nn.Module):
@@ -171,7 +164,6 @@ class SKResNeXt50_32x4d(nn.Module):
             SelectiveKernelBottleneck(
                 conv1=ConvNormAct(64, 128, 1),
                 conv2=SelectiveKernel(
-                    num_paths=2,
                     paths=nn.ModuleList(
                         [
                             ConvNormAct(128, 128, 3, padding=1, groups=32),
@@ -190,7 +182,6 @@ class SKResNeXt50_32x4d(nn.Module):
                 SelectiveKernelBottleneck(
                     conv1=ConvNormAct(256, 128, 1),
                     conv2=SelectiveKernel(
-                        num_paths=2,
                         paths=nn.ModuleList(
                             [
                                 ConvNormAct(128, 128, 3, padding=1, groups=32),
@@ -208,7 +199,6 @@ class SKResNeXt50_32x4d(nn.Module):
             SelectiveKernelBottleneck(
                 conv1=ConvNormAct(256, 256, 1),
                 conv2=SelectiveKernel(
-                    num_paths=2,
                     paths=nn.ModuleList(
                         [
                             ConvNormAct(256, 256, 3, stride=2, padding=1, groups=32),
@@ -227,7 +217,6 @@ class SKResNeXt50_32x4d(nn.Module):
                 SelectiveKernelBottleneck(
                     conv1=ConvNormAct(512, 256, 1),
                     conv2=SelectiveKernel(
-                        num_paths=2,
                         paths=nn.ModuleList(
                             [
                                 ConvNormAct(256, 256, 3, padding=1, groups=32),
@@ -245,7 +234,6 @@ class SKResNeXt50_32x4d(nn.Module):
             SelectiveKernelBottleneck(
                 conv1=ConvNormAct(512, 512, 1),
                 conv2=SelectiveKernel(
-                    num_paths=2,
                     paths=nn.ModuleList(
                         [
                             ConvNormAct(512, 512, 3, stride=2, padding=1, groups=32),
@@ -264,7 +252,6 @@ class SKResNeXt50_32x4d(nn.Module):
                 SelectiveKernelBottleneck(
                     conv1=ConvNormAct(1024, 512, 1),
                     conv2=SelectiveKernel(
-                        num_paths=2,
                         paths=nn.ModuleList(
                             [
                                 ConvNormAct(512, 512, 3, padding=1, groups=32),
@@ -282,7 +269,6 @@ class SKResNeXt50_32x4d(nn.Module):
             SelectiveKernelBottleneck(
                 conv1=ConvNormAct(1024, 1024, 1),
                 conv2=SelectiveKernel(
-                    num_paths=2,
                     paths=nn.ModuleList(
                         [
                             ConvNormAct(1024, 1024, 3, stride=2, padding=1, groups=32),
@@ -301,7 +287,6 @@ class SKResNeXt50_32x4d(nn.Module):
                 SelectiveKernelBottleneck(
                     conv1=ConvNormAct(2048, 1024, 1),
                     conv2=SelectiveKernel(
-                        num_paths=2,
                         paths=nn.ModuleList(
                             [
                                 ConvNormAct(1024, 1024, 3, padding=1, groups=32),

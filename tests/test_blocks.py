@@ -84,7 +84,7 @@ def test_inline_block_builds_and_draws(tmp_path: Path) -> None:
     assert "out += x" in source
     assert "se=GatedSqueeze(" in source
     assert "layer1.0.se.fc1.weight" in compiled.arch.state_dict()
-    assert "gate_se" in compiled.dot("block")
+    assert "gate se" in compiled.dot("block")  # the kind names its add-on
 
 
 def test_optional_member_exists_only_where_its_condition_holds() -> None:
@@ -110,7 +110,7 @@ def test_block_members_are_built_by_the_caller() -> None:
     compiled = compile_file(NESTED)
     source = compiled.source()
     assert "def __init__(self, first: nn.Module, second: nn.Module) -> None:" in source
-    assert "first=EcaModule(kernel_size=3, padding=1)" in source
+    assert "se=DoubleEca(first=EcaModule(), second=EcaModule())" in source  # lets folded
     keys = [key for key in compiled.arch.state_dict() if key.startswith("layer1.0.se.")]
     assert keys == ["layer1.0.se.first.conv.weight", "layer1.0.se.second.conv.weight"]
 

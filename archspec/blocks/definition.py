@@ -646,7 +646,9 @@ def _check_calls(
 def _indexing(block: BlockDef, steps: list[Step]) -> set[str]:
     """The list members forward calls by index (nn.ModuleList); refuse mixing both styles."""
     calls = [c for s in steps for e in s.exprs() for c in calls_in(e)]
-    by_index = {c.func for c in calls if c.index is not None} | {c.on for c in calls if c.on}
+    lists = {n for n, m in block.constructs().items() if isinstance(m, Each | Listed)}
+    by_index = {c.func for c in calls if c.index is not None}
+    by_index |= {c.on for c in calls if c.on in lists}
     whole = {c.func for c in calls if c.index is None}
     for name in sorted(by_index & whole):
         message = f"member {name!r} is called both whole and by index; choose one"

@@ -26,6 +26,7 @@ from archspec.blocks.syntax import (
     Step,
     Use,
     calls_in,
+    names_in,
 )
 from archspec.emit.fusion import pairs_statement
 from archspec.emit.source import statement
@@ -65,14 +66,15 @@ def block_source(
     ops = dict(code.ops)
     steps = block.steps()
     accumulating = accumulating_steps(steps)
+    kept = _kept_steps(steps, folded)
     for index, step in enumerate(steps):
+        if index not in kept:
+            continue
         text = _step(step.target, _folded(step.expr, folded), ops, index in accumulating)
         called = step.expr.func if isinstance(step.expr, Apply) else ""
         if step.otherwise is not None:
             lines += _if_else(step, text, folded, ops)
             continue
-        if folded.get(called) is ABSENT or folded.get(step.when or "") is False:
-            continue  # a member no block has, or a condition no block meets: v keeps its value
         if step.when is not None and step.when not in folded:
             lines.append(f"{_INDENT}if self.{step.when}:")
             lines.append(f"{_INDENT}    {text}")
@@ -82,6 +84,25 @@ def block_source(
         else:
             lines.append(_INDENT + text)
     return "\n".join(lines)
+
+
+def _kept_steps(steps: list[Step], folded: Folded) -> set[int]:
+    """The steps the class writes: not those calling a member no block has or under a
+    condition no block meets (v keeps its value), nor a copy `v = w` nothing then reads
+    (timm's `shortcut = x` where no block of the model has a skip)."""
+    kept = set()
+    for index, step in enumerate(steps):
+        called = step.expr.func if isinstance(step.expr, Apply) else ""
+        skipped = folded.get(called) is ABSENT or folded.get(step.when or "") is False
+        if step.otherwise is not None or not skipped:
+            kept.add(index)
+    for index in sorted(kept, reverse=True):
+        step = steps[index]
+        if isinstance(step.expr, Use) and step.target is not None and step.otherwise is None:
+            later = [steps[i] for i in kept if i > index]
+            if not any(step.target in names_in(e) for s in later for e in s.exprs()):
+                kept.discard(index)
+    return kept
 
 
 def _if_else(step: Step, text: str, folded: Folded, ops: Mapping[str, Op]) -> list[str]:
@@ -322,10 +343,16 @@ CHUNK_HELPER = '''def apply_to_chunks(modules: nn.ModuleList, x: Tensor) -> Tens
     return torch.cat([module(chunk) for module, chunk in zip(modules, chunks, strict=True)], 1)'''
 
 
-def uses_chunk_helper(code: BlockCode) -> bool:
-    """Whether a class's forward calls apply_to_chunks (an each_split step)."""
-    steps = code.block.steps()
-    return any(c.func == "each_split" for s in steps for e in s.exprs() for c in calls_in(e))
+def uses_chunk_helper(code: BlockCode, folded: Folded) -> bool:
+    """Whether a class's forward, written for this model, calls apply_to_chunks (an each_split
+    step in a branch some block takes)."""
+    for step in code.block.steps():
+        taken = step.exprs()
+        if step.when is not None and step.when in folded and step.otherwise is not None:
+            taken = [step.expr if folded[step.when] else step.otherwise]
+        if any(c.func == "each_split" for e in taken for c in calls_in(e)):
+            return True
+    return False
 
 
 def _grouped(expr: Apply, args: list[str], ops: Mapping[str, Op]) -> str:
@@ -346,20 +373,27 @@ def _grouped(expr: Apply, args: list[str], ops: Mapping[str, Op]) -> str:
     return f"{grouped}.softmax(2).movedim(2, 1).flatten(1, 3)"
 
 
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
 def folding(calls: list[Call]) -> dict[str, Any]:
-    """The params with defaults that every call of one definition class passes with the same
-    value: the class is written for this model with them as literals (as the hand-written
-    templates left out `groups` and `dilation` where no block used them); and the optional
-    and slot members no call passes, which the class leaves out (ABSENT)."""
+    """The params with defaults and the let values that every call of one definition class
+    passes with the same value: the class is written for this model with them as literals (as
+    the hand-written templates left out `groups` and `dilation` where no block used them); and
+    the optional and slot members no call passes, which the class leaves out (ABSENT)."""
     cls = calls[0].target
     assert isinstance(cls, BlockClass) and isinstance(cls.code, BlockCode)
     block = cls.code.block
     folded: dict[str, Any] = {}
     for name in ctor_names(block, block.constructs()):
         param = block.params.get(name)
-        if param is None or param.default is None:
+        if name in block.let:  # passed by keyword by every call
+            values = {_hashable(dict(call.kwargs).get(name)) for call in calls}
+        elif param is None or param.default is None:
             continue
-        values = {dict(call.kwargs).get(name, param.default) for call in calls}
+        else:
+            values = {_hashable(dict(call.kwargs).get(name, param.default)) for call in calls}
         if len(values) == 1:
             folded[name] = values.pop()
     for member in block.passed_optional():

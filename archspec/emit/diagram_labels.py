@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from archspec.emit.diagram_model import Diagram, Unit
 from archspec.emit.diagram_text import (
-    BRANCH_NAMES,
     Row,
     block_kind,
+    branch_name,
     human,
     op_text,
     short_block,
@@ -46,7 +46,7 @@ def cluster_label(diagram: Diagram, key: str) -> str:
     cluster = diagram.clusters[key]
     arch = diagram.arch
     if cluster.kind == "branch":
-        text = BRANCH_NAMES.get(cluster.tag, cluster.tag)
+        text = branch_name(cluster.tag)
     elif cluster.kind == "block":
         text = f"{run_title(diagram, key, cluster.stage)}: {block_kind(arch, key, cluster.stage)}"
     else:

@@ -38,6 +38,11 @@ BLOCK_NAMES = {
 }
 
 
+def branch_name(tag: str) -> str:
+    """An add-on's heading: its words, or its kind's name with spaces (selective kernel)."""
+    return BRANCH_NAMES.get(tag, tag.replace("_", " "))
+
+
 def human(count: int) -> str:
     """3 significant digits with a K/M/G suffix: 9408 -> 9.41K, 4089184256 -> 4.09G."""
     for suffix, size in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
@@ -87,7 +92,7 @@ def summary(arch: ArchGraph, nodes: list[str]) -> list[Row]:
             continue
         if tag and tag not in seen:
             seen.add(tag)
-            rows.append(Row(f"{BRANCH_NAMES.get(tag, tag)}:", heading=True, branch=True))
+            rows.append(Row(f"{branch_name(tag)}:", heading=True, branch=True))
         rows.append(Row(op_text(op), branch=bool(tag)))
     return rows or [Row(op_text(arch.graph.nodes[node]["op"])) for node in nodes]
 

@@ -96,12 +96,14 @@ def emit_pytorch(arch: ArchGraph, source: str, header: dict[str, Any]) -> str:
             stochastic_depth=any(
                 isinstance(data["op"], StochasticDepth) for _, data in arch.nodes()
             ),
-            helpers=_helpers(arch, classes),
+            helpers=_helpers(arch, classes, folded),
         )
     )
 
 
-def _helpers(arch: ArchGraph, classes: list[BlockClass]) -> list[str]:
+def _helpers(
+    arch: ArchGraph, classes: list[BlockClass], folded: dict[BlockClass, dict[str, Any]]
+) -> list[str]:
     """The sources of the helpers the model's ops call (LayerNorm2d, Permute) and its blocks'
     forwards call (apply_to_chunks)."""
     used = set()
@@ -110,7 +112,7 @@ def _helpers(arch: ArchGraph, classes: list[BlockClass]) -> list[str]:
         if call is not None and isinstance(call.target, str):
             used.add(call.target)
     sources = [source for name, source in HELPERS.items() if name in used]
-    if any(uses_chunk_helper(cls.code) for cls in classes):
+    if any(uses_chunk_helper(cls.code, folded.get(cls, {})) for cls in classes):
         sources.append(CHUNK_HELPER)
     return sources
 

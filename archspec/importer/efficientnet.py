@@ -18,6 +18,8 @@ from archspec.importer.tree import child, children, kind
 
 DEFAULT_RATIO = {"mbconv": 6, "fused_mbconv": 4, "inverted_residual": 6}
 TIMM_PASSIVE = {"Identity", "DropPath", "ReLU6", "SiLU", "ReLU"}
+# Members of timm's DepthwiseSeparableConv, InvertedResidual, EdgeResidual and ConvBnAct.
+TIMM_MEMBERS = {"conv_pw", "conv_dw", "conv_pwl", "conv_exp", "conv", "bn1", "bn2", "bn3", "se"}
 
 
 def matches_torchvision(model: Any) -> bool:
@@ -32,7 +34,7 @@ def matches_torchvision(model: Any) -> bool:
 
 def matches_timm(model: Any) -> bool:
     kids = children(model)
-    return all(k in kids for k in ("conv_stem", "bn1", "blocks", "conv_head", "bn2"))
+    return all(k in kids for k in ("conv_stem", "bn1", "blocks"))
 
 
 def recognise_torchvision(model: Any) -> Iterator[dict[str, Any]]:
@@ -63,6 +65,10 @@ def recognise_torchvision(model: Any) -> Iterator[dict[str, Any]]:
 
 def recognise_timm(model: Any) -> Iterator[dict[str, Any]]:
     _refuse_same_padding(model)
+    if child(model, "bn2") is None:
+        raise NotImportable(
+            "conv_head", "a conv head after the global pool (timm MobileNetV3) has no spec form"
+        )
     stem_unit = pair(model.conv_stem, model.bn1, "conv_stem", "bn1")
     act = stem_unit.act
     if act not in ("SiLU", "ReLU6"):
@@ -129,9 +135,8 @@ def _timm_block(block: Any, path: str, act: str) -> dict[str, Any]:
     for name, module in kids.items():
         if name == "aa" and kind(module) != "Identity":
             raise NotImportable(f"{path}.aa", f"{kind(module)} (anti-aliasing) has no spec form")
-        if not stateless(module) or kind(module) in TIMM_PASSIVE or name == "aa":
-            continue
-        if name != "se":
+        passive = stateless(module) and kind(module) in TIMM_PASSIVE
+        if name not in TIMM_MEMBERS and not passive:
             raise NotImportable(f"{path}.{name}", f"{kind(module)} has no spec form")
     units = _timm_units(block, path)
     se = child(block, "se")

@@ -5,7 +5,6 @@ BatchNormAct2d side by side), and grouping a flat run of blocks into stage rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +48,7 @@ def check_padding(module: Any, path: str) -> None:
             path,
             f"{kind(module)} (TensorFlow 'same' padding, set by the input size) has no spec form",
         )
-    pad = getattr(module, "padding", None)
+    pad: Any = getattr(module, "padding", None)
     kernel, dilation = module.kernel_size, module.dilation
     want = tuple((k - 1) // 2 * d for k, d in zip(kernel, dilation, strict=True))
     if isinstance(pad, str) or tuple(pad) != want or module.padding_mode != "zeros":
@@ -87,9 +86,10 @@ def unit(module: Any, path: str) -> Unit:
     (`conv`, `bn`)."""
     kids = children(module)
     if "conv" in kids and "bn" in kids:
-        extra = [n for n in kids if n not in ("conv", "bn", "aa", "drop_path")]
-        if extra or child(module, "aa") is not None:
-            raise NotImportable(f"{path}.{(extra or ['aa'])[0]}", "has no spec form")
+        extra = [n for n in kids if n not in ("conv", "bn", "drop_path")]
+        extra += [n for n in ("aa", "drop_path") if child(module, n) is not None]
+        if extra:
+            raise NotImportable(f"{path}.{extra[0]}", f"{kind(kids[extra[0]])} has no spec form")
         return pair(module.conv, module.bn, f"{path}.conv", f"{path}.bn")
     items = list(module) if kind(module) != "Conv2d" and hasattr(module, "__iter__") else []
     if len(items) not in (2, 3):
@@ -104,11 +104,9 @@ def stateless(module: Any) -> bool:
     return not any(True for _ in module.parameters()) and not any(True for _ in module.buffers())
 
 
-def group_rows(
-    reads: list[dict[str, Any]], split: Callable[[dict[str, Any], dict[str, Any]], bool]
-) -> list[dict[str, Any]]:
+def group_rows(reads: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Consecutive block reads (block, width, stride, args) as stage rows: a block joins the
-    previous row when it has stride 1 and the same kind, width and args, and `split` allows."""
+    previous row when it has stride 1 and the same kind, width and args."""
     rows: list[dict[str, Any]] = []
     for read in reads:
         last = rows[-1] if rows else None
@@ -116,7 +114,6 @@ def group_rows(
             last is not None
             and read["stride"] == 1
             and all(read[k] == last[k] for k in ("block", "width", "args"))
-            and not split(last, read)
         ):
             last["depth"] += 1
             continue

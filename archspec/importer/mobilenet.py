@@ -52,7 +52,7 @@ def recognise_v2(model: Any) -> Iterator[dict[str, Any]]:
     yield {
         "layout": "torchvision_flat",
         "stem": stem,
-        "stages": table(group_rows(reads, lambda _a, _b: False)),
+        "stages": table(group_rows(reads)),
         "tail": tail,
         "head": dropout_linear(child(model, "classifier"), "classifier"),
     }
@@ -71,7 +71,7 @@ def recognise_v3(model: Any) -> Iterator[dict[str, Any]]:
     yield {
         "layout": "torchvision_mobilenet_v3",
         "stem": stem,
-        "stages": table(group_rows(reads, lambda _a, _b: False)),
+        "stages": table(group_rows(reads)),
         "head": _v3_head(child(model, "classifier")),
     }
 
@@ -102,10 +102,9 @@ def _placed(module: Any, path: str, act: str, name: str) -> dict[str, Any]:
 
 def _v2_block(block: Any, path: str) -> dict[str, Any]:
     layers = list(child(block, "conv") or [])
-    units = [unit(m, f"{path}.conv.{i}") for i, m in enumerate(layers) if kind(m) != "BatchNorm2d"]
     if len(layers) < 3 or kind(layers[-2]) != "Conv2d" or kind(layers[-1]) != "BatchNorm2d":
         raise NotImportable(f"{path}.conv", f"{kind(block)}: no 1x1 projection and BatchNorm")
-    *acts, _ = units
+    acts = [unit(m, f"{path}.conv.{i}") for i, m in enumerate(layers[:-2])]
     project = conv(layers[-2], f"{path}.conv.{len(layers) - 2}")
     if any(u.act != "ReLU6" or u.norm_args() for u in acts):
         raise NotImportable(path, "a MobileNetV2 block with other activations or norms")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from archspec.importer import densenet, resnet, resnetv2
+from archspec.importer import densenet, efficientnet, mobilenet, regnet, resnet, resnetv2, vgg
 from archspec.importer.errors import NotImportable
 from archspec.importer.tree import children, kind
 
@@ -15,6 +15,17 @@ FAMILIES: tuple[tuple[str, Callable[[Any], bool], Recogniser], ...] = (
     ("torchvision_resnet", resnet.matches, resnet.recognise),
     ("timm_resnetv2", resnetv2.matches, resnetv2.recognise),
     ("torchvision_densenet", densenet.matches, densenet.recognise),
+    ("torchvision_regnet", regnet.matches_torchvision, regnet.recognise_torchvision),
+    ("timm_regnet", regnet.matches_timm, regnet.recognise_timm),
+    ("torchvision_flat", mobilenet.matches_v2, mobilenet.recognise_v2),
+    ("torchvision_mobilenet_v3", mobilenet.matches_v3, mobilenet.recognise_v3),
+    (
+        "torchvision_efficientnet",
+        efficientnet.matches_torchvision,
+        efficientnet.recognise_torchvision,
+    ),
+    ("timm_efficientnet", efficientnet.matches_timm, efficientnet.recognise_timm),
+    ("torchvision_vgg", vgg.matches, vgg.recognise),
 )
 
 

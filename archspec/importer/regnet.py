@@ -134,7 +134,7 @@ def _squeeze(se: Any, path: str, width: int) -> int:
     if se is None:
         return 0
     kids = children(se)
-    fc1 = kids.get("fc1", kids.get("conv_reduce"))
+    fc1: Any = kids.get("fc1", kids.get("conv_reduce"))
     extra = {n for n, m in kids.items() if not stateless(m) and n not in ("fc1", "fc2")}
     if kind(fc1) != "Conv2d" or extra or int(fc1.in_channels) != width:
         raise NotImportable(path, f"{kind(se)} has no spec form")

@@ -44,10 +44,14 @@ PLAIN = {
 # Functional activations, spelled as a stateless member of that op (no state_dict entry).
 ACTIVATIONS = {"relu": "relu", "relu6": "relu6", "silu": "silu", "hardswish": "hardswish"}
 FRESH = ("out", "y", "z", "u", "v", "w")
-# A member leaf: (op word or kind, ((argument, value), ...)); a list member is a tuple of them.
+# Arguments that are widths: said in the block's channels even where every block agrees, and
+# (all but groups) derived from them by a whole factor.
+DERIVED_ARGS = {"in_channels", "out_channels", "num_features", "in_features", "out_features"}
+CHANNEL_ARGS = DERIVED_ARGS | {"channels", "groups"}
+# A member leaf: (op word or kind, ((argument, value), ...)); a list member is a list of them.
 Value = int | float | bool
 Leaf = tuple[str, tuple[tuple[str, Value], ...]]
-Form = Leaf | tuple[Leaf, ...]
+Form = Leaf | list[Leaf]
 
 
 @dataclass
@@ -98,13 +102,12 @@ class Synthesis:
         first = blocks[0]
         graphs = [_trace(b.module, b.path) for b in blocks]
         slot = _downsample_slot(blocks)
-        skeletons = {_skeleton(g, b.module, slot, self) for g, b in zip(graphs, blocks, strict=True)}
+        skeletons = {_skeleton(g, b.module, slot) for g, b in zip(graphs, blocks, strict=True)}
         if len(skeletons) > 1:
             other = next(
                 b
                 for g, b in zip(graphs, blocks, strict=True)
-                if _skeleton(g, b.module, slot, self)
-                != _skeleton(graphs[0], first.module, slot, self)
+                if _skeleton(g, b.module, slot) != _skeleton(graphs[0], first.module, slot)
             )
             raise NotImportable(
                 other.path, f"{kind(other.module)} runs another graph than at {first.path}"
@@ -116,7 +119,7 @@ class Synthesis:
         members, steps = _Writer(graphs[index], blocks[index], slot, self).write()
         called = [n for n, role in members.items() if role == "call"]
         forms = [{n: self._form(b, n) for n in called} for b in blocks]
-        definition = _parameterise(first, members, forms, blocks, stages, slot)
+        definition = _parameterise(first, members, forms, blocks, stages)
         definition["forward"] = steps
         instances = definition.pop("_values")
         found = self._register(kind(first.module), definition)
@@ -164,7 +167,7 @@ class Synthesis:
         module = getattr(block.module, name)
         path = f"{block.path}.{name}"
         if kind(module) in ("Sequential", "ModuleList"):
-            return tuple(_op(m, f"{path}.{i}") for i, m in enumerate(module))
+            return [_op(m, f"{path}.{i}") for i, m in enumerate(module)]
         if _is_torch(module):
             return _op(module, path)
         found = self.nested(module, path)
@@ -199,13 +202,13 @@ def _trace(module: Any, path: str) -> Any:
     """The block's fx graph, its direct children (and torch layers) as leaves."""
     import torch.fx  # noqa: PLC0415
 
-    class Tracer(torch.fx.Tracer):  # type: ignore[misc]
+    class Tracer(torch.fx.Tracer):
         def is_leaf_module(self, m: Any, qualname: str) -> bool:
             return "." not in qualname or bool(super().is_leaf_module(m, qualname))
 
     try:
         return Tracer().trace(module)
-    except Exception as exc:  # noqa: BLE001 - user code may raise anything while traced
+    except Exception as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise NotImportable(
             path, f"{kind(module)}.forward cannot be traced by torch.fx: {message}{_frame(exc)}"
@@ -229,7 +232,7 @@ def _shapes(model: Any) -> dict[int, tuple[tuple[int, int], tuple[int, int]]]:
     found: dict[int, tuple[tuple[int, int], tuple[int, int]]] = {}
 
     def hook(module: Any, inputs: Any, output: Any) -> None:
-        first = inputs[0] if inputs else None
+        first: Any = inputs[0] if inputs else None
         if id(module) in found or not _map(first) or not _map(output):
             return
         found[id(module)] = ((first.shape[1], first.shape[2]), (output.shape[1], output.shape[2]))
@@ -243,8 +246,9 @@ def _shapes(model: Any) -> dict[int, tuple[tuple[int, int], tuple[int, int]]]:
     try:
         with torch.no_grad():
             model.eval()(torch.zeros(1, channels, PROBE_SIDE, PROBE_SIDE, device=device))
-    except Exception as exc:  # noqa: BLE001 - the user's model may raise anything
-        raise NotImportable("", f"the model does not run on a 1x{channels}x128x128 input: {exc}")
+    except Exception as exc:
+        message = f"the model does not run on a 1x{channels}x{PROBE_SIDE}x{PROBE_SIDE} input"
+        raise NotImportable("", f"{message}: {exc}") from None
     finally:
         for h in hooks:
             h.remove()
@@ -307,7 +311,10 @@ def _batchnorm(m: Any, path: str) -> Leaf:
     if not m.affine or not m.track_running_stats or m.momentum is None:
         raise NotImportable(path, "BatchNorm2d without affine weights or running stats")
     eps, momentum = float(m.eps), float(m.momentum)
-    return ("batchnorm", (("num_features", int(m.num_features)), ("eps", eps), ("momentum", momentum)))
+    return (
+        "batchnorm",
+        (("num_features", int(m.num_features)), ("eps", eps), ("momentum", momentum)),
+    )
 
 
 def _linear(m: Any, path: str) -> Leaf:
@@ -393,8 +400,10 @@ def _downsample_slot(blocks: list[Block]) -> str:
     for name in sorted(names):
         present = [_child(b.module, name) is not None for b in blocks]
         wanted = [b.stride != 1 or b.in_channels != b.out_channels for b in blocks]
-        if any(present) and present == wanted and all(
-            _projection(_child(b.module, name)) for b in blocks if _child(b.module, name)
+        if (
+            any(present)
+            and present == wanted
+            and all(_projection(_child(b.module, name)) for b in blocks if _child(b.module, name))
         ):
             return name
     return ""
@@ -416,7 +425,7 @@ def _projection_style(module: Any) -> str:
 # --- graphs -------------------------------------------------------------------------------
 
 
-def _skeleton(graph: Any, module: Any, slot: str, synth: Synthesis) -> tuple[Any, ...]:
+def _skeleton(graph: Any, module: Any, slot: str) -> tuple[Any, ...]:
     """The graph less its values: node kinds, targets and wiring, the slot's call bypassed
     (a block without its projection reads the block input there instead)."""
     index: dict[Any, Any] = {}
@@ -430,11 +439,10 @@ def _skeleton(graph: Any, module: Any, slot: str, synth: Synthesis) -> tuple[Any
         if node.op == "call_module":
             sub = module.get_submodule(node.target)
             target = (node.target, kind(sub))
-        elif node.op != "placeholder" and node.op != "output":
+        elif node.op not in {"placeholder", "output"}:
             target = getattr(node.target, "__name__", str(node.target))
         args = _wired(node.args, index)
         out.append((node.op, target, args, _wired(tuple(node.kwargs.items()), index)))
-    del synth
     return tuple(out)
 
 
@@ -474,9 +482,6 @@ class _Writer:
             self._node(position, node)
         return self.members, self.steps
 
-    def where(self, node: Any) -> str:
-        return f"{self.block.path}: {kind(self.block.module)}"
-
     def refuse(self, node: Any, what: str) -> NotImportable:
         text = node.format_node() if hasattr(node, "format_node") else str(node)
         text = re.sub(r"\s+", " ", str(text)).strip()
@@ -514,7 +519,7 @@ class _Writer:
             raise self.refuse(node, f"the constant {arg!r} as a value")
         return self.names[arg]
 
-    def _target(self, position: int, node: Any, source: Any) -> str:
+    def _target(self, position: int, node: Any, source: Any, fresh: str = "out") -> str:
         """The name the node's value gets: its input's, where this is that input's last use."""
         if source is not None and self.names.get(source, "x") != "x":
             reused = self.names[source]
@@ -522,7 +527,7 @@ class _Writer:
                 self.names[node] = reused
                 return reused
         live = {self.names[n] for n in self.names if self.last[n] > position}
-        for name in (*FRESH, *(f"v{i}" for i in range(1, 100))):
+        for name in (fresh, *FRESH, *(f"v{i}" for i in range(1, 100))):
             if name not in live and name not in self.members and name != "x":
                 self.names[node] = name
                 return name
@@ -537,7 +542,7 @@ class _Writer:
         value = self._value(node, source)
         if target == self.slot:
             self.members[name] = "slot"
-            out = self._target(position, node, None)
+            out = self._target(position, node, None, "identity")
             self.steps += [f"{out} = {value}", f"{out} = {name}({value})"]
             return
         call = f"{name}[{item}]" if item.isdigit() else name
@@ -576,25 +581,31 @@ class _Writer:
         ):
             sign = "+" if "add" in name else "*"
             return f"{self._value(node, args[0])} {sign} {self._value(node, args[1])}"
-        if name in ("sigmoid", "sigmoid_") and len(args) == 1 and not kwargs:
-            return f"sigmoid({self._value(node, args[0])})"
-        word = ACTIVATIONS.get(name.rstrip("_"))
-        if word is not None and len(args) == 1 and set(kwargs) <= {"inplace"}:
-            return self._activation(node, word)
-        if name == "cat":
-            return self._cat(node, args, kwargs)
-        if name in ("mean", "adaptive_avg_pool2d"):
-            return self._mean(node, name, args, kwargs)
-        if name == "flatten" and args[1:] in ([1], []) and kwargs in ({}, {"start_dim": 1}):
-            if args[1:] or kwargs:
-                return f"flatten({self._value(node, args[0])})"
         if name == "chunk":
             self._chunk(node, args, kwargs)
             return None
         if target is operator.getitem and args[0] in self.chunks:
             source, count = self.chunks[args[0]]
             return f"chunk({self.names[source]}, {count}, {int(args[1])})"
-        raise self.refuse(node, f"{node.op} {name}")
+        found = self._unary(node, name, args, kwargs)
+        if found is None:
+            raise self.refuse(node, f"{node.op} {name}")
+        return found
+
+    def _unary(self, node: Any, name: str, args: list[Any], kwargs: dict[str, Any]) -> str | None:
+        """Functions of one map: sigmoid, activations, cat, global mean, flatten."""
+        word = ACTIVATIONS.get(name.rstrip("_"))
+        if name in ("sigmoid", "sigmoid_") and len(args) == 1 and not kwargs:
+            return f"sigmoid({self._value(node, args[0])})"
+        if word is not None and len(args) == 1 and set(kwargs) <= {"inplace"}:
+            return self._activation(node, word)
+        if name == "cat":
+            return self._cat(node, args, kwargs)
+        if name in ("mean", "adaptive_avg_pool2d"):
+            return self._mean(node, name, args, kwargs)
+        if name == "flatten" and (args[1:] == [1] or kwargs == {"start_dim": 1}):
+            return f"flatten({self._value(node, args[0])})"
+        return None
 
     def _cat(self, node: Any, args: list[Any], kwargs: dict[str, Any]) -> str:
         dim = kwargs.get("dim", args[1] if len(args) > 1 else 0)
@@ -651,27 +662,46 @@ class _Params:
                 self.params[name] = {"default": 1} if name == "stride" else {}
                 self.vectors[name] = base[name]
         elif base["in_channels"] == base["out_channels"]:
-            self.vectors["channels"] = base["in_channels"]
+            # A module that keeps its width (an attention gate) takes `channels`, as SE does.
+            base = {"channels": base.pop("in_channels"), "stride": base["stride"]}
         self.base = {**base, **self.vectors}
 
-    def resolve(self, vector: tuple[Any, ...], where: str) -> Any:
-        """A literal, or the name of the param or let value that takes these values."""
-        if all(v == vector[0] for v in vector):
-            return vector[0]
+    def resolve(self, vector: tuple[Any, ...], where: str, arg: str) -> Any:
+        """A literal, or the name of the param or let value that takes these values. A width
+        is said in the block's channels even where every block has the same (`conv1` reads
+        `in_channels`); a stride is the block's where it strides."""
+        constant = all(v == vector[0] for v in vector)
         if any(isinstance(v, bool | float) for v in vector):
+            if constant:
+                return vector[0]
             raise NotImportable(where, f"{vector[0]!r} and {vector[1:]!r}: a varying option")
-        if vector in self.known:
+        widthish = _width(arg, CHANNEL_ARGS)
+        if arg == "stride":
+            names: tuple[str, ...] = ("stride",) if not constant or vector[0] != 1 else ()
+        elif widthish:
+            names = ("in_channels", "out_channels", "channels")
+        else:
+            names = () if constant else tuple(self.base)
+        if (widthish or not constant) and vector in self.known:
             return self.known[vector]
-        for name, values in self.base.items():
-            if values == vector:
-                return self._use(name, values)
-        for name, values in self.base.items():
-            for k in range(2, 17):
-                if tuple(v * k for v in values) == vector:
-                    return self._derive(f"{name} * {k}", name, vector)
-                if tuple(v // k for v in values) == vector and all(v % k == 0 for v in values):
-                    return self._derive(f"{name} // {k}", name, vector)
-        return self._new(vector, where)
+        for name in names:
+            if self.base.get(name) == vector:
+                return self._use(name, vector)
+        if _width(arg, DERIVED_ARGS):
+            for name in ("out_channels", "in_channels", "channels"):
+                derived = self._derived(name, vector)
+                if derived:
+                    return derived
+        return vector[0] if constant else self._new(vector, where)
+
+    def _derived(self, name: str, vector: tuple[Any, ...]) -> str:
+        values = self.base.get(name, ())
+        for k in range(2, 17) if values else ():
+            if tuple(v * k for v in values) == vector:
+                return self._derive(f"{name} * {k}", name, vector)
+            if tuple(v // k for v in values) == vector and all(v % k == 0 for v in values):
+                return self._derive(f"{name} // {k}", name, vector)
+        return ""
 
     def _use(self, name: str, values: tuple[Any, ...]) -> str:
         self.params.setdefault(name, {})
@@ -703,6 +733,11 @@ class _Params:
         return name
 
 
+def _width(arg: str, names: set[str]) -> bool:
+    """Whether an argument is a width (a nested kind's own params, `hidden`, are)."""
+    return arg in names or arg.startswith("hidden")
+
+
 def _fresh(base: str, *taken: dict[str, Any]) -> str:
     name, n = base, 1
     while any(name in t for t in taken):
@@ -717,7 +752,6 @@ def _parameterise(
     forms: list[dict[str, Form]],
     blocks: list[Block],
     stages: list[int] | None,
-    slot: str,
 ) -> dict[str, Any]:
     """params, let and members (with the instances' param values under `_values`)."""
     found = _Params(blocks, stages)
@@ -729,7 +763,6 @@ def _parameterise(
             written[name] = f"{role}()"
         else:
             written[name] = _member(name, [f[name] for f in forms], found, first)
-    del slot
     definition: dict[str, Any] = {"doc": f"{kind(first.module)}, as imported (synthesised)."}
     definition["params"] = {n: found.params[n] for n in _ordered(found.params)}
     if found.let:
@@ -747,22 +780,22 @@ def _ordered(params: dict[str, Any]) -> list[str]:
 
 
 def _member(name: str, forms: list[Form], found: _Params, first: Block) -> Any:
-    shapes = {_shape(f) for f in forms}
-    if len(shapes) > 1:
+    """A member's constructor text (a list of them for a Sequential), values resolved."""
+    if len({_shape(f) for f in forms}) > 1:
         raise NotImportable(
             f"{first.path}.{name}", "a member whose layers differ between blocks of one class"
         )
-    sample = forms[0]
-    if sample and isinstance(sample[0], tuple):
-        items = [_call(f"{name}.{i}", [f[i] for f in forms], found, first) for i in range(len(sample))]  # type: ignore[index,misc]
-        return items
-    return _call(name, forms, found, first)  # type: ignore[arg-type]
+    lists = [f for f in forms if isinstance(f, list)]
+    if lists:
+        size = len(lists[0])
+        return [_call(f"{name}.{i}", [f[i] for f in lists], found, first) for i in range(size)]
+    return _call(name, [f for f in forms if not isinstance(f, list)], found, first)
 
 
 def _shape(form: Form) -> Any:
-    if form and isinstance(form[0], tuple):
-        return tuple(_shape(f) for f in form)  # type: ignore[arg-type]
-    word, args = form  # type: ignore[misc]
+    if isinstance(form, list):
+        return tuple(_shape(f) for f in form)
+    word, args = form
     return (word, tuple(a for a, _ in args))
 
 
@@ -775,7 +808,7 @@ def _call(name: str, leaves: list[Leaf], found: _Params, first: Block) -> str:
     keywords: list[str] = []
     for i, (arg, _) in enumerate(args):
         vector = tuple(leaf[1][i][1] for leaf in leaves)
-        value = found.resolve(vector, f"{first.path}.{name}: {word}'s {arg}")
+        value = found.resolve(vector, f"{first.path}.{name}: {word}'s {arg}", arg)
         if op is not None and arg not in required and value == defaults.get(arg):
             if not isinstance(value, bool) or isinstance(defaults.get(arg), bool):
                 continue
@@ -803,12 +836,14 @@ def stage_rows(model: Any, stages: list[tuple[str, Any]]) -> tuple[dict[str, Any
     where: list[int] = []
     for index, (name, layer) in enumerate(stages):
         if kind(layer) != "Sequential" or len(layer) == 0:
-            raise NotImportable(name, f"a stage must be a Sequential of blocks, found {kind(layer)}")
+            raise NotImportable(
+                name, f"a stage must be a Sequential of blocks, found {kind(layer)}"
+            )
         for j, module in enumerate(layer):
             blocks.append(synth.block(module, f"{name}.{j}"))
             where.append(index)
     kinds = _stage_kinds(synth, blocks, where)
-    rows = [_row(blocks, where, kinds, index, synth) for index in range(len(stages))]
+    rows = [_row(blocks, where, kinds, index) for index in range(len(stages))]
     return {k.name: _public(k.definition) for k in synth.kinds.values()}, rows
 
 
@@ -829,9 +864,7 @@ def _stage_kinds(synth: Synthesis, blocks: list[Block], where: list[int]) -> lis
     return [k for k in found if k is not None]
 
 
-def _row(
-    blocks: list[Block], where: list[int], kinds: list[Kind], index: int, synth: Synthesis
-) -> dict[str, Any]:
+def _row(blocks: list[Block], where: list[int], kinds: list[Kind], index: int) -> dict[str, Any]:
     mine = [i for i, w in enumerate(where) if w == index]
     first = blocks[mine[0]]
     names = {kinds[i].name for i in mine}
@@ -854,7 +887,6 @@ def _row(
     slot = _downsample_slot([blocks[i] for i in mine])
     if slot and _projection_style(getattr(first.module, slot)) == "avg":
         row["downsample"] = "avg"
-    del synth
     return row
 
 

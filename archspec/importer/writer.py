@@ -10,7 +10,10 @@ from typing import Any
 import yaml
 
 # Top-level keys in the order the zoo specs use.
-ORDER = ("archspec", "name", "reference", "input", "layout", "blocks", "stem", "stages", "head")
+ORDER = (
+    "archspec", "name", "reference", "input", "layout", "drop_path_rate", "blocks", "stem",
+    "stages", "tail", "head",
+)  # fmt: skip
 MAX_NAME = 64
 # Stage columns written as a list even where every stage agrees: the table's shape.
 LIST_COLUMNS = ("depth", "width")
@@ -44,4 +47,13 @@ def spec_text(data: dict[str, Any], comment: str = "") -> str:
     ordered = {k: data[k] for k in ORDER if k in data}
     ordered.update((k, v) for k, v in data.items() if k not in ordered)
     head = "".join(f"# {line}\n" if line else "#\n" for line in comment.splitlines())
-    return head + yaml.safe_dump(ordered, sort_keys=False, default_flow_style=None, width=100)
+    return head + "".join(
+        # Block definitions read as the stdlib's files: one member and one step a line.
+        yaml.safe_dump({k: v}, sort_keys=False, default_flow_style=_flow(k, v), width=100)
+        for k, v in ordered.items()
+    )
+
+
+def _flow(key: str, value: Any) -> bool | None:
+    """Flow style for the leaves (`input: [3, 224, 224]`), never for a definition's members."""
+    return False if key == "blocks" or not isinstance(value, dict | list) else None

@@ -487,6 +487,9 @@ def _each_items(
         if isinstance(a, Ref) and isinstance(values[a.name], tuple)
     }
     lengths = {name: len(items) for name, items in lists.items()}  # type: ignore[arg-type]
+    if not lengths:
+        message = f"block {kind!r}, member {member!r} reads no list here (one item per element)"
+        raise LowerError(loc, message, "pass it an `ints` param or a let value that is a list")
     if len(set(lengths.values())) > 1:
         given = ", ".join(f"{n} has {c}" for n, c in lengths.items())
         message = f"block {kind!r}, member {member!r}: its lists differ in length ({given})"
