@@ -17,6 +17,7 @@ GENERATED_GLOBALS = (
     "StochasticDepth",
     "LayerNorm2d",
     "Permute",
+    "FrozenBatchNorm2d",
     "ZeroPadShortcut",
     "apply_to_chunks",
 )

@@ -30,6 +30,7 @@ REFERENCES: dict[str, tuple[str, str] | tuple[str, str, dict[str, Any]]] = {
     "wide_resnet50_2": ("torchvision", "wide_resnet50_2"),
     "resnet50d": ("timm", "resnet50d"),
     "ecaresnet50d": ("timm", "ecaresnet50d"),
+    "resnet50_gn": ("timm", "resnet50_gn"),
     "mobilenet_v2": ("torchvision", "mobilenet_v2"),
     "mobilenet_v2_timm": ("timm", "mobilenetv2_100"),
     "efficientnet_b0": ("torchvision", "efficientnet_b0"),

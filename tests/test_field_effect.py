@@ -117,6 +117,8 @@ def candidates(  # noqa: PLR0911 - one return per schema node kind
     if "enum" in node:
         return list(node["enum"])
     kind = node.get("type")
+    if kind == "object" and field in OBJECT_FORMS:
+        return OBJECT_FORMS[field]
     special = SPECIAL.get(field)
     if special is not None and kind != "null":
         return special
@@ -131,6 +133,12 @@ def candidates(  # noqa: PLR0911 - one return per schema node kind
         return []
     raise AssertionError(f"no candidate values for {field}: {node}")
 
+
+# Object forms of fields whose other forms the schema spells out (`norm: group` or
+# `norm: {type: group, groups: 8}`; stem.norm is a bool of the same name).
+OBJECT_FORMS: dict[str, list[Any]] = {
+    "norm": [{"type": "group", "groups": 8}, {"type": "layer"}, {"type": "batch", "groups": 2}],
+}
 
 # Fields whose legal values the schema cannot spell out (patterns, shapes, nested kinds).
 SPECIAL: dict[str, list[Any]] = {

@@ -139,7 +139,7 @@ def test_facets_answer_in_their_types(cls: type[Op]) -> None:
     site = Site([(2, 8, 8)], (2, 4, 4))
     call = op.module_call()
     # A torch.nn module, or a helper class every generated file may define (StochasticDepth).
-    helpers = {"StochasticDepth", "LayerNorm2d", "Permute", "ZeroPadShortcut"}
+    helpers = {"StochasticDepth", "LayerNorm2d", "Permute", "ZeroPadShortcut", "FrozenBatchNorm2d"}
     helpers &= set(GENERATED_GLOBALS)
     target = str(call.target) if isinstance(call, Call) else ""
     assert call is None or target.startswith("nn.") or target in helpers

@@ -30,7 +30,7 @@ from pydantic import (
 )
 
 from archspec.blocks.inplace import clobbered
-from archspec.blocks.language import FUNCTIONS, OPS
+from archspec.blocks.language import CHOICE_WORDS, FUNCTIONS, OPS
 from archspec.blocks.syntax import (
     Apply,
     Construct,
@@ -515,13 +515,15 @@ def _check_construct(
             hint = did_you_mean(argument.name, values) if values else "declare it"
             raise BlockProblem(loc, f"reads {argument.name!r}, unknown; {hint}")
     word, kind = OPS.get(construct.target), library.get(construct.target)
-    if word is not None:
+    if construct.target in CHOICE_WORDS:
+        names, required = (list(words) for words in CHOICE_WORDS[construct.target])
+    elif word is not None:
         names, required = [a.name for a in word.args], word.required()
     elif kind is not None:
         names = list(kind.params)
         required = [n for n, param in kind.params.items() if param.default is None]
     else:
-        choices = [*OPS, *library]
+        choices = [*OPS, *CHOICE_WORDS, *library]
         message = f"unknown op or block {construct.target!r}; "
         raise BlockProblem(loc, message + did_you_mean(construct.target, choices))
     try:
@@ -659,7 +661,7 @@ def _indexing(block: BlockDef, steps: list[Step]) -> set[str]:
 def _check_sequence(block: BlockDef) -> None:
     """A sequence holds ops only (its class calls each constructor itself)."""
     for index, module in enumerate(block.constructs().values()):
-        if first_leaf(module).target not in OPS:
+        if first_leaf(module).target not in (*OPS, *CHOICE_WORDS):
             message = "a sequence holds ops only; use members and forward to build a block"
             raise BlockProblem(("sequence", index), message)
 
@@ -694,6 +696,8 @@ def _check_optional_step(step: Step, expr: Expr, call: Apply, defined: set[str],
 
 
 def _writes(target: str) -> bool:
+    if target == "act":
+        return True  # the chosen activation may work in place (ReLU does)
     word = OPS.get(target)
     return word is not None and word.writes_input
 
@@ -701,7 +705,8 @@ def _writes(target: str) -> bool:
 def _stateful(block: BlockDef, member: str) -> bool:
     if member in block.slots():
         return True  # what fills it may have weights
-    words = [OPS.get(c.target) for c in leaves(block.constructs()[member])]
+    targets = [c.target for c in leaves(block.constructs()[member])]
+    words = [OPS.get(t) for t in targets if t != "act"]
     return any(word is None or word.stateful for word in words)
 
 
@@ -788,6 +793,6 @@ def _check_lists(
         hint = f": one of {', '.join(lists)}" if lists else "; declare one (type: ints)"
         raise BlockProblem(("members", name), message + hint)
     listed = [r for r in read if r in lists]
-    if listed and not isinstance(module, Each) and construct.target in OPS:
+    if listed and not isinstance(module, Each) and construct.target in (*OPS, *CHOICE_WORDS):
         message = f"reads {listed[0]!r}, a list; only an `each` member takes one per item"
         raise BlockProblem(("members", name), message)

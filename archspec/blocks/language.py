@@ -22,6 +22,8 @@ from archspec.ir.ops import (
     Conv2d,
     Dropout,
     Flatten,
+    FrozenBatchNorm2d,
+    GroupNorm,
     Hardsigmoid,
     Hardswish,
     Identity,
@@ -144,6 +146,21 @@ OPS: dict[str, OpWord] = {
         BatchNorm2d,
         positional=1,
         doc="BatchNorm2d (eps=1e-5, momentum=0.1)",
+    ),
+    "groupnorm": OpWord(
+        "nn.GroupNorm",
+        (_int("num_groups"), _int("num_channels"), _float("eps", 1e-5)),
+        GroupNorm,
+        positional=2,
+        doc="GroupNorm (num_groups, num_channels; eps=1e-5; affine)",
+    ),
+    "frozen_batchnorm": OpWord(
+        "FrozenBatchNorm2d",
+        (_int("num_features"), _float("eps", 1e-5)),
+        FrozenBatchNorm2d,
+        positional=1,
+        doc="batch norm with fixed statistics and affine, all buffers (torchvision's "
+        "FrozenBatchNorm2d; eps=1e-5)",
     ),
     "adaptive_avgpool": OpWord(
         "nn.AdaptiveAvgPool2d",
@@ -278,6 +295,14 @@ OPS: dict[str, OpWord] = {
         doc="a learned per-channel factor, a bare nn.Parameter: (C, 1, 1), or (C,) with "
         "spatial=false (timm's gamma)",
     ),
+}
+
+# Words for the network's own activation and norm (archspec.lower.choice rewrites them into
+# the spec's `act:` / `norm:` choice, ReLU and BatchNorm by default): name -> (argument names,
+# required ones). `act` works in place where the chosen activation does.
+CHOICE_WORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "act": ((), ()),
+    "norm": (("num_features", "eps"), ("num_features",)),
 }
 
 # Functions a forward step may call besides members: name -> (min args, max args).

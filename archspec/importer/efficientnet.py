@@ -17,6 +17,11 @@ from archspec.importer.mobilenet import conv_kind, dropout_linear, placed
 from archspec.importer.tree import child, children, kind
 
 DEFAULT_RATIO = {"mbconv": 6, "fused_mbconv": 4, "inverted_residual": 6}
+# timm's stem activation -> (the stem and tail kind, the layout whose block kinds fit).
+TIMM_LAYOUTS = {
+    "SiLU": ("conv_bn_silu", "timm_efficientnet"),
+    "ReLU6": ("conv_bn_relu6", "timm_mobilenet"),
+}
 TIMM_PASSIVE = {"Identity", "DropPath", "ReLU6", "SiLU", "ReLU"}
 # Members of timm's DepthwiseSeparableConv, InvertedResidual, EdgeResidual and ConvBnAct.
 TIMM_MEMBERS = {"conv_pw", "conv_dw", "conv_pwl", "conv_exp", "conv", "bn1", "bn2", "bn3", "se"}
@@ -71,10 +76,12 @@ def recognise_timm(model: Any) -> Iterator[dict[str, Any]]:
         )
     stem_unit = pair(model.conv_stem, model.bn1, "conv_stem", "bn1")
     act = stem_unit.act
-    if act not in ("SiLU", "ReLU6"):
-        raise NotImportable("bn1", f"{act or 'no activation'} in the stem: archspec's timm kinds")
-    names = ("conv_bn_silu", "timm_efficientnet") if act == "SiLU" else ("conv_bn_relu6", "")
-    stem = _placed(stem_unit, "conv_stem", act, names[0])
+    if act not in TIMM_LAYOUTS:
+        raise NotImportable(
+            "bn1", f"{act or 'no'} activation: archspec's timm kinds use SiLU, ReLU6"
+        )
+    conv_kind_name, layout = TIMM_LAYOUTS[act]
+    stem = _placed(stem_unit, "conv_stem", act, conv_kind_name)
     stages, probs = [], []
     for i, stage in enumerate(model.blocks):
         reads = []
@@ -82,7 +89,11 @@ def recognise_timm(model: Any) -> Iterator[dict[str, Any]]:
             reads.append(_timm_block(block, f"blocks.{i}.{j}", act))
             probs.append(_prob(child(block, "drop_path")))
         stages.append(_row(reads, f"blocks.{i}"))
-    tail = _placed(pair(model.conv_head, model.bn2, "conv_head", "bn2"), "conv_head", act, names[0])
+    head_unit = pair(model.conv_head, model.bn2, "conv_head", "bn2")
+    tail = _placed(head_unit, "conv_head", act, conv_kind_name)
+    pool = child(model, "global_pool")
+    if pool is not None and getattr(pool, "pool_type", "avg") != "avg":
+        raise NotImportable("global_pool", f"{pool.pool_type} pooling has no spec form")
     fc = child(model, "classifier")
     if kind(fc) != "Linear":
         raise NotImportable("classifier", f"a {kind(fc) or 'missing'} classifier")
@@ -90,7 +101,6 @@ def recognise_timm(model: Any) -> Iterator[dict[str, Any]]:
     rate = float(getattr(model, "drop_rate", 0.2))
     if rate != 0.2:
         head["args"] = {"dropout": rate}
-    layout = names[1] or "timm_mobilenet"
     yield _body(layout, stem, stages, tail, head, probs)
 
 
@@ -199,6 +209,8 @@ def _classify(units: list[Unit], se: bool, path: str, act: str) -> dict[str, Any
         block = "fused_mbconv"
         args = {"kernel_size": first.kernel} if first.kernel != 3 else {}
         expanded = first.out_channels if len(units) == 2 else first.in_channels
+        if len(units) == 2 and expanded == first.in_channels:
+            raise NotImportable(path, "a fused MBConv with a 1x1 projection but no expansion")
         args = {**_ratio(first.in_channels, expanded, path, block), **args}
     _check_se_use(block, se, path)
     if act == "ReLU6" and (args.get("kernel_size") or norm):

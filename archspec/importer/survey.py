@@ -51,8 +51,9 @@ class SurveyRow:
 def family(name: str, library: str) -> str:
     if library == "timm":
         return next((f for f in TIMM_FAMILIES if name.startswith(f)), "")
-    base = name.rstrip("0123456789_xgfmd").split("_")[0]
-    return "wide_resnet" if name.startswith("wide_resnet") else base.rstrip("0123456789")
+    # resnet50 -> resnet, regnet_x_400mf -> regnet, vgg11_bn -> vgg, mnasnet0_5 -> mnasnet
+    base = name.split("_", maxsplit=1)[0].rstrip("0123456789")
+    return "wide_resnet" if name.startswith("wide_resnet") else base
 
 
 def model_names(library: str) -> list[str]:

@@ -47,6 +47,7 @@ from archspec.ir.ops import (
     Mul,
     Op,
 )
+from archspec.lower.choice import DEFAULT, Choice, chosen, chosen_resolver, mark, uses_choice
 from archspec.lower.errors import LowerError
 
 
@@ -144,14 +145,19 @@ def lower_block(
     fills: Mapping[str, SlotFill] | None = None,
     *,
     tagged: bool = True,
+    choice: Choice = DEFAULT,
 ) -> tuple[str, Call]:
     """Add the block's ops under `scope` (reading `x`); return its output node and its call.
     `loc` is where the spec uses the block: argument errors point there. `resolve` finds the
     block kinds that members build; `fills` fills slot members (the others are left out).
     `tagged`: the ops belong to an add-on named by the kind (attention, a nested block), for
-    breakdowns and diagrams; a stage's own blocks are not."""
+    breakdowns and diagrams; a stage's own blocks are not. `choice`: the network's activation
+    and norm, for the definition's act() and norm() (archspec.lower.choice); blocks built
+    inside take the same."""
     if depth > MAX_DEPTH:
         raise LowerError(loc, f"blocks nest deeper than {MAX_DEPTH}", "flatten the definitions")
+    if depth == 0:
+        block, resolve = _chosen(b, scope, block, resolve, choice)
     fills = fills or {}
     values, absent, members = block_plan(kind, block, args, loc, resolve)
     slots = block.slots()
@@ -176,6 +182,27 @@ def lower_block(
         cls = block_class(kind, block, ops, pairs, values)
         b.memo[("class", kind + block.digest)] = cls
     return run.env[name], Call(cls, *_arguments(block, values, run))
+
+
+def _chosen(
+    b: Builder, scope: Scope, block: BlockDef, resolve: Resolve, choice: Choice
+) -> tuple[BlockDef, Resolve]:
+    """The definition and resolver with act()/norm() rewritten; records which words a stage
+    (or the stem, ...) used, so a choice nothing takes is refused (archspec.lower.model)."""
+    key = ("chosen", f"{id(resolve)}:{choice}")
+    found = b.memo.get(key)
+    if found is None or found[0] is not resolve:
+        found = b.memo[key] = (resolve, chosen_resolver(resolve, choice))
+    for word in uses_choice(block):
+        mark(b.memo, scope.stage, word)
+    return chosen(block, choice), found[1]
+
+
+def choice_used(b: Builder, stage: str, word: str) -> bool:
+    """Whether a block of `stage` (or any, for "") wrote act() or norm()."""
+    if stage:
+        return bool(b.memo.get(("choice used", f"{stage}:{word}")))
+    return any(k[0] == "choice used" and k[1].endswith(f":{word}") for k in b.memo)
 
 
 def _run_steps(run: _Run, facts: _Facts, absent: set[str]) -> str:
@@ -508,6 +535,15 @@ def _each_items(
         )
         for i in range(next(iter(lengths.values())))
     ]
+
+
+def built_op(construct: Construct) -> Op:
+    """The op of an op word called with literal arguments (lowering's own stems and
+    projections, where the network's norm and activation are chosen)."""
+    given = tuple(a for a in construct.args if not isinstance(a, Ref))
+    keyed = tuple((k, v) for k, v in construct.kwargs if not isinstance(v, Ref))
+    types = tuple(type(v) is bool for v in (*given, *(v for _, v in keyed)))
+    return _op(construct.target, given, keyed, types)
 
 
 class _BadArgument(ValueError):

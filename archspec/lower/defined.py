@@ -20,12 +20,13 @@ from archspec.errors import Loc
 from archspec.ir.graph import Builder, Scope, Seq
 from archspec.ir.ops import Op, ReLU
 from archspec.lower.blocks import SlotFill, block_plan, block_values, lower_block
+from archspec.lower.choice import choice_of, chosen, chosen_resolver, mark, uses_choice
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.errors import LowerError
 from archspec.lower.residual import shortcut_ops
 from archspec.lower.slots import attention_fill, projection_fill
 from archspec.spec.layout import Layout, render
-from archspec.spec.models import Spec
+from archspec.spec.models import Spec, StageRow
 
 STAGE_SLOT = ("in_channels", "out_channels", "stride")
 STEM_SLOT = ("in_channels", "out_channels")
@@ -68,7 +69,18 @@ def lower_defined_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, An
         scope = Scope(path, st.key, path)
         fills = _fills(st, block, args)
         x, call = lower_block(
-            b, scope, x, kind, block, args, st.loc, _resolver(spec), 0, fills, tagged=False
+            b,
+            scope,
+            x,
+            kind,
+            block,
+            args,
+            st.loc,
+            _resolver(spec),
+            0,
+            fills,
+            tagged=False,
+            choice=choice_of(spec, row),
         )
         items.append(call)
         if st.layout.stages.act_after_block:
@@ -95,7 +107,10 @@ def _entry(st: StageInput) -> tuple[StageInput, list[tuple[str, Any]]]:
     if stages.flat and path == stages.path:  # the flat container's next child
         path, offset = f"{path}.{offset}", offset + 1
     scope = Scope(path, st.key, path)
-    y, call = lower_block(st.builder, scope, st.x, kind, block, args, loc, _resolver(st.spec))
+    choice = choice_of(st.spec, row)
+    y, call = lower_block(
+        st.builder, scope, st.x, kind, block, args, loc, _resolver(st.spec), choice=choice
+    )
     return replace(st, x=y, channels=row.width, offset=offset), [(path, call)]
 
 
@@ -133,7 +148,8 @@ def lower_defined_tail(
     if layout.stages.flat and attr == layout.stages.path:
         attr = f"{attr}.{offset}"
     scope = Scope(attr, "tail", attr)
-    y, call = lower_block(b, scope, x, kind, block, args, ("tail",), _resolver(spec))
+    choice = choice_of(spec)
+    y, call = lower_block(b, scope, x, kind, block, args, ("tail",), _resolver(spec), choice=choice)
     return StageOutput(y, tail.width), [(attr, call)]
 
 
@@ -147,7 +163,9 @@ def splice_block(
 ) -> str:
     """A chain block's ops, each the container's next child (torchvision VGG's `features.N`)."""
     loc = (*st.loc, "block")
-    for _, op in chain_ops(kind, block, args, loc, st.spec):
+    for word in uses_choice(block):
+        mark(st.builder.memo, st.key, word)
+    for _, op in chain_ops(kind, block, args, loc, st.spec, st.row):
         x = st.builder.add(op, [x], Scope("", st.key), st.block_path(len(items)))
         items.append(op)
     return x
@@ -161,9 +179,9 @@ def _fills(st: StageInput, block: BlockDef, args: dict[str, Any]) -> dict[str, S
     c_in, c_out, stride = args["in_channels"], args["out_channels"], args["stride"]
     for name, role in block.slots().items():
         if role == "attention":
-            fill = attention_fill(st.spec, st.row.attention, c_out, (*st.loc, "attention"))
+            fill = attention_fill(st, c_out, choice_of(st.spec, st.row))
         elif stride != 1 or c_in != c_out:
-            ops = shortcut_ops(c_in, c_out, stride, st.row.downsample, bias=False)
+            ops = shortcut_ops(st, (c_in, c_out), stride, bias=False)
             fill = projection_fill(Seq(tuple(ops)))
         else:
             fill = None
@@ -187,7 +205,8 @@ def lower_defined_stem(
     if layout.stages.flat and attr == layout.stages.path:
         attr = f"{attr}.0"  # the first child of the flat container
     scope = Scope(attr, "stem", attr)
-    y, call = lower_block(b, scope, x, kind, block, args, ("stem",), _resolver(spec))
+    choice = choice_of(spec)
+    y, call = lower_block(b, scope, x, kind, block, args, ("stem",), _resolver(spec), choice=choice)
     return StageOutput(y, stem.width), [(attr, call)]
 
 
@@ -197,17 +216,28 @@ def splice_named(
     """A chain kind's ops on the model itself under their member names (timm's `conv_stem`,
     `bn1`, `act1`)."""
     placed = chain_ops(kind, block, args, (part, "type"), spec)
+    for word in uses_choice(block):
+        mark(b.memo, part, word)
     for name, op in placed:
         x = b.add(op, [x], Scope("", part), name)
     return x, placed
 
 
 def chain_ops(
-    kind: str, block: BlockDef, args: dict[str, Any], loc: Loc, spec: Spec
+    kind: str,
+    block: BlockDef,
+    args: dict[str, Any],
+    loc: Loc,
+    spec: Spec,
+    row: StageRow | None = None,
 ) -> list[tuple[str, Op]]:
     """(member, op) of a chain kind for these arguments, in order, absent ones left out: its
-    steps must be `v = member(v)` on op members, ending `return v` (what a layout splices)."""
-    _, absent, members = block_plan(kind, block, args, loc, _resolver(spec))
+    steps must be `v = member(v)` on op members, ending `return v` (what a layout splices).
+    Its act() and norm() are the stage's (`row`) or the network's choice."""
+    choice = choice_of(spec, row)
+    block = chosen(block, choice)
+    resolve = chosen_resolver(_resolver(spec), choice)
+    _, absent, members = block_plan(kind, block, args, loc, resolve)
     values = block_values(kind, block, args, loc)
     ops = []
     for step in block.steps():

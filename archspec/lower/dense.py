@@ -18,8 +18,8 @@ from typing import Any
 from archspec.blocks.definition import DenseForm
 from archspec.blocks.library import builtin_blocks
 from archspec.ir.graph import Scope
-from archspec.ir.ops import BatchNorm2d
 from archspec.lower.blocks import lower_block
+from archspec.lower.choice import choice_of, norm_op
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.errors import LowerError
 
@@ -49,8 +49,9 @@ def lower_dense_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, obje
     if not plain:
         args["bottleneck_channels"] = (row.bn_size or 4) * growth
     scope = Scope(module, st.key)
+    choice = choice_of(st.spec, row)
     x, call = lower_block(
-        st.builder, scope, st.x, kind, block, args, st.loc, _builtin, tagged=False
+        st.builder, scope, st.x, kind, block, args, st.loc, _builtin, tagged=False, choice=choice
     )
     channels = st.channels + row.depth * growth
     children: list[tuple[str, object]] = [(module, call)]
@@ -59,7 +60,7 @@ def lower_dense_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, obje
         x, channels, transition = _transition(st, x, channels, path)
         children.append((path, transition))
     else:
-        norm = BatchNorm2d(channels)
+        norm = norm_op(choice, channels)
         path = names.final_norm
         x = st.builder.add(norm, [x], Scope("", st.key), path)
         children.append((path, norm))
@@ -103,7 +104,17 @@ def _transition(st: StageInput, x: str, channels: int, path: str) -> tuple[str, 
     block = builtin_blocks()["dense_transition"]
     scope = Scope(path, st.key, path)
     args = {"in_channels": channels, "out_channels": out}
+    choice = choice_of(st.spec, st.row)
     y, call = lower_block(
-        st.builder, scope, x, "dense_transition", block, args, st.loc, _builtin, tagged=False
+        st.builder,
+        scope,
+        x,
+        "dense_transition",
+        block,
+        args,
+        st.loc,
+        _builtin,
+        tagged=False,
+        choice=choice,
     )
     return y, out, call

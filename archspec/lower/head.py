@@ -14,7 +14,6 @@ from archspec.blocks.library import find_block
 from archspec.ir.graph import ArchGraph, BlockClass, Builder, Call, Member, Name, Scope, Seq, Step
 from archspec.ir.ops import (
     AdaptiveAvgPool2d,
-    BatchNorm2d,
     Conv2d,
     Flatten,
     GlobalAvgPool,
@@ -23,6 +22,7 @@ from archspec.ir.ops import (
     ReLU,
 )
 from archspec.lower.blocks import lower_block
+from archspec.lower.choice import act_op, choice_of, mark, norm_op
 from archspec.lower.context import StageOutput
 from archspec.lower.defined import splice_named
 from archspec.lower.errors import LowerError
@@ -38,10 +38,13 @@ def lower_tail(
     """The tail's norm + act (unless `final_norm: false`), then the head; the output node."""
     x, tail = current.x, layout.tail
     members: list[tuple[str, Op]] = []
+    choice = choice_of(spec)
     if tail.norm is not None and spec.final_norm is not False:
-        members.append((tail.norm, BatchNorm2d(current.channels)))
+        members.append((tail.norm, norm_op(choice, current.channels)))
+        mark(b.memo, "head", "norm")
     if tail.act is not None and spec.final_norm is not False:
-        members.append((tail.act, ReLU()))
+        members.append((tail.act, act_op(choice)))
+        mark(b.memo, "head", "act")
     x = b.chain(members, x, Scope("", "head"))
     arch.model.members += [Member(name, op) for name, op in members]
     arch.model.features += [Step("call", name) for name, _ in members]
@@ -85,7 +88,8 @@ def _lower_head_kind(
         return y
     resolve = functools.partial(find_block, own=spec.blocks)
     path = head.block
-    y, call = lower_block(b, Scope(path, "head", path), x, kind, block, args, ("head",), resolve)
+    scope, choice = Scope(path, "head", path), choice_of(spec)
+    y, call = lower_block(b, scope, x, kind, block, args, ("head",), resolve, choice=choice)
     arch.model.members.append(Member(path, _num_classes_named(call, spec.head.num_classes)))
     arch.model.head.append(Step("call", path))
     return y

@@ -13,6 +13,7 @@ from typing import Any
 
 from archspec.ir.graph import ArchGraph, Builder, Member, Scope, Seq, StageInfo, Step
 from archspec.ir.ops import Input
+from archspec.lower.blocks import choice_used
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.defined import lower_defined_stage, lower_defined_stem, lower_defined_tail
 from archspec.lower.dense import lower_dense_stage
@@ -182,10 +183,31 @@ def lower(spec: Spec, layout: Layout | None = None) -> ArchGraph:
         arch.stages.append(StageInfo("tail", children[0][0], spec.tail.type, 1))
     arch.output = family.tail(arch, b, spec, current, layout)
     placement.finish()
+    _check_choices(spec, b)
     if spec.head is not None:
         arch.model.ctor_params.append(("num_classes", "int", spec.head.num_classes))
         arch.stages.append(StageInfo("head", "", spec.head.type, 1))
     return arch
+
+
+def _check_choices(spec: Spec, b: Builder) -> None:
+    """`act:` and `norm:` change the network only where some block writes act() / norm()
+    (or the stem and projections build the norm): a choice nothing takes is refused."""
+    given: list[tuple[tuple[str | int, ...], str, object]] = []
+    for word in ("act", "norm"):
+        given.append(((word,), "", getattr(spec, word)))
+        for index, row in enumerate(spec.stages):
+            given.append((("stages", index, word), f"stage{index + 1}", getattr(row, word)))
+    for loc, stage, value in given:
+        word = str(loc[-1])
+        if value is not None and not choice_used(b, stage, word):
+            where = f"stage {stage.removeprefix('stage')}" if stage else "this network"
+            what = "activation" if word == "act" else "norm"
+            raise LowerError(
+                loc,
+                f"no block of {where} takes the network's {what} (none writes {word}())",
+                f"remove `{word}`, or use kinds that write {word}() (README: 'act and norm')",
+            )
 
 
 def family_of(spec: Spec) -> Family:

@@ -13,6 +13,7 @@ from archspec.blocks.library import builtin_blocks
 from archspec.ir.graph import Scope, Seq
 from archspec.ir.ops import AvgPool2d, Conv2d, Identity, Op, ZeroPadShortcut
 from archspec.lower.blocks import lower_block
+from archspec.lower.choice import choice_of
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.residual import BlockArgs, block_args, definition_args, same_avg_pool
 from archspec.lower.slots import attention_fill, projection_fill
@@ -23,11 +24,12 @@ def lower_preact_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, obj
     their `se` and `downsample` slots."""
     kind = st.row.block
     block = builtin_blocks()[kind]
+    choice = choice_of(st.spec, st.row)
     x, calls = st.x, []
     for i, a in enumerate(block_args(st)):
         path = st.block_path(i)
         fills = {}
-        se = attention_fill(st.spec, st.row.attention, a.out_channels, (*st.loc, "attention"))
+        se = attention_fill(st, a.out_channels, choice)
         if se is not None:
             fills["se"] = se
         # timm ResNetV2 also projects where the block changes dilation (PreActBasic).
@@ -45,6 +47,7 @@ def lower_preact_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, obj
             0,
             fills,
             tagged=False,
+            choice=choice,
         )
         calls.append(call)
     return StageOutput(x, a.out_channels), st.children(calls)

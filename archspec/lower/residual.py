@@ -23,7 +23,6 @@ from archspec.blocks.library import builtin_blocks
 from archspec.ir.graph import Scope, Seq
 from archspec.ir.ops import (
     AvgPool2d,
-    BatchNorm2d,
     Conv2d,
     Identity,
     Op,
@@ -37,6 +36,7 @@ from archspec.lower.attention import (
     split_attn_channels,
 )
 from archspec.lower.blocks import SlotFill, lower_block
+from archspec.lower.choice import choice_of, mark, norm_op
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.errors import LowerError
 from archspec.lower.slots import attention_fill, projection_fill
@@ -81,12 +81,13 @@ def lower_residual_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, o
     filling their `se` and `downsample` slots."""
     kind, variant = _variant(st)
     block = builtin_blocks()[kind]
+    choice = choice_of(st.spec, st.row)
     x, calls = st.x, []
     for i, a in enumerate(block_args(st)):
         path = st.block_path(i)
         scope = Scope(path, st.key, path)
         fills: dict[str, SlotFill] = {}
-        se = attention_fill(st.spec, st.row.attention, a.out_channels, (*st.loc, "attention"))
+        se = attention_fill(st, a.out_channels, choice)
         if se is not None:
             fills["se"] = se
         projection = _projection(st, a)
@@ -94,7 +95,18 @@ def lower_residual_stage(st: StageInput) -> tuple[StageOutput, list[tuple[str, o
             fills["downsample"] = projection_fill(projection)
         args = {**definition_args(a, kind.endswith("basic")), **variant(a)}
         x, call = lower_block(
-            st.builder, scope, x, kind, block, args, st.loc, _builtin, 0, fills, tagged=False
+            st.builder,
+            scope,
+            x,
+            kind,
+            block,
+            args,
+            st.loc,
+            _builtin,
+            0,
+            fills,
+            tagged=False,
+            choice=choice,
         )
         calls.append(call)
     return StageOutput(x, a.out_channels), st.children(calls)
@@ -138,7 +150,7 @@ def _projection(st: StageInput, a: BlockArgs) -> Seq | None:
             f"a pad shortcut cannot narrow {a.in_channels} channels to {a.out_channels}",
             "use downsample: conv here, or widen the stage",
         )
-    ops = shortcut_ops(a.in_channels, a.out_channels, a.stride, st.row.downsample, a.bias)
+    ops = shortcut_ops(st, (a.in_channels, a.out_channels), a.stride, a.bias)
     if st.row.downsample == "avg" and a.stride == 1 and a.dilation != 1:
         ops[0] = same_avg_pool()
     return Seq(tuple(ops))
@@ -267,15 +279,19 @@ def same_avg_pool() -> Seq:
 
 
 def shortcut_ops(
-    in_channels: int, out_channels: int, stride: int, style: str, bias: bool
+    st: StageInput, channels: tuple[int, int], stride: int, bias: bool
 ) -> list[Op | Seq]:
-    """The projection shortcut: [conv, bn]; for ResNet-D, [pool | identity, conv, bn]; for
-    option A (`pad`, He et al. 2015's CIFAR ResNets), the subsampled, zero-padded identity."""
+    """The projection shortcut: [conv, norm]; for ResNet-D, [pool | identity, conv, norm]; for
+    option A (`pad`, He et al. 2015's CIFAR ResNets), the subsampled, zero-padded identity.
+    The norm is the network's (timm passes norm_layer to its downsample)."""
+    (in_channels, out_channels), style = channels, st.row.downsample
     if style == "pad":
         return [ZeroPadShortcut(in_channels, out_channels, stride)]
+    mark(st.builder.memo, st.key, "norm")
+    norm = norm_op(choice_of(st.spec, st.row), out_channels)
     if style == "conv":
-        return [Conv2d(in_channels, out_channels, 1, stride, bias=bias), BatchNorm2d(out_channels)]
+        return [Conv2d(in_channels, out_channels, 1, stride, bias=bias), norm]
     pool: Op = (
         Identity() if stride == 1 else AvgPool2d(2, stride, ceil_mode=True, count_include_pad=False)
     )
-    return [pool, Conv2d(in_channels, out_channels, 1, bias=bias), BatchNorm2d(out_channels)]
+    return [pool, Conv2d(in_channels, out_channels, 1, bias=bias), norm]

@@ -12,17 +12,21 @@ from __future__ import annotations
 from typing import Any
 
 from archspec.blocks.library import builtin_blocks, find_block
-from archspec.errors import Loc
 from archspec.ir.graph import Builder, Scope, Seq
 from archspec.ir.ops import Op
 from archspec.lower.blocks import SlotFill, lower_block
+from archspec.lower.choice import Choice
+from archspec.lower.context import StageInput
 from archspec.lower.errors import LowerError
 from archspec.spec.models import BlockAttention, Spec, SqueezeExcite
 
 
-def attention_fill(spec: Spec, attention: Any, channels: int, loc: Loc) -> SlotFill | None:
+def attention_fill(st: StageInput, channels: int, choice: Choice) -> SlotFill | None:
     """The fill of an `attention` slot, or None where the row has none (or one the stage
-    lowers itself: sk and split replace the 3x3, not a slot)."""
+    lowers itself: sk and split replace the 3x3, not a slot). An attention kind that writes
+    act() or norm() takes the stage's choice (the standard library's SE keeps its ReLU, as
+    timm's)."""
+    spec, attention, loc = st.spec, st.row.attention, (*st.loc, "attention")
     if isinstance(attention, SqueezeExcite):
         kind, args = "se", {"reduction": attention.reduction, "divisor": attention.divisor}
         block = builtin_blocks()["se"]
@@ -37,7 +41,7 @@ def attention_fill(spec: Spec, attention: Any, channels: int, loc: Loc) -> SlotF
     args = {**args, "channels": channels}
 
     def fill(b: Builder, scope: Scope, x: str) -> tuple[str, Any]:
-        return lower_block(b, scope, x, kind, block, args, loc, _resolver(spec))
+        return lower_block(b, scope, x, kind, block, args, loc, _resolver(spec), choice=choice)
 
     return fill
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from archspec.blocks.definition import BlockDef
 from archspec.spec.layout import Layout
@@ -146,6 +146,32 @@ Attention = Annotated[
 ]
 
 
+# The network's activation (timm `act_layer`): what the blocks' act() words build.
+Activation = Literal["relu", "relu6", "silu", "gelu", "hardswish", "hardsigmoid", "leaky_relu"]
+NormType = Literal["batch", "frozen_batch", "group", "layer"]
+
+
+class NormChoice(Strict):
+    """The network's norm (timm `norm_layer`): batch, frozen_batch (torchvision's
+    FrozenBatchNorm2d), group (nn.GroupNorm with `groups` groups) or layer (LayerNorm over
+    the channels)."""
+
+    type: NormType
+    groups: Annotated[int, Field(ge=1, le=1024)] | None = None
+
+    @model_validator(mode="after")
+    def _groups_for_group(self) -> NormChoice:
+        if self.groups is not None and self.type != "group":
+            raise ValueError("`groups` applies to type: group only; remove it")
+        return self
+
+
+Norm = Annotated[
+    Annotated[NormType, Tag("name")] | Annotated[NormChoice, Tag("choice")],
+    Discriminator(lambda value: "name" if isinstance(value, str) else "choice"),
+]
+
+
 class StageRow(Strict):
     """One stage of the table (one row as a paper prints it). `block` is a built-in kind or
     one written as data (built with in_channels, out_channels = width, stride and `args`)."""
@@ -168,6 +194,9 @@ class StageRow(Strict):
     bottleneck: Literal[False] | None = None
     compression: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
     args: BlockArgs = {}
+    # This stage's activation and norm, over the spec's (see Spec.act / Spec.norm).
+    act: Activation | None = None
+    norm: Norm | None = None
     # A kind that opens the stage where it strides or changes width, before its blocks, and
     # takes both (ConvNeXt's downsampling layers): the blocks then keep stride and width.
     entry: Name | None = None
@@ -246,6 +275,11 @@ class Spec(Strict):
     # How modules are named (state_dict keys): a built-in layout's name, a layout file relative
     # to the spec, or a layout written inline. Default: the blocks' family's.
     layout: LayoutEntry | None = None
+    # The network's activation and norm (timm's act_layer / norm_layer): what the blocks' act()
+    # and norm() build, and the stem's and projections' norm and activation. Default: ReLU and
+    # BatchNorm. A stage row may choose its own.
+    act: Activation | None = None
+    norm: Norm | None = None
 
 
 def default_class_name(name: str) -> str:

@@ -29,6 +29,7 @@ from archspec.ir.ops.base import (
 from archspec.ir.ops.channels import LayerNorm, LayerNorm2d, LayerScale, Permute
 from archspec.ir.ops.layers import BatchNorm2d, ChannelConv1d, Conv2d, Linear
 from archspec.ir.ops.merges import Add, Concat, GroupSum, GroupWeightedSum, Mul
+from archspec.ir.ops.norms import FrozenBatchNorm2d, GroupNorm
 from archspec.ir.ops.pooling import (
     AdaptiveAvgPool2d,
     AvgPool2d,
@@ -53,7 +54,9 @@ __all__ = [
     "Costs",
     "Dropout",
     "Flatten",
+    "FrozenBatchNorm2d",
     "GlobalAvgPool",
+    "GroupNorm",
     "GroupSoftmax",
     "GroupSum",
     "GroupWeightedSum",
