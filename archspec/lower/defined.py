@@ -19,7 +19,7 @@ from archspec.blocks.syntax import Apply, Use
 from archspec.errors import Loc
 from archspec.ir.graph import Builder, Scope, Seq
 from archspec.ir.ops import Op, ReLU
-from archspec.lower.blocks import SlotFill, block_plan, block_values, lower_block
+from archspec.lower.blocks import Items, SlotFill, block_plan, block_values, lower_block
 from archspec.lower.choice import choice_of, chosen, chosen_resolver, mark, uses_choice
 from archspec.lower.context import StageInput, StageOutput
 from archspec.lower.errors import LowerError
@@ -166,8 +166,17 @@ def splice_block(
     for word in uses_choice(block):
         mark(st.builder.memo, st.key, word)
     for _, op in chain_ops(kind, block, args, loc, st.spec, st.row):
-        x = st.builder.add(op, [x], Scope("", st.key), st.block_path(len(items)))
+        x = place(st.builder, op, x, Scope("", st.key), st.block_path(len(items)))
         items.append(op)
+    return x
+
+
+def place(b: Builder, value: Op | Seq, x: str, scope: Scope, name: str) -> str:
+    """A spliced member's ops at `name` (a list's items at `name.0`, `name.1`, ...)."""
+    if isinstance(value, Op):
+        return b.add(value, [x], scope, name)
+    for index, op in enumerate(value.items):
+        x = place(b, op, x, scope, f"{name}.{index}")
     return x
 
 
@@ -212,14 +221,14 @@ def lower_defined_stem(
 
 def splice_named(
     b: Builder, part: str, kind: str, block: BlockDef, args: dict[str, Any], x: str, spec: Spec
-) -> tuple[str, list[tuple[str, Op]]]:
+) -> tuple[str, list[tuple[str, Op | Seq]]]:
     """A chain kind's ops on the model itself under their member names (timm's `conv_stem`,
     `bn1`, `act1`)."""
     placed = chain_ops(kind, block, args, (part, "type"), spec)
     for word in uses_choice(block):
         mark(b.memo, part, word)
     for name, op in placed:
-        x = b.add(op, [x], Scope("", part), name)
+        x = place(b, op, x, Scope("", part), name)
     return x, placed
 
 
@@ -230,7 +239,7 @@ def chain_ops(
     loc: Loc,
     spec: Spec,
     row: StageRow | None = None,
-) -> list[tuple[str, Op]]:
+) -> list[tuple[str, Op | Seq]]:
     """(member, op) of a chain kind for these arguments, in order, absent ones left out: its
     steps must be `v = member(v)` on op members, ending `return v` (what a layout splices).
     Its act() and norm() are the stage's (`row`) or the network's choice."""
@@ -251,14 +260,17 @@ def chain_ops(
 
 def _chained_member(
     step: Any, members: Mapping[str, Any], kind: str, loc: Loc
-) -> tuple[str, Op] | None:
-    """(member, op) of a chain step `v = member(v)`; None at its final `return v`."""
+) -> tuple[str, Op | Seq] | None:
+    """(member, op) of a chain step `v = member(v)`, a list of ops as one Seq; None at its
+    final `return v`."""
     expr = step.expr
     if step.target is None and isinstance(expr, Use):
         return None
     member = members.get(expr.func) if isinstance(expr, Apply) else None
+    if isinstance(member, Items) and all(isinstance(item, Op) for item in member.items):
+        member = Seq(member.items)
     chained = isinstance(expr, Apply) and len(expr.args) == 1 and expr.index is None
-    if step.target is None or not chained or not (member is None or isinstance(member, Op)):
+    if step.target is None or not chained or not (member is None or isinstance(member, Op | Seq)):
         raise LowerError(
             loc,
             f"{kind!r} is not a chain of ops, so the layout cannot splice it",
