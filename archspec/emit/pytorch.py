@@ -163,18 +163,13 @@ def _walk(value: Any) -> Iterator[Any]:
 
 
 def _classes(values: Any) -> Iterator[BlockClass]:
-    """Block classes in order of first use, helpers (SE, ...) before the blocks using them."""
+    """Block classes in order of first use (a block's members are built by the model and
+    passed to it, so the classes it needs are used after it: any order runs)."""
     seen: list[BlockClass] = []
-
-    def add(cls: BlockClass) -> None:
-        for required in cls.requires:
-            add(required)
-        if cls not in seen:
-            seen.append(cls)
-
     for value in _walk(values):
         if isinstance(value, Call) and isinstance(value.target, BlockClass):
-            add(value.target)
+            if value.target not in seen:
+                seen.append(value.target)
     yield from seen
 
 

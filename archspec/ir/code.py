@@ -19,7 +19,8 @@ class Name:
 
 @dataclass(frozen=True)
 class BlockClass:
-    """A generated nn.Module class: a template specialised by literal options."""
+    """A generated nn.Module class: a block definition's, identified by its kind and the
+    definition's digest (`options`); `code` holds what the emitter writes it from."""
 
     template: str
     base_name: str
@@ -27,13 +28,7 @@ class BlockClass:
     # Attribute of the norm that zero_init_residual zeroes (bn2 / bn3).
     last_norm: str | None = None
     doc: str = ""
-    # Helper classes the template instantiates by name (emitted before this one).
-    requires: tuple[BlockClass, ...] = ()
-    # A block written as data: its definition, for the generic emitter (options identify it).
     code: Any = field(default=None, compare=False, hash=False)
-
-    def option(self, key: str) -> Any:
-        return dict(self.options).get(key)
 
 
 @dataclass(frozen=True)
