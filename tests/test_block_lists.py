@@ -244,3 +244,57 @@ def _by_hand(block: Any, x: Any) -> Any:
     y = block.norm(torch.cat([a, b], 1))
     identity = block.shortcut(x) if block.shortcut is not None else x
     return torch.relu(y + identity)
+
+
+HOSTILE: dict[str, tuple[Any, str]] = {
+    "dense name": (
+        lambda d: _dense_name(d, 'unit{n}"); import os; ("'),
+        "blocks.grow.dense.name",
+    ),
+    "dense name of a keyword": (lambda d: _dense_name(d, "class{n}x"), ""),
+    "count dunder": (lambda d: _step(d, 3, "w = group_sum(y, __class__)"), "forward[3]"),
+    "count call": (lambda d: _step(d, 3, "w = group_sum(y, __import__('os'))"), "forward[3]"),
+    "each member attribute": (
+        lambda d: _step(d, 2, "y = each(branches.__class__, x)"),
+        "forward[2]",
+    ),
+    "else code": (
+        lambda d: _step(
+            d,
+            2,
+            {"do": "y = each(branches, x)", "when": "split", "else": "y = __import__('os')"},
+        ),
+        "forward[2]",
+    ),
+    "each constructor": (
+        lambda d: _member(d, "branches", {"each": "path(__import__('os'), kernels)"}),
+        "members.branches",
+    ),
+}
+
+
+def _dense_name(data: dict[str, Any], name: str) -> dict[str, Any]:
+    data = copy.deepcopy(data)
+    data["blocks"]["grow"] = {
+        "class_name": "Grow",
+        "params": {"in_channels": {}, "out_channels": {}, "stride": {"default": 1}},
+        "let": {"inputs": "series(in_channels, 8, 2)"},
+        "dense": {"each": "path(inputs, 8, 3)", "name": name},
+    }
+    data["stages"] = {"block": "grow", "depth": [1], "width": [40]}
+    return data
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_list_features_are_refused(case: str) -> None:
+    change, where = HOSTILE[case]
+    data = change(_data())
+    try:
+        source = compile_text(yaml.safe_dump(data, sort_keys=False), "probe.yaml").source()
+    except SpecError as exc:
+        message = "\n".join(issue.render() for issue in exc.issues)
+        assert message.startswith("probe.yaml:") and where in message, message
+        return
+    # Accepted only where the text is a plain name: it is then an identifier in the code.
+    assert case == "dense name of a keyword", case
+    assert '{f"class{i + 1}x": layer' in source

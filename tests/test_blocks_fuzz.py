@@ -201,3 +201,80 @@ def test_inline_layout_names(where: tuple[str, ...], text: str) -> None:
     target[where[-1]] = text
     data["layout"] = layout
     _outcome(data)
+
+
+# The list features: `each` members, if/else steps, group functions, chunk, `ints` args and
+# the dense form, fuzzed in a block that uses all of them.
+MULTIPATH = yaml.safe_load((ROOT / "tests" / "fixtures" / "blocks" / "multipath.yaml").read_text())
+LIST_FRAGMENTS = st.sampled_from(
+    [
+        "each(",
+        "each_split(",
+        "group_sum(",
+        "group_softmax(",
+        "group_mix(",
+        "chunk(",
+        "branches",
+        "cascade",
+        "paths_count",
+        "y",
+        "w",
+        ", ",
+        ")",
+        "2",
+        "0",
+        "-1",
+        "x",
+        "__class__",
+        "[0]",
+        " + ",
+        "return ",
+        "y = ",
+    ]
+)
+LIST_TEXT = st.lists(st.one_of(LIST_FRAGMENTS, FRAGMENTS), min_size=1, max_size=10).map("".join)
+
+
+@BOUNDED
+@given(text=LIST_TEXT, index=st.integers(3, 10))
+def test_list_function_steps(text: str, index: int) -> None:
+    data = copy.deepcopy(MULTIPATH)
+    data["blocks"]["multipath"]["forward"][index] = text
+    _outcome(data)
+
+
+@BOUNDED
+@given(do=LIST_TEXT, otherwise=st.one_of(LIST_TEXT, st.none()), when=NAMES)
+def test_if_else_steps(do: str, otherwise: str | None, when: str) -> None:
+    data = copy.deepcopy(MULTIPATH)
+    step: dict[str, Any] = {"do": do, "when": when}
+    if otherwise is not None:
+        step["else"] = otherwise
+    data["blocks"]["multipath"]["forward"][2] = step
+    _outcome(data)
+
+
+@BOUNDED
+@given(
+    each=st.one_of(LIST_TEXT, TEXT),
+    lists=st.lists(st.one_of(st.integers(-2, 9), TEXT), max_size=5),
+)
+def test_each_members_and_list_args(each: str, lists: list[Any]) -> None:
+    data = copy.deepcopy(MULTIPATH)
+    data["blocks"]["multipath"]["members"]["branches"] = {"each": each}
+    data["stages"]["args"][0]["kernels"] = lists
+    _outcome(data)
+
+
+@BOUNDED
+@given(each=st.one_of(LIST_TEXT, TEXT), name=st.one_of(NAMES, st.just("unit{n}")))
+def test_dense_forms(each: str, name: str) -> None:
+    data = copy.deepcopy(MULTIPATH)
+    data["blocks"]["grow"] = {
+        "class_name": "Grow",
+        "params": {"in_channels": {}, "out_channels": {}, "stride": {"default": 1}},
+        "let": {"inputs": "series(in_channels, 8, 2)"},
+        "dense": {"each": each, "name": name},
+    }
+    data["stages"] = {"block": "grow", "depth": [1], "width": [40]}
+    _outcome(data)
