@@ -68,7 +68,7 @@ def reference(depth: int = 40, growth: int = 12, classes: int = 10) -> Any:
 
 
 def test_plain_densenet_matches_paper_and_reference() -> None:
-    from tests.test_fidelity import flop_count, randomise_norms  # noqa: PLC0415
+    from tests.test_fidelity import flop_count, randomise_norms
 
     spec = compiled("densenet_40_k12")
     params = spec.stats.totals.params
