@@ -56,6 +56,8 @@ def test_per_block_rows_sum_to_totals() -> None:
         "vgg11_bn",  # dropout masks in the head
         "regnet_y_400mf",
         "convnext_tiny",  # layer norms' mean and rstd, permuted views, layer scale
+        "resnet50_gn",  # group norms' mean and rstd per group
+        "res2net50_26w_4s",  # chunk views, a cascade of adds, concatenations
     ],
 )
 @pytest.mark.slow

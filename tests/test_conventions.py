@@ -38,6 +38,10 @@ MODELS = [
     "efficientnet_v2_s",  # fused-MBConv: full 3x3 expansion convs, optional list items
     "convnext_tiny",  # LayerNorm2d, channels-last LayerNorm and linears, layer scale, GELU
     "convnext_tiny_timm",  # timm's: gamma reshaped, the head's norm after the flatten
+    "resnet50_gn",  # GroupNorm everywhere (the network's `norm:` choice)
+    "res2net50_26w_4s",  # channel chunks, a cascade of adds, concatenation, avg-pool branch
+    "resnet20_cifar",  # option-A shortcuts: strided slicing and zero channel padding
+    "densenet_40_k12",  # the dense form without bottlenecks
 ]
 
 
