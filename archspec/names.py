@@ -20,6 +20,7 @@ GENERATED_GLOBALS = (
     "FrozenBatchNorm2d",
     "ZeroPadShortcut",
     "apply_to_chunks",
+    "Conv2dSame",
 )
 RESERVED_NAMES = frozenset({*keyword.kwlist, *dir(builtins), *GENERATED_GLOBALS})
 

@@ -42,6 +42,7 @@ MODELS = [
     "res2net50_26w_4s",  # channel chunks, a cascade of adds, concatenation, avg-pool branch
     "resnet20_cifar",  # option-A shortcuts: strided slicing and zero channel padding
     "densenet_40_k12",  # the dense form without bottlenecks
+    "tf_efficientnet_b0",  # TensorFlow "same" padding: Conv2dSame, which ptflops does not hook
 ]
 
 

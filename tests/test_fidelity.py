@@ -35,6 +35,7 @@ REFERENCES: dict[str, tuple[str, str] | tuple[str, str, dict[str, Any]]] = {
     "mobilenet_v2_timm": ("timm", "mobilenetv2_100"),
     "efficientnet_b0": ("torchvision", "efficientnet_b0"),
     "efficientnet_b0_timm": ("timm", "efficientnet_b0"),
+    "tf_efficientnet_b0": ("timm", "tf_efficientnet_b0"),
     "efficientnet_b1": ("torchvision", "efficientnet_b1"),
     "efficientnet_b2": ("torchvision", "efficientnet_b2"),
     "efficientnet_b3": ("torchvision", "efficientnet_b3"),

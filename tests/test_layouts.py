@@ -31,6 +31,7 @@ BUILTIN = [
     "timm_mobilenet_v3",
     "timm_regnet",
     "timm_resnetv2",
+    "timm_tf_efficientnet",
     "timm_vgg",
     "torchvision_convnext",
     "torchvision_densenet",

@@ -39,8 +39,8 @@ from archspec.ir.ops import (
     Shape,
     Sigmoid,
     SiLU,
+    helper_sources,
 )
-from archspec.ir.ops.channels import HELPERS
 from archspec.memory import estimate
 from archspec.passes import run_passes
 from tests.test_conventions import _flop_counter, _fvcore, _ptflops
@@ -326,7 +326,7 @@ def _chain_module(ops: list[Op], channels: int) -> Any:
     lines += [f"        x = {op.forward_call(f'op{i}', 'x')}" for i, op in enumerate(ops)]
     lines.append("        return self.conv2(x)")
     namespace: dict[str, Any] = {"torch": torch, "nn": nn, "Tensor": torch.Tensor}
-    for source in HELPERS.values():
+    for source in helper_sources().values():
         exec(source, namespace)
     exec("\n".join(lines), namespace)
     torch.manual_seed(0)

@@ -29,7 +29,7 @@ from archspec.conventions import CONVENTIONS, count, pycls_acts
 from archspec.emit.diagram_text import PALETTE
 from archspec.ir import ops
 from archspec.ir.code import Call
-from archspec.ir.ops import Op, Site, Uncounted, Window
+from archspec.ir.ops import Op, Site, Uncounted, Window, helper_sources
 from archspec.memory import estimate
 from archspec.names import GENERATED_GLOBALS
 from tests.conftest import ROOT, compiled
@@ -139,8 +139,7 @@ def test_facets_answer_in_their_types(cls: type[Op]) -> None:
     site = Site([(2, 8, 8)], (2, 4, 4))
     call = op.module_call()
     # A torch.nn module, or a helper class every generated file may define (StochasticDepth).
-    helpers = {"StochasticDepth", "LayerNorm2d", "Permute", "ZeroPadShortcut", "FrozenBatchNorm2d"}
-    helpers &= set(GENERATED_GLOBALS)
+    helpers = {"StochasticDepth", *helper_sources()} & set(GENERATED_GLOBALS)
     target = str(call.target) if isinstance(call, Call) else ""
     assert call is None or target.startswith("nn.") or target in helpers
     assert isinstance(op.window(), Window)

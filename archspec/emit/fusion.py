@@ -25,7 +25,8 @@ def fusible(arch: ArchGraph) -> list[tuple[str, str]]:
         if not isinstance(data["op"], BatchNorm2d) or len(inputs) != 1:
             continue
         source = graph.nodes[inputs[0]]
-        if isinstance(source["op"], Conv2d) and list(graph.successors(inputs[0])) == [node]:
+        # Exactly a Conv2d: fuse_conv_bn rebuilds an nn.Conv2d (not a "same"-padded one).
+        if type(source["op"]) is Conv2d and list(graph.successors(inputs[0])) == [node]:
             pairs.append((source["path"], data["path"]))
     return pairs
 

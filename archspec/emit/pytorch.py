@@ -14,7 +14,6 @@ from archspec.emit.fusion import model_pairs, pairs_statement
 from archspec.emit.source import doc_text, docstring, statement, wrapped
 from archspec.ir.graph import ArchGraph, BlockClass, Call, Member, Seq
 from archspec.ir.ops import Op, StochasticDepth
-from archspec.ir.ops.channels import HELPERS
 from archspec.names import RESERVED_NAMES
 
 # Names the generated module itself uses; a spec-derived class name may not take them.
@@ -106,12 +105,9 @@ def _helpers(
 ) -> list[str]:
     """The sources of the helpers the model's ops call (LayerNorm2d, Permute) and its blocks'
     forwards call (apply_to_chunks)."""
-    used = set()
-    for _, data in arch.nodes():
-        call = data["op"].module_call()
-        if call is not None and isinstance(call.target, str):
-            used.add(call.target)
-    sources = [source for name, source in HELPERS.items() if name in used]
+    used = {type(data["op"]).helper for _, data in arch.nodes()} - {""}
+    # In the order of the classes' names (byte-identical reruns).
+    sources = sorted(used, key=lambda source: source.split("(", 1)[0])
     if any(uses_chunk_helper(cls.code, folded.get(cls, {})) for cls in classes):
         sources.append(CHUNK_HELPER)
     return sources

@@ -5,13 +5,26 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from archspec.importer import densenet, efficientnet, mobilenet, regnet, resnet, resnetv2, vgg
+from archspec.importer import (
+    convnext,
+    densenet,
+    efficientnet,
+    mobilenet,
+    regnet,
+    resnet,
+    resnetv2,
+    vgg,
+)
 from archspec.importer.errors import NotImportable
 from archspec.importer.tree import children, kind
 
 # (layout, test on the top-level module, recogniser yielding candidate spec bodies)
 Recogniser = Callable[[Any], Iterator[dict[str, Any]]]
 FAMILIES: tuple[tuple[str, Callable[[Any], bool], Recogniser], ...] = (
+    # First: torchvision's ConvNeXt numbers everything in `features` as the flat layouts do,
+    # and timm's has ResNetV2's `stem`, `stages`, `head` (its stages also hold `downsample`).
+    ("torchvision_convnext", convnext.matches_torchvision, convnext.recognise_torchvision),
+    ("timm_convnext", convnext.matches_timm, convnext.recognise_timm),
     ("torchvision_resnet", resnet.matches, resnet.recognise),
     ("timm_resnetv2", resnetv2.matches, resnetv2.recognise),
     ("torchvision_densenet", densenet.matches, densenet.recognise),
@@ -24,8 +37,11 @@ FAMILIES: tuple[tuple[str, Callable[[Any], bool], Recogniser], ...] = (
         efficientnet.matches_torchvision,
         efficientnet.recognise_torchvision,
     ),
+    # Before timm_efficientnet: the same conv_stem, bn1 and blocks, but a pooled conv_head.
+    ("timm_mobilenet_v3", mobilenet.matches_timm_v3, mobilenet.recognise_timm_v3),
     ("timm_efficientnet", efficientnet.matches_timm, efficientnet.recognise_timm),
     ("torchvision_vgg", vgg.matches, vgg.recognise),
+    ("timm_vgg", vgg.matches_timm, vgg.recognise_timm),
 )
 
 

@@ -1,6 +1,7 @@
 """The ResNet lineage in torchvision's layout (`conv1 bn1 maxpool layer1..N fc`), as torchvision
 and timm build it: basic and bottleneck blocks with groups and base width, deep and tiered stems,
-avg-down shortcuts, dilation, and SE, ECA, selective-kernel or split attention.
+avg-down shortcuts, dilation, and SE, ECA, selective-kernel or split attention; the network's
+norm (BatchNorm, FrozenBatchNorm2d, GroupNorm, LayerNorm2d) and activation as `norm:` / `act:`.
 
 Each block is recognised by its children's names, classes and conv geometry, not by its class
 name, so a user's own block class with the same members imports too."""
@@ -8,6 +9,7 @@ name, so a user's own block class with the same members imports too."""
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,8 +19,20 @@ from archspec.importer.errors import NotImportable
 from archspec.importer.tree import Conv, child, children, conv, is_conv, kind, numbered
 from archspec.importer.writer import columnar
 
+# The network's activations and norms (timm act_layer / norm_layer) -> the spec's `act:` / `norm:`.
+ACTS = {
+    "ReLU": "relu", "ReLU6": "relu6", "SiLU": "silu", "Swish": "silu", "GELU": "gelu",
+    "Hardswish": "hardswish", "Hardsigmoid": "hardsigmoid", "LeakyReLU": "leaky_relu",
+}  # fmt: skip
+NORMS = {
+    "BatchNorm2d": "batch", "FrozenBatchNorm2d": "frozen_batch", "GroupNorm": "group",
+    "LayerNorm2d": "layer",
+}  # fmt: skip
+DEFAULT_GROUPS, NORM_EPS = 32, 1e-5
+# Other norms by class name (RmsNorm2d, GroupNormAct, EvoNorm2dB0, ...); not ConvNormAct.
+OTHER_NORM = re.compile(r"^(?!Conv)\w*(Norm(\d*d)?|NormAct\d*d?)$|^EvoNorm")
 # Children a block may have that hold no state and change nothing in eval mode.
-PASSIVE = {"Identity", "ReLU", "DropPath", "DropBlock2d", "Dropout"}
+PASSIVE = {"Identity", "DropPath", "DropBlock2d", "Dropout", *ACTS}
 BLOCK_MEMBERS = {"conv1", "bn1", "conv2", "bn2", "conv3", "bn3", "se", "downsample"}
 AVD = ("avd_first", "avd_last")
 ROW_DEFAULTS: dict[str, Any] = {
@@ -65,9 +79,57 @@ def recognise(model: Any) -> Iterator[dict[str, Any]]:
     kinds = {row.attention for row in rows}
     if len(kinds) > 1:
         raise NotImportable("layer1", "attention in some stages only: import writes one kind")
+    choice = {**_norm_choice(model), **_act_choice(model)}
     for att in _attention_options(rows):
         table = [dict(row.fields, **({"attention": att} if att else {})) for row in rows]
-        yield {"stem": stem, "stages": columnar(table, _row_default), "head": head}
+        yield {**choice, "stem": stem, "stages": columnar(table, _row_default), "head": head}
+
+
+def _norm_choice(model: Any) -> dict[str, Any]:
+    """`norm:` from every norm in the network (all of them are the network's: the ResNet
+    kinds, stems and projections write norm(), attention modules hold none); {} for BatchNorm."""
+    found: dict[tuple[str, int], str] = {}
+    for path, module in model.named_modules():
+        name = kind(module)
+        if name in NORMS:
+            if abs(float(getattr(module, "eps", NORM_EPS)) - NORM_EPS) > 1e-12:
+                raise NotImportable(path, f"{name} with eps {module.eps} has no spec form")
+            found.setdefault((NORMS[name], int(getattr(module, "num_groups", 0))), path)
+        elif OTHER_NORM.search(name) and name != "BatchNormAct2d":
+            raise NotImportable(path, f"{name} as the network's norm has no spec form")
+    if len(found) > 1:
+        first, second = list(found.values())[:2]
+        raise NotImportable(second, f"a norm other than {first}'s: import writes one norm")
+    (norm, groups), *_ = found or {("batch", 0): ""}
+    if norm == "group":
+        return (
+            {"norm": "group"}
+            if groups == DEFAULT_GROUPS
+            else {"norm": {"type": "group", "groups": groups}}
+        )
+    return {} if norm == "batch" else {"norm": norm}
+
+
+def _act_choice(model: Any) -> dict[str, Any]:
+    """`act:` from the network's activations: all but those inside an attention module (SE
+    keeps its own ReLU and gate, as in timm); {} for ReLU."""
+    found: dict[str, str] = {}
+    skip: tuple[str, ...] = ()
+    for path, module in model.named_modules():
+        if path.endswith(".se") or path == "se":
+            skip = (*skip, f"{path}.")
+        if path.startswith(skip) or kind(module) not in ACTS:
+            continue
+        if kind(module) == "LeakyReLU" and float(module.negative_slope) != 0.01:
+            raise NotImportable(path, f"LeakyReLU slope {module.negative_slope} has no spec form")
+        if kind(module) == "GELU" and module.approximate != "none":
+            raise NotImportable(path, "GELU with the tanh approximation has no spec form")
+        found.setdefault(ACTS[kind(module)], path)
+    if len(found) > 1:
+        first, second = list(found.values())[:2]
+        raise NotImportable(second, f"an activation other than {first}'s: import writes one")
+    act = next(iter(found), "relu")
+    return {} if act == "relu" else {"act": act}
 
 
 def _attention_options(rows: list[Row]) -> Iterator[dict[str, Any] | None]:
@@ -113,7 +175,7 @@ def _stem(model: Any) -> dict[str, Any]:
     norm = child(model, "bn1")
     if norm is None:
         stem["norm"] = False
-    elif kind(norm) != "BatchNorm2d":
+    elif kind(norm) not in NORMS:
         raise NotImportable("bn1", f"{kind(norm)} has no spec form")
     stem.update(_stem_pool(model, stem["type"]))
     return stem
@@ -122,7 +184,10 @@ def _stem(model: Any) -> dict[str, Any]:
 def _deep_stem(seq: Any) -> dict[str, Any]:
     layers = list(seq)
     kinds = [kind(m) for m in layers]
-    if kinds != ["Conv2d", "BatchNorm2d", "ReLU"] * 2 + ["Conv2d"]:
+    shape = ["Conv2d", "norm", "act"] * 2 + ["Conv2d"]
+    general = [k if k == "Conv2d" else "norm" if k in NORMS else "act" if k in ACTS else k
+               for k in kinds]  # fmt: skip
+    if general != shape:
         raise NotImportable("conv1", f"a stem of {', '.join(kinds)} has no spec form")
     a, b, c = (conv(layers[i], f"conv1.{i}") for i in (0, 3, 6))
     mid: int | list[int] = (
@@ -191,7 +256,7 @@ def _check_members(block: Any, kids: dict[str, Any], path: str) -> None:
         names = ", ".join(kids)
         raise NotImportable(path, f"{kind(block)} ({names}) has no spec form")
     for name, module in kids.items():
-        if name.startswith("bn") and kind(module) not in ("BatchNorm2d", "Identity", ""):
+        if name.startswith("bn") and kind(module) not in (*NORMS, "Identity", ""):
             raise NotImportable(f"{path}.{name}", f"{kind(module)} has no spec form")
         if name in BLOCK_MEMBERS or name in AVD or module is None:
             continue
@@ -281,12 +346,13 @@ def _downsample(block: Any, path: str) -> dict[str, Any]:
     if ds is None:
         return {}
     kinds = [kind(m) for m in ds] if kind(ds) == "Sequential" else [kind(ds)]
-    if kinds == ["Conv2d", "BatchNorm2d"]:
+    if len(kinds) == 2 and kinds[0] == "Conv2d" and kinds[1] in NORMS:
         return {}
     if (
         len(kinds) == 3
         and kinds[0] in ("AvgPool2d", "AvgPool2dSame", "Identity")
-        and kinds[1:] == ["Conv2d", "BatchNorm2d"]
+        and kinds[1] == "Conv2d"
+        and kinds[2] in NORMS
     ):
         return {"downsample": "avg"}
     raise NotImportable(f"{path}.downsample", f"a shortcut of {', '.join(kinds)} has no spec form")

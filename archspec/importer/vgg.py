@@ -1,6 +1,7 @@
 """VGG in torchvision's layout: every 3x3 conv, [BatchNorm,] ReLU and 2x2 max-pool numbered in one
 `features` Sequential (a max-pool closes each stage), a 7x7 adaptive `avgpool`, and the
-linear-ReLU-dropout classifier."""
+linear-ReLU-dropout classifier; and timm's (`timm_vgg`), the same `features` with the first two
+linears as convs (`pre_logits`, ConvMlp) and a `head`."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from typing import Any
 
 from archspec.importer.errors import NotImportable
 from archspec.importer.layers import check_padding
-from archspec.importer.tree import child, conv, kind
+from archspec.importer.tree import child, children, conv, is_conv, kind
 
 POOL_SIZE = 7
 HEAD = ["Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
+CONV_MLP = ("fc1", "act1", "drop", "fc2", "act2")
 
 
 def matches(model: Any) -> bool:
@@ -103,3 +105,61 @@ def _head(classifier: Any) -> dict[str, Any]:
         args["dropout"] = float(drop)
     head: dict[str, Any] = {"type": "vgg_classifier", "num_classes": int(fc.out_features)}
     return {**head, "args": args} if args else head
+
+
+def matches_timm(model: Any) -> bool:
+    """timm's VGG: torchvision's `features`, then `pre_logits` (ConvMlp) and a `head`."""
+    features = child(model, "features")
+    if kind(features) != "Sequential" or kind(next(iter(features), None)) != "Conv2d":
+        return False
+    pre = child(model, "pre_logits")
+    return is_conv(child(pre, "fc1")) and child(model, "head") is not None
+
+
+def recognise_timm(model: Any) -> Iterator[dict[str, Any]]:
+    depths, widths, norms = _stages(list(model.features))
+    stages: dict[str, Any] = {"block": "vgg_layer", "depth": depths, "width": widths, "stride": 1}
+    if norms:
+        stages["args"] = {"norm": True}
+    yield {
+        "layout": "timm_vgg",
+        "stem": {"type": "none"},
+        "stages": stages,
+        "tail": _conv_mlp(model.pre_logits, widths[-1]),
+        "head": _timm_head(model.head),
+    }
+
+
+def _conv_mlp(pre: Any, width: int) -> dict[str, Any]:
+    """ConvMlp: fc1 (7x7 conv), act1, drop, fc2 (1x1 conv), act2, as timm_conv_mlp."""
+    kids = children(pre)
+    if [kind(kids.get(n)) for n in CONV_MLP] != ["Conv2d", "ReLU", "Dropout", "Conv2d", "ReLU"]:
+        raise NotImportable("pre_logits", f"a {kind(pre)} other than VGG's ConvMlp")
+    fc1, fc2 = conv(pre.fc1, "pre_logits.fc1"), conv(pre.fc2, "pre_logits.fc2")
+    hidden = fc1.out_channels
+    if (fc1.in_channels, fc1.kernel, fc1.stride, fc1.dilation, fc1.groups) != (
+        width,
+        POOL_SIZE,
+        1,
+        1,
+        1,
+    ) or (fc2.in_channels, fc2.out_channels, fc2.kernel, fc2.groups) != (hidden, hidden, 1, 1):
+        raise NotImportable("pre_logits", "convs other than a 7x7 fc1 and a 1x1 fc2")
+    if not fc1.bias or not fc2.bias or tuple(pre.fc1.padding) != (0, 0):
+        raise NotImportable("pre_logits.fc1", "ConvMlp convs without bias or with padding")
+    tail: dict[str, Any] = {"type": "timm_conv_mlp", "width": hidden}
+    drop = float(pre.drop.p)
+    return {**tail, "args": {"dropout": drop}} if drop else tail
+
+
+def _timm_head(head: Any) -> dict[str, Any]:
+    pool = child(head, "global_pool")
+    if pool is None or getattr(pool, "pool_type", "avg") != "avg":
+        raise NotImportable("head.global_pool", "pooling other than the global average")
+    drop = child(head, "drop")
+    if drop is not None and float(drop.p) != 0.0:
+        raise NotImportable("head.drop", f"head dropout {drop.p} (the classifier has none)")
+    fc = child(head, "fc")
+    if kind(fc) != "Linear":
+        raise NotImportable("head.fc", f"a {kind(fc) or 'missing'} classifier")
+    return {"type": "classifier", "num_classes": int(fc.out_features)}

@@ -11,7 +11,8 @@ import yaml
 
 # Top-level keys in the order the zoo specs use.
 ORDER = (
-    "archspec", "name", "reference", "input", "layout", "drop_path_rate", "blocks", "stem",
+    "archspec", "name", "reference", "input", "layout", "drop_path_rate", "act", "norm",
+    "blocks", "stem",
     "stages", "tail", "head",
 )  # fmt: skip
 MAX_NAME = 64

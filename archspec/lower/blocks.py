@@ -348,7 +348,7 @@ def _fusible(
             continue
         source = data["inputs"][0]
         conv = graph.nodes[source]
-        if isinstance(conv["op"], Conv2d) and list(graph.successors(source)) == [node]:
+        if type(conv["op"]) is Conv2d and list(graph.successors(source)) == [node]:
             pair = (conv["path"][len(prefix) + 1 :], data["path"][len(prefix) + 1 :])
             if pair[0].split(".")[0] not in passed and pair[1].split(".")[0] not in passed:
                 pairs.append(pair)

@@ -37,8 +37,22 @@ from archspec.ir.ops.pooling import (
     MaxPool2d,
     ZeroPad2d,
 )
+from archspec.ir.ops.same import SameConv2d
 from archspec.ir.ops.shortcuts import ZeroPadShortcut
 from archspec.ir.ops.views import ChannelChunk, Dropout, Flatten, Identity, Input, StochasticDepth
+
+
+def helper_sources() -> dict[str, str]:
+    """Every class a generated file may define for an op, by name (Op.helper)."""
+    found: dict[str, str] = {}
+    pending: list[type[Op]] = list(Op.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending += cls.__subclasses__()
+        if cls.helper:
+            found[cls.helper.split("(", 1)[0].removeprefix("class ")] = cls.helper
+    return found
+
 
 __all__ = [
     "GELU",
@@ -75,6 +89,7 @@ __all__ = [
     "Permute",
     "ReLU",
     "ReLU6",
+    "SameConv2d",
     "Shape",
     "ShapeError",
     "SiLU",

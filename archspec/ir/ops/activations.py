@@ -167,7 +167,9 @@ class SiLU(_Activation):
     FUNCTIONAL_MAPPING[F.silu]: the input's elements): once then, never without. fvcore has no
     handle for aten::silu_; pycls (its EfficientNet's Swish) and FlopCounterMode count nothing.
 
-    In place, autograd keeps a clone of the input, as for ReLU6 (the same shortfall)."""
+    In place, autograd keeps a clone of the input (saved_private_elements), not the shared
+    storage it overwrites: that is saved only where the next op keeps its input (a conv with
+    TensorFlow's "same" padding keeps a padded copy instead)."""
 
     kind: ClassVar[str] = "silu"
 
@@ -190,7 +192,7 @@ class SiLU(_Activation):
         return 0
 
     def saved_for_backward(self, inputs: list[str], node: str) -> list[str]:
-        return inputs[:1]
+        return []
 
     def saved_private_elements(self, output: Shape) -> int:
         # In place, autograd keeps a clone of the input (the op overwrites it).

@@ -95,6 +95,10 @@ class Op(ABC):
 
     kind: ClassVar[str]
     category: ClassVar[str]
+    # The source of a class the generated file defines for this op where torch has none
+    # (LayerNorm2d, Permute, Conv2dSame, ...): written with torch only, named as module_call's
+    # target, copied into the files whose models use the op.
+    helper: ClassVar[str] = ""
 
     def infer(self, inputs: list[Shape]) -> Shape:
         """Output shape (by default the first input's); raises ShapeError if the op cannot

@@ -5,7 +5,7 @@ nn.Parameter on its block).
 Channels-last tensors are (H, W, C) here (batch left out, as everywhere in the IR). The counts
 each tool gives were measured on the generated modules (fvcore 0.1.5, ptflops 0.7.5,
 FlopCounterMode): see each op. Two ops have no torch module, so the generated file defines
-them (`HELPERS`): torchvision's LayerNorm2d and Permute, written with torch only.
+them (Op.helper): torchvision's LayerNorm2d and Permute, written with torch only.
 """
 
 from __future__ import annotations
@@ -27,17 +27,16 @@ from archspec.ir.ops.base import (
     Window,
 )
 
-# Classes a generated file defines where one of its ops calls them (archspec.emit.pytorch).
-HELPERS = {
-    "LayerNorm2d": '''class LayerNorm2d(nn.LayerNorm):
+# The classes a generated file defines for these ops (Op.helper).
+LAYER_NORM_2D = '''class LayerNorm2d(nn.LayerNorm):
     """LayerNorm over the channels of an (N, C, H, W) map, or of (N, C) features
     (torchvision's and timm's LayerNorm2d)."""
 
     def forward(self, x: Tensor) -> Tensor:
         x = x.movedim(1, -1)
         x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
-        return x.movedim(-1, 1)''',
-    "Permute": '''class Permute(nn.Module):
+        return x.movedim(-1, 1)'''
+PERMUTE = '''class Permute(nn.Module):
     """torch.permute as a module (torchvision.ops.misc.Permute)."""
 
     def __init__(self, dims: list[int]) -> None:
@@ -45,8 +44,7 @@ HELPERS = {
         self.dims = dims
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.permute(x, self.dims)''',
-}
+        return torch.permute(x, self.dims)'''
 
 
 @dataclass(frozen=True)
@@ -98,6 +96,7 @@ class LayerNorm2d(_LayerNorm):
     hooks modules by exact type and patches no F.layer_norm, so it counts nothing here."""
 
     kind: ClassVar[str] = "layernorm2d"
+    helper: ClassVar[str] = LAYER_NORM_2D
 
     def infer(self, inputs: list[Shape]) -> Shape:
         if inputs[0][0] != self.num_features:
@@ -142,6 +141,7 @@ class Permute(Uncounted):
     channels-last: a view, which no tool counts and autograd saves nothing for."""
 
     kind: ClassVar[str] = "permute"
+    helper: ClassVar[str] = PERMUTE
     category: ClassVar[str] = "other"
     channels_last: bool = True
 

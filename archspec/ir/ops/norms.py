@@ -14,7 +14,6 @@ from typing import ClassVar
 
 from archspec.ir.code import Call
 from archspec.ir.ops.base import POINTWISE, Costs, Op, Shape, ShapeError, Site, TensorInfo, Window
-from archspec.ir.ops.channels import HELPERS
 
 # torchvision.ops.misc.FrozenBatchNorm2d: the same buffers, the same arithmetic (so the same
 # outputs bit for bit), and a BatchNorm2d checkpoint's num_batches_tracked dropped on load.
@@ -59,7 +58,6 @@ FROZEN_BATCHNORM = '''class FrozenBatchNorm2d(nn.Module):
         return f"{self.weight.shape[0]}, eps={self.eps}"'''
 
 # The emitter's one table of helper classes (archspec.emit.pytorch copies those a model calls).
-HELPERS.setdefault("FrozenBatchNorm2d", FROZEN_BATCHNORM)
 
 DEFAULT_EPS = 1e-5  # torch's and torchvision's
 
@@ -163,6 +161,7 @@ class FrozenBatchNorm2d(Op):
     """
 
     kind: ClassVar[str] = "frozen_bn"
+    helper: ClassVar[str] = FROZEN_BATCHNORM
     category: ClassVar[str] = "norm"
     num_features: int
     eps: float = DEFAULT_EPS

@@ -14,7 +14,6 @@ from typing import ClassVar
 
 from archspec.ir.code import Call
 from archspec.ir.ops.base import Shape, ShapeError, Uncounted, Window
-from archspec.ir.ops.channels import HELPERS
 
 SOURCE = '''class ZeroPadShortcut(nn.Module):
     """Option-A shortcut (He et al. 2015): the identity subsampled by `stride`, with zero
@@ -30,8 +29,6 @@ SOURCE = '''class ZeroPadShortcut(nn.Module):
         x = x[:, :, :: self.stride, :: self.stride]
         return nn.functional.pad(x, (0, 0, 0, 0, self.before, self.after))'''
 
-# The emitter's one table of helper classes (archspec.emit.pytorch copies those a model calls).
-HELPERS.setdefault("ZeroPadShortcut", SOURCE)
 
 
 @dataclass(frozen=True)
@@ -47,6 +44,7 @@ class ZeroPadShortcut(Uncounted):
     """
 
     kind: ClassVar[str] = "pad_shortcut"
+    helper: ClassVar[str] = SOURCE
     category: ClassVar[str] = "other"
     in_channels: int
     out_channels: int
