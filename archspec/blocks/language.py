@@ -116,6 +116,19 @@ def _permute(values: dict[str, Any]) -> Call:
     return Call("Permute", (Name(str(Permute(values["channels_last"] is not False).dims)),))
 
 
+def _same_conv(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    stride: int = 1,
+    dilation: int = 1,
+    groups: int = 1,
+    bias: bool = False,
+) -> SameConv2d:
+    """conv2d_same's arguments in its own order (it has no padding: the input sets it)."""
+    return SameConv2d(in_channels, out_channels, kernel_size, stride, 0, dilation, groups, bias)
+
+
 OPS: dict[str, OpWord] = {
     "conv2d": OpWord(
         "nn.Conv2d",
@@ -144,9 +157,9 @@ OPS: dict[str, OpWord] = {
             _int("groups", 1),
             _bool("bias", False, False),
         ),
-        SameConv2d,
+        _same_conv,
         positional=2,
-        doc='2-D convolution with TensorFlow\'s "same" padding (timm\'s Conv2dSame; tf_ ports)',
+        doc="2-D convolution with TensorFlow's \"same\" padding (timm's Conv2dSame; tf_ ports)",
     ),
     "channel_conv": OpWord(
         "nn.Conv1d",

@@ -30,7 +30,6 @@ SOURCE = '''class ZeroPadShortcut(nn.Module):
         return nn.functional.pad(x, (0, 0, 0, 0, self.before, self.after))'''
 
 
-
 @dataclass(frozen=True)
 class ZeroPadShortcut(Uncounted):
     """x[:, :, ::stride, ::stride], then (out - in) // 2 zero channels before and the rest
