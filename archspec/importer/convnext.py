@@ -35,7 +35,9 @@ def matches_timm(model: Any) -> bool:
     kids = children(model)
     stages: Any = kids.get("stages")
     first = next(iter(stages), None) if kind(stages) == "Sequential" else None
-    return "stem" in kids and "head" in kids and {"downsample", "blocks"} <= set(children(first))
+    if first is None or "stem" not in kids or "head" not in kids:
+        return False
+    return {"downsample", "blocks"} <= set(children(first))
 
 
 def _items(module: Any) -> list[Any]:
