@@ -15,7 +15,7 @@ from typing import Any
 
 from archspec.importer.errors import NotImportable
 from archspec.importer.layers import check_padding
-from archspec.importer.tree import child, children, conv, kind
+from archspec.importer.tree import child, children, conv, kind, listing
 
 EPS = 1e-6
 PATCH = 4
@@ -99,7 +99,7 @@ def _stem(module: Any, path: str) -> dict[str, Any]:
     items = _items(module)
     names = [kind(m) for m in items]
     if names != ["Conv2d", "LayerNorm2d"]:
-        raise NotImportable(path, f"a stem of {', '.join(names) or kind(module)} has no spec form")
+        raise NotImportable(path, f"a stem of {listing(names) or kind(module)} has no spec form")
     c = conv(items[0], f"{path}.0")
     if (c.kernel, c.groups, c.dilation, c.bias) != (c.stride, 1, 1, True):
         raise NotImportable(f"{path}.0", "a stem conv other than a patchify (kernel = stride)")
@@ -167,7 +167,7 @@ def _tv_block(block: Any, path: str) -> tuple[int, float]:
     layers = list(child(block, "block") or [])
     names = [kind(m) for m in layers]
     if names != ["Conv2d", "Permute", "LayerNorm", "Linear", "GELU", "Linear", "Permute"]:
-        raise NotImportable(f"{path}.block", f"a block of {', '.join(names)} is not CNBlock's")
+        raise NotImportable(f"{path}.block", f"a block of {listing(names)} is not CNBlock's")
     width = _depthwise(layers[0], f"{path}.block.0")
     _layer_norm(layers[2], f"{path}.block.2", width)
     _mlp(layers[3], layers[4], layers[5], f"{path}.block", width)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from archspec.importer.errors import NotImportable
-from archspec.importer.layers import SAME_PADDING, Unit, pair, stateless, unit
+from archspec.importer.layers import Unit, pair, same_padding, stateless, unit
 from archspec.importer.mobilenet import conv_kind, dropout_linear, placed
 from archspec.importer.tree import child, children, kind
 
@@ -22,6 +22,8 @@ TIMM_LAYOUTS = {
     "SiLU": ("conv_bn_silu", "timm_efficientnet"),
     "ReLU6": ("conv_bn_relu6", "timm_mobilenet"),
 }
+# The same for timm's TensorFlow ports (Conv2dSame): kinds whose spatial convs are conv2d_same.
+TIMM_SAME_LAYOUTS = {"SiLU": ("conv_bn_silu", "timm_tf_efficientnet")}
 TIMM_PASSIVE = {"Identity", "DropPath", "ReLU6", "SiLU", "ReLU"}
 # Members of timm's DepthwiseSeparableConv, InvertedResidual, EdgeResidual and ConvBnAct.
 TIMM_MEMBERS = {"conv_pw", "conv_dw", "conv_pwl", "conv_exp", "conv", "bn1", "bn2", "bn3", "se"}
@@ -69,27 +71,30 @@ def recognise_torchvision(model: Any) -> Iterator[dict[str, Any]]:
 
 
 def recognise_timm(model: Any) -> Iterator[dict[str, Any]]:
-    _refuse_same_padding(model)
+    same = same_padding(model)
     if child(model, "bn2") is None:
         raise NotImportable(
             "conv_head", "a conv head after the global pool (timm MobileNetV3) has no spec form"
         )
-    stem_unit = pair(model.conv_stem, model.bn1, "conv_stem", "bn1")
+    stem_unit = pair(model.conv_stem, model.bn1, "conv_stem", "bn1", same=same)
     act = stem_unit.act
-    if act not in TIMM_LAYOUTS:
+    layouts = TIMM_SAME_LAYOUTS if same else TIMM_LAYOUTS
+    if act not in layouts:
+        padding = " with TensorFlow 'same' padding (Conv2dSame)" if same else ""
         raise NotImportable(
-            "bn1", f"{act or 'no'} activation: archspec's timm kinds use SiLU, ReLU6"
+            "bn1",
+            f"{act or 'no'} activation{padding}: archspec's kinds for it use {', '.join(layouts)}",
         )
-    conv_kind_name, layout = TIMM_LAYOUTS[act]
+    conv_kind_name, layout = layouts[act]
     stem = _placed(stem_unit, "conv_stem", act, conv_kind_name)
     stages, probs = [], []
     for i, stage in enumerate(model.blocks):
         reads = []
         for j, block in enumerate(stage):
-            reads.append(_timm_block(block, f"blocks.{i}.{j}", act))
+            reads.append(_timm_block(block, f"blocks.{i}.{j}", act, same))
             probs.append(_prob(child(block, "drop_path")))
         stages.append(_row(reads, f"blocks.{i}"))
-    head_unit = pair(model.conv_head, model.bn2, "conv_head", "bn2")
+    head_unit = pair(model.conv_head, model.bn2, "conv_head", "bn2", same=same)
     tail = _placed(head_unit, "conv_head", act, conv_kind_name)
     pool = child(model, "global_pool")
     if pool is not None and getattr(pool, "pool_type", "avg") != "avg":
@@ -102,16 +107,6 @@ def recognise_timm(model: Any) -> Iterator[dict[str, Any]]:
     if rate != 0.2:
         head["args"] = {"dropout": rate}
     yield _body(layout, stem, stages, tail, head, probs)
-
-
-def _refuse_same_padding(model: Any) -> None:
-    for path, module in model.named_modules():
-        if kind(module) in SAME_PADDING:
-            raise NotImportable(
-                path,
-                f"{kind(module)} (TensorFlow 'same' padding, set by the input size) has no spec"
-                " form",
-            )
 
 
 def _placed(found: Unit, path: str, act: str, name: str) -> dict[str, Any]:
@@ -140,7 +135,7 @@ def _check_se(module: Any, path: str) -> None:
         raise NotImportable(path, "an SE with other activations than SiLU and sigmoid")
 
 
-def _timm_block(block: Any, path: str, act: str) -> dict[str, Any]:
+def _timm_block(block: Any, path: str, act: str, same: bool) -> dict[str, Any]:
     kids = children(block)
     for name, module in kids.items():
         if name == "aa" and kind(module) != "Identity":
@@ -148,15 +143,16 @@ def _timm_block(block: Any, path: str, act: str) -> dict[str, Any]:
         passive = stateless(module) and kind(module) in TIMM_PASSIVE
         if name not in TIMM_MEMBERS and not passive:
             raise NotImportable(f"{path}.{name}", f"{kind(module)} has no spec form")
-    units = _timm_units(block, path)
+    units = _timm_units(block, path, same)
     se = child(block, "se")
     if se is not None:
         _check_timm_se(se, f"{path}.se", act)
     return _classify(units, se is not None, path, act)
 
 
-def _timm_units(block: Any, path: str) -> list[Unit]:
-    """The block's convs in forward order, each with its BatchNormAct2d."""
+def _timm_units(block: Any, path: str, same: bool) -> list[Unit]:
+    """The block's convs in forward order, each with its BatchNormAct2d (`same`: Conv2dSame
+    accepted)."""
     kids = children(block)
     if "conv_exp" in kids:  # EdgeResidual
         pairs = [("conv_exp", "bn1"), ("conv_pwl", "bn2")]
@@ -169,7 +165,8 @@ def _timm_units(block: Any, path: str) -> list[Unit]:
     else:
         raise NotImportable(path, f"{kind(block)} ({', '.join(kids)}) has no spec form")
     return [
-        pair(getattr(block, c), getattr(block, n), f"{path}.{c}", f"{path}.{n}") for c, n in pairs
+        pair(getattr(block, c), getattr(block, n), f"{path}.{c}", f"{path}.{n}", same=same)
+        for c, n in pairs
     ]
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archspec.importer.errors import NotImportable
-from archspec.importer.tree import Conv, child, children, conv, kind
+from archspec.importer.tree import SAME_CONV, Conv, child, children, conv, kind
 
 # Activations by class name; '' is none (Identity or absent).
 ACTIVATIONS = {"ReLU", "ReLU6", "SiLU", "Swish", "Hardswish", "GELU", "Sigmoid", "Hardsigmoid"}
@@ -41,8 +41,12 @@ def _close(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-12 * max(1.0, abs(b))
 
 
-def check_padding(module: Any, path: str) -> None:
-    """Refuse 'same' padding and any padding other than the symmetric (k - 1) // 2 * d."""
+def check_padding(module: Any, path: str, *, same: bool = False) -> None:
+    """Refuse 'same' padding and any padding other than the symmetric (k - 1) // 2 * d; with
+    `same` (a TensorFlow port, read into conv2d_same kinds), accept timm's Conv2dSame, which
+    pads by the input's size and holds no static padding."""
+    if same and kind(module) == SAME_CONV and tuple(module.padding) == (0, 0):
+        return
     if kind(module) in SAME_PADDING:
         raise NotImportable(
             path,
@@ -55,6 +59,23 @@ def check_padding(module: Any, path: str) -> None:
         raise NotImportable(path, f"Conv2d padding {pad} (not {want}) has no spec form")
 
 
+def same_padding(model: Any) -> bool:
+    """Whether the model is a TensorFlow port (timm's Conv2dSame somewhere, read into the
+    conv2d_same kinds); the other 'same' forms (an export-friendly conv, a separate pad module)
+    are refused."""
+    found = False
+    for path, module in model.named_modules():
+        if kind(module) == SAME_CONV:
+            found = True
+        elif kind(module) in SAME_PADDING:
+            raise NotImportable(
+                path,
+                f"{kind(module)} (TensorFlow 'same' padding, set by the input size) has no spec"
+                " form",
+            )
+    return found
+
+
 def activation(module: Any) -> str:
     """The activation's class name ('' for None or Identity); an unknown one is refused."""
     name = kind(module)
@@ -65,11 +86,13 @@ def activation(module: Any) -> str:
     return "SiLU" if name == "Swish" else name
 
 
-def pair(conv_module: Any, norm: Any, path: str, norm_path: str, act: Any = None) -> Unit:
+def pair(
+    conv_module: Any, norm: Any, path: str, norm_path: str, act: Any = None, *, same: bool = False
+) -> Unit:
     """A Conv2d and its BatchNorm2d / BatchNormAct2d (whose own `act` counts when `act` is
-    None)."""
-    found = conv(conv_module, path)
-    check_padding(conv_module, path)
+    None); with `same`, the conv may be timm's Conv2dSame."""
+    found = conv(conv_module, path, same=same)
+    check_padding(conv_module, path, same=same)
     if kind(norm) not in ("BatchNorm2d", "BatchNormAct2d"):
         raise NotImportable(norm_path, f"{kind(norm) or 'no norm'} where a BatchNorm2d sits")
     if kind(norm) == "BatchNormAct2d" and kind(child(norm, "drop")) not in ("", "Identity"):

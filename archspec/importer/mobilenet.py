@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from archspec.importer.errors import NotImportable
-from archspec.importer.layers import SAME_PADDING, Unit, group_rows, pair, table, unit
+from archspec.importer.layers import Unit, group_rows, pair, same_padding, table, unit
 from archspec.importer.tree import child, children, conv, kind
 
 V3_EPS, V3_MOMENTUM = 1e-3, 0.01
@@ -201,19 +201,19 @@ def matches_timm_v3(model: Any) -> bool:
 
 
 def recognise_timm_v3(model: Any) -> Iterator[dict[str, Any]]:
+    same = same_padding(model)  # a TensorFlow port: its layout's kinds pad as Conv2dSame
     for path, module in model.named_modules():
-        check = getattr(module, "padding", None)
-        if kind(module) in SAME_PADDING or isinstance(check, str):
+        if isinstance(getattr(module, "padding", None), str):
             raise NotImportable(path, f"{kind(module)} ('same' padding) has no spec form")
-    stem = _placed_pair(model.conv_stem, model.bn1, "conv_stem", "bn1")
-    rows = [_timm_v3_stage(stage, f"blocks.{i}") for i, stage in enumerate(model.blocks)]
+    stem = _placed_pair(model.conv_stem, model.bn1, "conv_stem", "bn1", same)
+    rows = [_timm_v3_stage(stage, f"blocks.{i}", same) for i, stage in enumerate(model.blocks)]
     rate = float(getattr(model, "drop_rate", 0.0) or 0.0)
     if rate:
         raise NotImportable("classifier", f"dropout {rate} before the classifier has no spec form")
     if any(row.pop("drop") for row in rows):
         raise NotImportable("blocks", "stochastic depth in timm MobileNetV3 has no spec form")
     yield {
-        "layout": "timm_mobilenet_v3",
+        "layout": "timm_tf_mobilenet_v3" if same else "timm_mobilenet_v3",
         "stem": stem,
         "stages": _v3_table(rows),
         "tail": _timm_v3_tail(model),
@@ -221,14 +221,16 @@ def recognise_timm_v3(model: Any) -> Iterator[dict[str, Any]]:
     }
 
 
-def _placed_pair(conv_module: Any, norm: Any, path: str, norm_path: str) -> dict[str, Any]:
-    found = pair(conv_module, norm, path, norm_path)
+def _placed_pair(
+    conv_module: Any, norm: Any, path: str, norm_path: str, same: bool
+) -> dict[str, Any]:
+    found = pair(conv_module, norm, path, norm_path, same=same)
     return placed("conv_bn_hardswish", *conv_kind(found, path, "Hardswish", "conv_bn_hardswish"))
 
 
-def _timm_v3_stage(stage: Any, path: str) -> dict[str, Any]:
+def _timm_v3_stage(stage: Any, path: str, same: bool) -> dict[str, Any]:
     """One stage row: its kind, depth, width, stride and args (`expanded` one per block)."""
-    reads = [_timm_v3_block(block, f"{path}.{j}") for j, block in enumerate(stage)]
+    reads = [_timm_v3_block(block, f"{path}.{j}", same) for j, block in enumerate(stage)]
     if not reads:
         raise NotImportable(path, "an empty stage has no spec form")
     first = reads[0]
@@ -249,7 +251,7 @@ def _timm_v3_stage(stage: Any, path: str) -> dict[str, Any]:
     }
 
 
-def _timm_v3_block(block: Any, path: str) -> dict[str, Any]:
+def _timm_v3_block(block: Any, path: str, same: bool) -> dict[str, Any]:
     kids = children(block)
     aa = child(block, "aa")
     if aa is not None:
@@ -262,7 +264,7 @@ def _timm_v3_block(block: Any, path: str) -> dict[str, Any]:
         names = [("conv_dw", "bn1"), ("conv_pw", "bn2")]
         block_kind = "timm_mobilenet_v3_ds"
     elif "conv" in kids:  # ConvBnAct
-        found = pair(block.conv, block.bn1, f"{path}.conv", f"{path}.bn1")
+        found = pair(block.conv, block.bn1, f"{path}.conv", f"{path}.bn1", same=same)
         width, stride, args = conv_kind(found, path, "Hardswish", "conv_bn_hardswish")
         return {"block": "conv_bn_hardswish", "width": width, "stride": stride, "args": args,
                 "drop": drop}  # fmt: skip
@@ -272,7 +274,7 @@ def _timm_v3_block(block: Any, path: str) -> dict[str, Any]:
     extra = [n for n in kids if n not in allowed]
     if extra:
         raise NotImportable(f"{path}.{extra[0]}", f"{kind(kids[extra[0]])} has no spec form")
-    units = [pair(getattr(block, c), getattr(block, n), f"{path}.{c}", f"{path}.{n}")
+    units = [pair(getattr(block, c), getattr(block, n), f"{path}.{c}", f"{path}.{n}", same=same)
              for c, n in names]  # fmt: skip
     return _timm_v3_read(block, units, block_kind, path, drop)
 

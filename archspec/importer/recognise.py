@@ -16,7 +16,7 @@ from archspec.importer import (
     vgg,
 )
 from archspec.importer.errors import NotImportable
-from archspec.importer.tree import children, kind
+from archspec.importer.tree import children, kind, listing
 
 # (layout, test on the top-level module, recogniser yielding candidate spec bodies)
 Recogniser = Callable[[Any], Iterator[dict[str, Any]]]
@@ -50,5 +50,5 @@ def recogniser(model: Any) -> tuple[str, Recogniser]:
     for layout, test, read in FAMILIES:
         if test(model):
             return layout, read
-    names = ", ".join(children(model)) or "none"
+    names = listing(children(model)) or "none"
     raise NotImportable("", f"{kind(model)} (children: {names}) is in no layout archspec knows")

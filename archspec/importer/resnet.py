@@ -16,7 +16,7 @@ from typing import Any
 
 from archspec.importer import attention, synthesis
 from archspec.importer.errors import NotImportable
-from archspec.importer.tree import Conv, child, children, conv, is_conv, kind, numbered
+from archspec.importer.tree import Conv, child, children, conv, is_conv, kind, listing, numbered
 from archspec.importer.writer import columnar
 
 # The network's activations and norms (timm act_layer / norm_layer) -> the spec's `act:` / `norm:`.
@@ -253,7 +253,7 @@ def _block(block: Any, path: str) -> Row:
 
 def _check_members(block: Any, kids: dict[str, Any], path: str) -> None:
     if "conv1" not in kids or "conv2" not in kids:
-        names = ", ".join(kids)
+        names = listing(kids)
         raise NotImportable(path, f"{kind(block)} ({names}) has no spec form")
     for name, module in kids.items():
         if name.startswith("bn") and kind(module) not in (*NORMS, "Identity", ""):

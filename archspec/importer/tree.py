@@ -10,6 +10,9 @@ from typing import Any
 
 from archspec.importer.errors import NotImportable
 
+# timm's TensorFlow-"same" conv, the one whose padding archspec's conv2d_same reproduces.
+SAME_CONV = "Conv2dSame"
+
 
 def kind(module: Any) -> str:
     """The module's class name ('' for None)."""
@@ -18,6 +21,13 @@ def kind(module: Any) -> str:
 
 def children(module: Any) -> dict[str, Any]:
     return dict(module.named_children())
+
+
+def listing(names: Any, most: int = 8) -> str:
+    """Names for a message, the first `most` of them: a model may have thousands."""
+    items = [str(name) for name in names]
+    shown = ", ".join(items[:most])
+    return f"{shown}, ... and {len(items) - most} more" if len(items) > most else shown
 
 
 def child(module: Any, name: str) -> Any:
@@ -51,11 +61,12 @@ class Conv:
     bias: bool
 
 
-def conv(module: Any, path: str) -> Conv:
-    """The Conv2d at `path`, or the `conv` member of a conv-norm-act container there."""
+def conv(module: Any, path: str, *, same: bool = False) -> Conv:
+    """The Conv2d at `path`, or the `conv` member of a conv-norm-act container there; with
+    `same`, timm's Conv2dSame too (a Conv2d subclass whose padding the input sets)."""
     if module is not None and not is_conv(module) and is_conv(getattr(module, "conv", None)):
         module, path = module.conv, f"{path}.conv"
-    if not is_conv(module):
+    if not (is_conv(module) or (same and kind(module) == SAME_CONV)):
         raise NotImportable(path, f"expected a Conv2d, found {kind(module) or 'nothing'}")
     return Conv(
         path,
