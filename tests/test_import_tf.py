@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from archspec.api import compile_loaded
 from archspec.cli import app
+from archspec.importer.verify import randomise_norms, verify
 from archspec.spec import parse_spec
 from tests.conftest import SPECS
 
@@ -66,8 +67,6 @@ def test_tf_ports_import_exactly(name: str, layout: str, tmp_path: Path) -> None
 
 
 def _built(text: str, model: Any) -> Any:
-    from archspec.importer.verify import randomise_norms  # noqa: PLC0415
-
     randomise_norms(model)
     built = compile_loaded(parse_spec(text, "<t>")).to_module().eval()
     built.load_state_dict(model.state_dict(), strict=True)
@@ -98,8 +97,6 @@ def test_symmetric_padding_in_their_place_is_caught(
 ) -> None:
     """The importer's check input makes "same" padding asymmetric: the same spec with torch's
     padding loads strictly but differs, at the first conv that strides."""
-    from archspec.importer.verify import verify  # noqa: PLC0415
-
     text = imported(name, tmp_path)
     model = timm.create_model(name).eval()
     assert verify(model, text) == ""
