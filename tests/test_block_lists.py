@@ -298,3 +298,59 @@ def test_hostile_list_features_are_refused(case: str) -> None:
     # Accepted only where the text is a plain name: it is then an identifier in the code.
     assert case == "dense name of a keyword", case
     assert '{f"class{i + 1}x": layer' in source
+
+
+CBAM = """
+archspec: 1
+name: cbam_probe
+input: [3, 40, 32]
+blocks:
+  channel_gate:
+    class_name: ChannelGate
+    doc: "A channel gate: an MLP on the global average, plus the global max, then a sigmoid."
+    params: {channels: {}, reduction: {default: 4}}
+    let: {hidden: "max(1, channels // reduction)"}
+    members:
+      fc1: conv2d(channels, hidden, 1, bias=true)
+      act: relu()
+      fc2: conv2d(hidden, channels, 1, bias=true)
+      gate: sigmoid()
+    forward:
+      - a = fc2(act(fc1(mean(x))))
+      - m = amax(x)
+      - return x * gate(a + m)
+stem: {type: conv3x3, width: 16}
+stages: {block: basic, depth: [1, 1], width: [16, 32], attention: {type: channel_gate}}
+head: {num_classes: 10}
+"""
+
+
+def test_amax_gives_a_global_max() -> None:
+    compiled = compile_text(CBAM)
+    assert "m = x.amax((2, 3), keepdim=True)" in compiled.source()
+    assert compiled.stats.totals.params == sum(
+        t.numel for t in compiled.arch.state_dict().values() if t.trainable
+    )
+
+
+@pytest.mark.slow
+def test_cbam_gate_runs_and_counts_exactly() -> None:
+    """A member called on two values would share weights: CBAM's shared MLP is refused, so
+    this gate runs its MLP on the average only and adds the raw max (a test of amax, not of
+    CBAM); the generated forward equals the definition written by hand in torch."""
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    compiled = compile_text(CBAM)
+    model = compiled.to_module().eval()
+    x = torch.randn(1, *compiled.arch.input_shape)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(x)
+    assert counter.get_total_flops() == 2 * compiled.stats.totals.macs
+    gate = model.layer1[0].se
+    y = torch.randn(2, 16, 9, 7)
+    expected = y * torch.sigmoid(
+        gate.fc2(torch.relu(gate.fc1(y.mean((2, 3), keepdim=True)))) + y.amax((2, 3), keepdim=True)
+    )
+    with torch.no_grad():
+        torch.testing.assert_close(gate(y), expected)

@@ -32,6 +32,7 @@ BUILTIN = [
     "timm_regnet",
     "timm_resnetv2",
     "timm_tf_efficientnet",
+    "timm_tf_mobilenet_v3",
     "timm_vgg",
     "torchvision_convnext",
     "torchvision_densenet",

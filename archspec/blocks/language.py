@@ -342,6 +342,7 @@ CHOICE_WORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 #   one value holding K weights per channel;
 # - mix(w, b0, b1, ...): sum_i w_i * b_i for weights w from softmax and K feature maps;
 # - sigmoid(v): the logistic function, as a function (timm's radix-1 split attention);
+# - amax(v): the maximum over H and W, keeping them (CBAM's max-pooled channel descriptor);
 # - each(list, v): every item of a list member applied to v, concatenated over channels (K
 #   paths of C channels give K x C: a map of K channel groups);
 # - each_split(list, v): item i applied to the i-th of K equal channel chunks of v, concatenated;
@@ -358,6 +359,7 @@ FUNCTIONS: dict[str, tuple[int, int]] = {
     "softmax": (2, 8),
     "mix": (3, 9),
     "sigmoid": (1, 1),
+    "amax": (1, 1),
     "each": (1, 1),
     "each_split": (1, 1),
     "group_sum": (1, 1),
@@ -376,6 +378,7 @@ FUNCTION_EXTRA = {
     "softmax": len("torch.stack([], 1).softmax(1)"),
     "mix": len("(torch.stack([], 1) * [..., None, None]).sum(1)"),
     "sigmoid": len(".sigmoid()"),
+    "amax": len(".amax((2, 3), keepdim=True)"),
     "each": len("torch.cat([() for  in self.], 1)"),
     "each_split": len("apply_to_chunks(self., )"),
     "group_sum": len(".unflatten(1, (, -1)).sum(1)"),

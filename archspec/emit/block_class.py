@@ -305,6 +305,7 @@ def _function(expr: Apply, args: list[str], ops: Mapping[str, Op]) -> str:
         "mean": "mean((2, 3), keepdim=True)",
         "flatten": "flatten(1)",
         "sigmoid": "sigmoid()",
+        "amax": "amax((2, 3), keepdim=True)",
     }.get(expr.func)
     if receiver is not None:
         return f"{_text(expr.args[0], ops)}.{receiver}"

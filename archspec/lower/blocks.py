@@ -41,6 +41,7 @@ from archspec.ir.ops import (
     Conv2d,
     Flatten,
     GlobalAvgPool,
+    GlobalMaxPool,
     GroupSoftmax,
     GroupSum,
     GroupWeightedSum,
@@ -757,14 +758,16 @@ class _Run:
         return self._plain(expr.func, inputs)
 
     def _plain(self, func: str, inputs: list[str]) -> str:
-        if func == "mean":
-            return self.add(GlobalAvgPool(functional=True), inputs, func, module=False)
-        if func == "flatten":
-            return self.add(Flatten(), inputs, func, module=False)
-        if func == "sigmoid":  # a function, not a module: no tool counts it
-            return self.add(GroupSoftmax(1), inputs, func, module=False)
-        if func == "cat":
-            return self.add(Concat(), inputs, func, module=False)
+        # One op on the values; sigmoid is a function, not a module: no tool counts it.
+        single: dict[str, Op] = {
+            "mean": GlobalAvgPool(functional=True),
+            "flatten": Flatten(),
+            "amax": GlobalMaxPool(),
+            "sigmoid": GroupSoftmax(1),
+            "cat": Concat(),
+        }
+        if func in single:
+            return self.add(single[func], inputs, func, module=False)
         if func == "softmax":
             stacked = self.add(Concat(), inputs, "stack", module=False)
             return self.add(GroupSoftmax(len(inputs)), [stacked], func, module=False)

@@ -34,6 +34,7 @@ from archspec.ir.ops.pooling import (
     AdaptiveAvgPool2d,
     AvgPool2d,
     GlobalAvgPool,
+    GlobalMaxPool,
     MaxPool2d,
     ZeroPad2d,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "Flatten",
     "FrozenBatchNorm2d",
     "GlobalAvgPool",
+    "GlobalMaxPool",
     "GroupNorm",
     "GroupSoftmax",
     "GroupSum",

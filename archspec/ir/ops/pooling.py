@@ -172,6 +172,56 @@ class GlobalAvgPool(Op):
 
 
 @dataclass(frozen=True)
+class GlobalMaxPool(Op):
+    """`x.amax((2, 3), keepdim=True)` in a generated forward (CBAM-style channel gates). No
+    tool counts it (measured: fvcore has no handle for aten::amax, ptflops patches no amax,
+    on or off count_functional; pycls and FlopCounterMode count nothing); its backward keeps
+    the input and the maxima."""
+
+    kind: ClassVar[str] = "global_maxpool"
+    category: ClassVar[str] = "pool"
+
+    def infer(self, inputs: list[Shape]) -> Shape:
+        return (inputs[0][0], 1, 1)
+
+    def module_call(self) -> None:
+        return None
+
+    def macs(self, inputs: list[Shape], output: Shape) -> int:
+        return 0
+
+    def fvcore(self, site: Site) -> Costs:
+        return []
+
+    def ptflops(self, site: Site, functional: bool) -> Costs:
+        return []
+
+    def pycls(self, site: Site) -> Costs:
+        return []
+
+    def pycls_acts(self, site: Site) -> int:
+        return 0
+
+    def saved_for_backward(self, inputs: list[str], node: str) -> list[str]:
+        return [*inputs[:1], node]
+
+    def saved_index_elements(self, output: Shape) -> int:
+        return 0
+
+    def saved_private_elements(self, output: Shape) -> int:
+        return 0
+
+    def aliases_input(self) -> bool:
+        return False
+
+    def window(self) -> Window:
+        return Window(whole=True)
+
+    def describe(self) -> str:
+        return "global max"
+
+
+@dataclass(frozen=True)
 class AdaptiveAvgPool2d(Op):
     """nn.AdaptiveAvgPool2d((size, size)), or with `functional` the
     `nn.functional.adaptive_avg_pool2d(x, size)` of the generated forward (torchvision's
