@@ -593,7 +593,7 @@ class _Writer:
         return found
 
     def _unary(self, node: Any, name: str, args: list[Any], kwargs: dict[str, Any]) -> str | None:
-        """Functions of one map: sigmoid, activations, cat, global mean, flatten."""
+        """Functions of one map: sigmoid, activations, cat, global mean or max, flatten."""
         word = ACTIVATIONS.get(name.rstrip("_"))
         if name in ("sigmoid", "sigmoid_") and len(args) == 1 and not kwargs:
             return f"sigmoid({self._value(node, args[0])})"
@@ -601,8 +601,10 @@ class _Writer:
             return self._activation(node, word)
         if name == "cat":
             return self._cat(node, args, kwargs)
-        if name in ("mean", "adaptive_avg_pool2d"):
-            return self._mean(node, name, args, kwargs)
+        reduction = {"mean": "mean", "adaptive_avg_pool2d": "mean"}
+        reduction.update(amax="amax", adaptive_max_pool2d="amax")
+        if name in reduction:
+            return self._global(node, name, args, kwargs, reduction[name])
         if name == "flatten" and (args[1:] == [1] or kwargs == {"start_dim": 1}):
             return f"flatten({self._value(node, args[0])})"
         return None
@@ -613,17 +615,20 @@ class _Writer:
             raise self.refuse(node, f"torch.cat over dim {dim}")
         return f"cat({', '.join(self._value(node, a) for a in args[0])})"
 
-    def _mean(self, node: Any, name: str, args: list[Any], kwargs: dict[str, Any]) -> str:
-        if name == "adaptive_avg_pool2d":
+    def _global(
+        self, node: Any, name: str, args: list[Any], kwargs: dict[str, Any], word: str
+    ) -> str:
+        """A global average (`mean`) or maximum (`amax`) over H and W, kept as 1x1."""
+        if name.startswith("adaptive_"):
             size = kwargs.get("output_size", args[1] if len(args) > 1 else None)
             if size in (1, (1, 1), [1, 1]) and len(args) <= 2:
-                return f"mean({self._value(node, args[0])})"
-            raise self.refuse(node, f"adaptive_avg_pool2d to {size}")
+                return f"{word}({self._value(node, args[0])})"
+            raise self.refuse(node, f"{name} to {size}")
         dims = kwargs.get("dim", args[1] if len(args) > 1 else None)
         keep = kwargs.get("keepdim", args[2] if len(args) > 2 else False)
         if isinstance(dims, list | tuple) and sorted(d % 4 for d in dims) == [2, 3] and keep:
-            return f"mean({self._value(node, args[0])})"
-        raise self.refuse(node, f"mean over {dims} (keepdim={keep})")
+            return f"{word}({self._value(node, args[0])})"
+        raise self.refuse(node, f"{name} over {dims} (keepdim={keep})")
 
     def _chunk(self, node: Any, args: list[Any], kwargs: dict[str, Any]) -> None:
         count = kwargs.get("chunks", args[1] if len(args) > 1 else None)
