@@ -38,12 +38,15 @@ def test_wheel_installs_and_builds(tmp_path: Path) -> None:
     wheel = next(dist.glob("archspec_cnn-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "archspec/templates/model.py.jinja" in names
-    assert "archspec/templates/blocks/split_attention.py.jinja" in names
     assert "archspec/templates/report/page.html.jinja" in names
+    # Every block is a definition: no block template ships.
+    assert not any(name.startswith("archspec/templates/blocks/") for name in names)
     for layout in ("torchvision_resnet", "timm_resnetv2", "torchvision_densenet"):
         assert f"archspec/stdlib/layouts/{layout}.yaml" in names
-    for kind in ("eca", "se", "basic", "bottleneck", "preact_bottleneck"):
-        assert f"archspec/stdlib/blocks/{kind}.yaml" in names
+    shipped = {p.name for p in (ROOT / "archspec" / "stdlib" / "blocks").glob("*.yaml")}
+    assert {"split_attention.yaml", "stem_deep.yaml", "dense_block.yaml"} <= shipped
+    for kind in sorted(shipped):
+        assert f"archspec/stdlib/blocks/{kind}" in names
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
