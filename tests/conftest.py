@@ -14,6 +14,24 @@ ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 GENERATED = ROOT / "generated"
 ZOO = sorted(path.stem for path in SPECS.glob("*.yaml"))
+# One spec of each family and layout: the per-spec golden and code checks run on these in the
+# fast loop, and on the whole zoo with the slow tests (CI also runs `build --check` and
+# `diagram --check` on every spec).
+FAST_ZOO = {
+    "convnext_tiny_timm",
+    "densenet121",
+    "efficientnet_b0_timm",
+    "mobilenet_v3_small",
+    "regnet_y_400mf",
+    "res2net50_26w_4s",
+    "resnest14d",
+    "resnet50",
+    "resnetv2_50",
+    "skresnet18",
+    "tf_efficientnet_b0",
+    "vgg16_bn_timm",
+}
+ZOO_PARAMS = [pytest.param(n, marks=() if n in FAST_ZOO else pytest.mark.slow) for n in ZOO]
 
 
 @cache

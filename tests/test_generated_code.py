@@ -15,7 +15,7 @@ import pytest
 
 from archspec.api import compile_text
 from archspec.ir.ops import helper_sources
-from tests.conftest import GENERATED, ROOT, ZOO, compiled
+from tests.conftest import GENERATED, ROOT, ZOO_PARAMS, compiled
 
 # Parameters a block takes only when some network needs them.
 OPTIONAL = {"se", "dilation", "first_dilation", "groups"}
@@ -33,7 +33,7 @@ def _callee(call: ast.Call) -> str:
     return ast.unparse(call.func)
 
 
-@pytest.mark.parametrize("name", ZOO)
+@pytest.mark.parametrize("name", ZOO_PARAMS)
 def test_identical_blocks_are_one_comprehension(name: str) -> None:
     for call in _calls(_tree(name)):
         if _callee(call) != "nn.Sequential":
@@ -58,7 +58,7 @@ def test_stages_use_comprehensions_and_keep_keys() -> None:
     assert len(text.splitlines()) < 250
 
 
-@pytest.mark.parametrize("name", ZOO)
+@pytest.mark.parametrize("name", ZOO_PARAMS)
 def test_no_unused_constructor_parameters(name: str) -> None:
     tree = _tree(name)
     passed = {(_callee(call), keyword.arg) for call in _calls(tree) for keyword in call.keywords}
@@ -75,7 +75,7 @@ def test_no_unused_constructor_parameters(name: str) -> None:
         assert not unused, f"{name}: {cls.name} never receives {sorted(unused)}"
 
 
-@pytest.mark.parametrize("name", ZOO)
+@pytest.mark.parametrize("name", ZOO_PARAMS)
 def test_fuse_pairs_are_per_class(name: str) -> None:
     """Each class carries a short `fusible` table; no model-wide table is left."""
     tree = _tree(name)

@@ -123,6 +123,7 @@ def test_absurd_spec_is_refused_quickly(case: str, text: str, message: str, tmp_
     assert len(outcome.stderr) < 8_000
 
 
+@pytest.mark.slow
 def test_absurd_specs_stay_within_memory_and_time(tmp_path: Path) -> None:
     """All of them in one process capped at 1 GiB of address space: refused, not killed."""
     paths = []
@@ -179,6 +180,7 @@ def test_densenet_264_compiles_quickly() -> None:
     assert time.perf_counter() - start < 5
 
 
+@pytest.mark.slow
 def test_stats_of_two_thousand_blocks_finish(tmp_path: Path) -> None:
     spec = tmp_path / "big.yaml"
     spec.write_text(

@@ -50,6 +50,7 @@ def table(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.slow
 def test_sweep_writes_a_table_front_top_specs_and_plots(tmp_path: Path) -> None:
     out = tmp_path / "out.csv"
     args = ["sweep", str(small_space(tmp_path)), "-o", str(out), "-j", "1", "--no-progress"]
