@@ -31,6 +31,8 @@ REFERENCES: dict[str, tuple[str, str] | tuple[str, str, dict[str, Any]]] = {
     "resnet50d": ("timm", "resnet50d"),
     "ecaresnet50d": ("timm", "ecaresnet50d"),
     "resnet50_gn": ("timm", "resnet50_gn"),
+    "resnetv2_50d": ("timm", "resnetv2_50d"),
+    "densenet264d": ("timm", "densenet264d"),
     "mobilenet_v2": ("torchvision", "mobilenet_v2"),
     "mobilenet_v2_timm": ("timm", "mobilenetv2_100"),
     "efficientnet_b0": ("torchvision", "efficientnet_b0"),

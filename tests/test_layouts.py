@@ -26,6 +26,7 @@ from tests.conftest import compiled
 BUILTIN = [
     "pytorch_resnet_cifar10",
     "timm_convnext",
+    "timm_densenet",
     "timm_efficientnet",
     "timm_mobilenet",
     "timm_mobilenet_v3",

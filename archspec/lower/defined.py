@@ -208,7 +208,8 @@ def lower_defined_stem(
     block = _definition(spec, kind, ("stem", "type"))
     args = {**stem.args, "in_channels": spec.input[0], "out_channels": stem.width}
     if layout.stem.splice:
-        y, ops = splice_named(b, "stem", kind, block, args, x, spec)
+        # On the model itself, or in the layout's stem container (timm DenseNet's features).
+        y, ops = splice_named(b, "stem", kind, block, args, x, spec, layout.stem.path)
         return StageOutput(y, stem.width), ops
     attr = layout.stem.block
     if layout.stages.flat and attr == layout.stages.path:
@@ -220,16 +221,24 @@ def lower_defined_stem(
 
 
 def splice_named(
-    b: Builder, part: str, kind: str, block: BlockDef, args: dict[str, Any], x: str, spec: Spec
+    b: Builder,
+    part: str,
+    kind: str,
+    block: BlockDef,
+    args: dict[str, Any],
+    x: str,
+    spec: Spec,
+    prefix: str = "",
 ) -> tuple[str, list[tuple[str, Op | Seq]]]:
-    """A chain kind's ops on the model itself under their member names (timm's `conv_stem`,
-    `bn1`, `act1`)."""
+    """A chain kind's ops under their member names, on the model itself (timm's `conv_stem`,
+    `bn1`, `act1`) or in the container at `prefix` (`features.conv0`)."""
     placed = chain_ops(kind, block, args, (part, "type"), spec)
     for word in uses_choice(block):
         mark(b.memo, part, word)
+    scope = Scope(prefix, part)
     for name, op in placed:
-        x = place(b, op, x, Scope("", part), name)
-    return x, placed
+        x = place(b, op, x, scope, name)
+    return x, [(scope.path(name), op) for name, op in placed]
 
 
 def chain_ops(
