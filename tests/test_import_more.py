@@ -8,34 +8,18 @@ Every model here is built and run in torch, so the whole module is slow."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from archspec.api import compile_loaded
-from archspec.cli import app
 from archspec.lower.choice import choice_of
 from archspec.spec import parse_spec
 from tests.conftest import SPECS
+from tests.importing import network, run
 
 pytest.importorskip("torch")
 pytest.importorskip("timm")
 
 pytestmark = pytest.mark.slow
-
-runner = CliRunner()
-
-
-def run(*args: str) -> Any:
-    return runner.invoke(app, ["import", *args])
-
-
-def network(text: str) -> tuple[dict[str, tuple[int, ...]], int, int]:
-    """State_dict shapes, params and MACs of a spec at 224 px."""
-    compiled = compile_loaded(parse_spec(text, "<t>", ["input=[3, 224, 224]"]))
-    shapes = {k: tuple(t.shape) for k, t in compiled.arch.state_dict().items()}
-    return shapes, compiled.stats.totals.params, compiled.stats.totals.macs
 
 
 @pytest.mark.parametrize(

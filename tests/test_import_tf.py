@@ -11,31 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from archspec.api import compile_loaded
-from archspec.cli import app
 from archspec.importer.verify import randomise_norms, verify
 from archspec.spec import parse_spec
 from tests.conftest import SPECS
+from tests.importing import network, run
 
 torch = pytest.importorskip("torch")
 timm = pytest.importorskip("timm")
 
 pytestmark = pytest.mark.slow
-
-runner = CliRunner()
-
-
-def run(*args: str) -> Any:
-    return runner.invoke(app, ["import", *args])
-
-
-def network(text: str) -> tuple[dict[str, tuple[int, ...]], int, int]:
-    """State_dict shapes, params and MACs of a spec at 224 px."""
-    compiled = compile_loaded(parse_spec(text, "<t>", ["input=[3, 224, 224]"]))
-    shapes = {k: tuple(t.shape) for k, t in compiled.arch.state_dict().items()}
-    return shapes, compiled.stats.totals.params, compiled.stats.totals.macs
 
 
 def imported(name: str, tmp_path: Path) -> str:
