@@ -61,10 +61,12 @@ def import_(
         return
     if source is None:
         _fail("import: error: give a SOURCE, or --survey timm|torchvision")
-    from archspec.importer import import_source  # noqa: PLC0415 - needs torch
+    from archspec.importer import BadModel, import_source  # noqa: PLC0415 - needs torch
 
     try:
         result = import_source(source)
+    except BadModel as exc:  # untraceable or too large: bad input, not a verdict
+        _fail(f"{source}: {exc}")
     except ArchspecError as exc:
         _fail(str(exc))
     typer.echo(result.line, err=True)

@@ -1,6 +1,7 @@
-"""Bad and extreme input to `archspec import`: a model of thousands of children gets a short,
-located verdict and nothing is written; a network whose activations overflow float32 is still
-proven equal (in float64), not called "not exact"."""
+"""Bad and extreme input to `archspec import`: a model too large to import is refused as bad
+input (exit 2); a model of thousands of children gets a short, located verdict and nothing is
+written; a network whose activations overflow float32 is still proven equal (in float64), not
+called "not exact"."""
 
 from __future__ import annotations
 
@@ -38,3 +39,12 @@ def test_activations_beyond_float32_are_compared_in_float64(tmp_path: Path) -> N
     assert code == 0, output
     assert output.splitlines()[0] == "exact"
     assert "block: basic" in out.read_text()
+
+
+def test_a_model_too_large_is_bad_input(tmp_path: Path) -> None:
+    out = tmp_path / "spec.yaml"
+    code, output = _import("too_many_modules", out)
+    assert code == 2 and not out.exists()
+    assert (
+        "too_many_modules: error: (model): has 24,001 modules; archspec imports at most" in output
+    )

@@ -102,21 +102,16 @@ def test_an_edited_depth_still_builds(tmp_path: Path) -> None:
         assert built(torch.randn(1, 3, 64, 64)).shape == (1, 10)
 
 
-@pytest.mark.parametrize(
-    ("factory", "verdict"),
-    [
-        (
-            "data_dependent_resnet",
-            "not importable: layer1.0: DataDependentBottleneck.forward cannot be traced by "
-            "torch.fx: symbolically traced variables cannot be used as inputs to control flow",
-        ),
-    ],
-)
-def test_what_has_no_form_is_located(factory: str, verdict: str, tmp_path: Path) -> None:
+def test_untraceable_forward_is_bad_input(tmp_path: Path) -> None:
+    """Data-dependent control flow is bad input (exit 2), located at the submodule."""
     out = tmp_path / "x.yaml"
-    result = runner.invoke(app, ["import", f"{FIXTURE}:{factory}", "-o", str(out)])
-    assert result.exit_code == 1
-    assert result.output.startswith(verdict), result.output
+    source = f"{FIXTURE}:data_dependent_resnet"
+    result = runner.invoke(app, ["import", source, "-o", str(out)])
+    assert result.exit_code == 2
+    assert result.output.startswith(
+        f"{source}: error: layer1.0: DataDependentBottleneck.forward cannot be traced by "
+        "torch.fx: symbolically traced variables cannot be used as inputs to control flow"
+    ), result.output
     assert "Traceback" not in result.output and not out.exists()
 
 

@@ -14,17 +14,28 @@ from typing import Any
 
 from archspec.api import compile_text
 from archspec.errors import SpecError
-from archspec.importer.errors import NotImportable, SourceError
+from archspec.importer.errors import BadModel, NotImportable, SourceError
 from archspec.importer.recognise import recogniser
 from archspec.importer.source import Source, load_model, parse_source
 from archspec.importer.verify import first_difference, model_shapes, spec_shapes, verify
 from archspec.importer.writer import spec_name, spec_text
 
-__all__ = ["ImportResult", "NotImportable", "SourceError", "import_model", "import_source"]
+__all__ = [
+    "BadModel",
+    "ImportResult",
+    "NotImportable",
+    "SourceError",
+    "import_model",
+    "import_source",
+]
 
 EXACT, NOT_EXACT, NOT_IMPORTABLE = "exact", "imported, not exact", "not importable"
 # Candidates tried per model (each is a compile, milliseconds).
 MAX_CANDIDATES = 32
+# A model past these is refused as input (BadModel): no spec is that large (archspec's own
+# limits stop far below), and reading and proving it would take the machine's memory.
+MAX_MODULES = 20_000
+MAX_PARAMETERS = 4_000_000_000
 DEFAULT_INPUT = [3, 224, 224]
 
 
@@ -57,9 +68,12 @@ def import_model(model: Any, source: Source, *, check: bool = True) -> ImportRes
     """Recognise `model`, pick the candidate spec whose state_dict it has, and verify it on
     CPU (`check=False`: shapes only, for meta-device models)."""
     name = spec_name(source.model_name)
+    _check_size(model)
     try:
         layout, read = recogniser(model)
         text, difference = _choose(model, read(model), _header(model, source, name))
+    except BadModel:
+        raise
     except NotImportable as exc:
         return ImportResult(name, NOT_IMPORTABLE, str(exc))
     if not difference and check:
@@ -67,6 +81,18 @@ def import_model(model: Any, source: Source, *, check: bool = True) -> ImportRes
     if difference:
         return ImportResult(name, NOT_EXACT, difference, text, layout)
     return ImportResult(name, EXACT, "", text, layout)
+
+
+def _check_size(model: Any) -> None:
+    """Refuse a model too large to import, before reading it (BadModel: exit 2)."""
+    modules = sum(1 for _ in model.modules())
+    if modules > MAX_MODULES:
+        message = f"has {modules:,} modules; archspec imports at most {MAX_MODULES:,}"
+        raise BadModel("", message)
+    params = sum(p.numel() for p in model.parameters())
+    if params > MAX_PARAMETERS:
+        message = f"has {params:,} parameters; archspec imports at most {MAX_PARAMETERS:,}"
+        raise BadModel("", message)
 
 
 def _header(model: Any, source: Source, name: str) -> dict[str, Any]:

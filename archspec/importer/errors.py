@@ -27,3 +27,11 @@ class NotImportable(ArchspecError):
 
     def __str__(self) -> str:
         return f"{self.path or '(model)'}: {self.construct}"
+
+
+class BadModel(NotImportable):
+    """A model the importer refuses as input, not as a verdict: its forward cannot be traced
+    (data-dependent control flow) or it is too large to read (exit 2, nothing written)."""
+
+    def __str__(self) -> str:
+        return f"error: {self.path or '(model)'}: {self.construct}"

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from archspec.importer import EXACT, NOT_EXACT, NOT_IMPORTABLE, import_model
+from archspec.importer import EXACT, NOT_EXACT, NOT_IMPORTABLE, BadModel, import_model
 from archspec.importer.source import Source
 from archspec.importer.verify import verify
 
@@ -91,6 +91,8 @@ def _one(library: str, name: str) -> tuple[str, str]:
             over = f"over {MAX_PARAMS // 10**6} M"
             return SKIPPED, f"{params / 1e6:.0f} M params: shapes match, not run ({over})"
         difference = verify(_materialise(model), result.spec)
+    except BadModel as exc:  # untraceable or too large: a row like any refusal
+        return NOT_IMPORTABLE, str(exc).removeprefix("error: ")
     except Exception as exc:  # report and go on with the next model
         return "error", f"{type(exc).__name__}: {exc}"
     return (NOT_EXACT, difference) if difference else (EXACT, "")

@@ -25,7 +25,7 @@ from typing import Any
 from archspec.blocks.definition import BlockDef, BlockProblem, check_block
 from archspec.blocks.language import OPS
 from archspec.blocks.library import builtin_blocks
-from archspec.importer.errors import NotImportable
+from archspec.importer.errors import BadModel, NotImportable
 from archspec.importer.tree import children, kind
 
 # The probe input's side: every stage of a stride-32 network still has a map (4 x 4 at the end).
@@ -210,7 +210,7 @@ def _trace(module: Any, path: str) -> Any:
         return Tracer().trace(module)
     except Exception as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise NotImportable(
+        raise BadModel(
             path, f"{kind(module)}.forward cannot be traced by torch.fx: {message}{_frame(exc)}"
         ) from None
 
