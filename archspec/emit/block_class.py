@@ -32,7 +32,7 @@ from archspec.emit.fusion import pairs_statement
 from archspec.emit.source import statement
 from archspec.ir.code import BlockClass, Call, Name, Seq
 from archspec.ir.ops import Op
-from archspec.lower.blocks import BlockCode, built_inside, ctor_names, indexed_members
+from archspec.lower.blocks import BlockCode, built_inside, ctor_names, hashable, indexed_members
 
 _INDENT = "        "
 
@@ -374,10 +374,6 @@ def _grouped(expr: Apply, args: list[str], ops: Mapping[str, Op]) -> str:
     return f"{grouped}.softmax(2).movedim(2, 1).flatten(1, 3)"
 
 
-def _hashable(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
-
-
 def folding(calls: list[Call]) -> dict[str, Any]:
     """The params with defaults and the let values that every call of one definition class
     passes with the same value: the class is written for this model with them as literals (as
@@ -390,11 +386,11 @@ def folding(calls: list[Call]) -> dict[str, Any]:
     for name in ctor_names(block, block.constructs()):
         param = block.params.get(name)
         if name in block.let:  # passed by keyword by every call
-            values = {_hashable(dict(call.kwargs).get(name)) for call in calls}
+            values = {hashable(dict(call.kwargs).get(name)) for call in calls}
         elif param is None or param.default is None:
             continue
         else:
-            values = {_hashable(dict(call.kwargs).get(name, param.default)) for call in calls}
+            values = {hashable(dict(call.kwargs).get(name, param.default)) for call in calls}
         if len(values) == 1:
             folded[name] = values.pop()
     for member in block.passed_optional():

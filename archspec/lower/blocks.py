@@ -190,6 +190,8 @@ def _chosen(
 ) -> tuple[BlockDef, Resolve]:
     """The definition and resolver with act()/norm() rewritten; records which words a stage
     (or the stem, ...) used, so a choice nothing takes is refused (archspec.lower.model)."""
+    # One chosen resolver per (resolver, choice): plans of blocks that nest others are cached
+    # by their resolver's identity (block_plan), so a fresh one per block would defeat that.
     key = ("chosen", f"{id(resolve)}:{choice}")
     found = b.memo.get(key)
     if found is None or found[0] is not resolve:
@@ -314,7 +316,7 @@ def block_plan(
     key = (
         kind,
         block.digest,
-        tuple(sorted((k, _hashable(v), type(v) is bool) for k, v in args.items())),
+        tuple(sorted((k, hashable(v), type(v) is bool) for k, v in args.items())),
         id(resolve) if _static(block).nests else 0,
     )
     plan = _PLANS.get(key)
@@ -454,7 +456,8 @@ def block_values(
     return values
 
 
-def _hashable(value: Any) -> Any:
+def hashable(value: Any) -> Any:
+    """An argument as a set or cache key can hold it: a list param's list as a tuple."""
     return tuple(value) if isinstance(value, list) else value
 
 
